@@ -1,0 +1,468 @@
+//! The launcher: fork, `NO_NEW_PRIVS`, load the ready BPF with `NEW_LISTENER`, hand the listener fd to the
+//! supervisor over a unix socket (`SCM_RIGHTS`), execve.
+//!
+//! After `seccomp()` loads the filter, every syscall the launcher makes goes through it. If the policy notifies
+//! `sendmsg`, `close` or `write`, the launcher would wait for a supervisor that has not yet received the fd
+//! (KERNEL-NOTES pitfall 1). So, as crun does, the launcher first creates a **helper** that shares its fd table
+//! (`CLONE_FILES`) and is not filtered. Between the load and `execve` the launcher makes no syscall at all: it
+//! publishes the listener fd number in a shared page and spins until the helper has sent the fd and closed it.
+//!
+//! ```text
+//! supervise (parent)          launcher (child)                 helper (CLONE_FILES | CLONE_PARENT)
+//!   fork ─────────────────▶   NO_NEW_PRIVS, not dumpable
+//!                             clone ─────────────────────────▶ spin until the page says LOADED/FAILED
+//!                             seccomp(NEW_LISTENER) → fd
+//!                             page = LOADED(fd)                sendmsg(Hello, SCM_RIGHTS fd); close(fd)
+//!   recvmsg ◀──────────────────────────────────────────────── page = SENT; _exit
+//!                             spin until SENT; execve
+//!                             on failure: page = errno; ud2 (no syscall needed to die)
+//! ```
+//!
+//! Everything the child needs (paths, argv, envp, the BPF) is built before `fork`.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno as NixErrno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use proto::wire::{Hello, HELLO_LEN};
+use sendfd::{RecvWithFd, SendWithFd};
+use thiserror::Error;
+
+use crate::filter::Bpf;
+
+const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
+
+/// `seccomp(2)` filter flags a policy may ask for (OCI `flags`).
+pub const SECCOMP_FILTER_FLAG_LOG: u32 = 1 << 1;
+pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 1 << 2;
+
+/// States of the shared page, written by the launcher and read by the helper and the parent.
+const STATE_STARTING: u32 = 0;
+const STATE_LOADED: u32 = 1;
+const STATE_LOAD_FAILED: u32 = 2;
+const HANDOFF_PENDING: u32 = 0;
+const HANDOFF_SENT: u32 = 1;
+const HANDOFF_FAILED: u32 = 2;
+
+/// The page shared (`MAP_SHARED`) by the parent, the launcher and the helper. Only atomics, so a write is a
+/// plain store and needs no syscall.
+#[repr(C)]
+struct Shared {
+    state: AtomicU32,
+    handoff: AtomicU32,
+    listener_fd: AtomicI32,
+    launcher_pid: AtomicI32,
+    helper_pid: AtomicI32,
+    load_errno: AtomicI32,
+    exec_errno: AtomicI32,
+}
+
+/// The program to run: resolved before fork, as `env` does.
+#[derive(Debug, Clone)]
+pub struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    display: String,
+}
+
+/// Why the program cannot be run; maps to the exit statuses 127 and 126.
+#[derive(Debug, Error)]
+pub enum ProgramError {
+    #[error("{0}: command not found")]
+    NotFound(String),
+    #[error("{name}: {source}")]
+    NotExecutable {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}: argument contains a NUL byte")]
+    Nul(String),
+}
+
+impl Program {
+    /// Resolves `name` against `PATH` (when it has no `/`) and checks that it is an executable file.
+    ///
+    /// # Errors
+    /// [`ProgramError::NotFound`] if no such file exists; [`ProgramError::NotExecutable`] if it exists but cannot be
+    /// executed (a directory, or no execute permission).
+    pub fn resolve(name: &OsStr, args: &[OsString]) -> Result<Program, ProgramError> {
+        let display = name.to_string_lossy().into_owned();
+        let path = find_executable(name).ok_or_else(|| ProgramError::NotFound(display.clone()))?;
+        check_executable(&path)
+            .map_err(|source| ProgramError::NotExecutable { name: display.clone(), source })?;
+        let cstr = |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| ProgramError::Nul(display.clone()));
+        let argv = std::iter::once(name).chain(args.iter().map(OsString::as_os_str)).map(cstr).collect::<Result<_, _>>()?;
+        let envp = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend(v.into_vec());
+                CString::new(kv).map_err(|_| ProgramError::Nul(display.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Program { path: cstr(path.as_os_str())?, argv, envp, display })
+    }
+
+    /// The name as the user gave it, for messages.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+}
+
+fn find_executable(name: &OsStr) -> Option<PathBuf> {
+    if name.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(name);
+        return path.exists().then_some(path);
+    }
+    if name.is_empty() {
+        return None;
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let candidates: Vec<PathBuf> = std::env::split_paths(&search).map(|dir| dir.join(name)).collect();
+    // Prefer an executable file, as execvp does; fall back to any existing file so the error says why.
+    candidates
+        .iter()
+        .find(|p| check_executable(p).is_ok())
+        .or_else(|| candidates.iter().find(|p| p.is_file()))
+        .cloned()
+}
+
+fn check_executable(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).map_err(io::Error::from)
+}
+
+/// Options for [`spawn`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaunchOptions {
+    /// Ask the kernel for a listener fd (`SECCOMP_FILTER_FLAG_NEW_LISTENER`).
+    pub listener: bool,
+    /// Extra `seccomp(2)` flags from the policy (`SECCOMP_FILTER_FLAG_LOG`, `SPEC_ALLOW`).
+    pub extra_flags: u32,
+}
+
+/// Why the launch failed before the program started.
+#[derive(Debug, Error)]
+pub enum LaunchError {
+    #[error("cannot create the hand-off socket")]
+    Socket(#[source] io::Error),
+    #[error("cannot map the shared page")]
+    Shared(#[source] io::Error),
+    #[error("cannot fork")]
+    Fork(#[source] io::Error),
+    /// `seccomp()` failed in the launcher; EBUSY means a listener already exists on this filter chain.
+    #[error("{}", load_message(*.0))]
+    Load(NixErrno),
+    #[error("the launcher died before handing over the listener")]
+    LauncherDied,
+    #[error("bad hand-off message from the launcher")]
+    Handoff(#[source] io::Error),
+}
+
+fn load_message(errno: NixErrno) -> String {
+    match errno {
+        NixErrno::EBUSY => "cannot install the filter: this process already runs under a seccomp listener \
+             (nested supervise, syd or a container runtime's agent); the kernel allows one listener per filter \
+             chain (EBUSY)"
+            .into(),
+        NixErrno::EINVAL => "cannot install the filter: the kernel rejected it (EINVAL)".into(),
+        NixErrno::EACCES => "cannot install the filter: NO_NEW_PRIVS is not set and CAP_SYS_ADMIN is missing".into(),
+        other => format!("cannot install the filter: {}", other.desc()),
+    }
+}
+
+/// A launched program, between the hand-off and its exit.
+#[derive(Debug)]
+pub struct Launched {
+    /// Pid of the program (the launcher, which execs it).
+    pub pid: Pid,
+    /// The seccomp listener, if the filter has one.
+    pub listener: Option<OwnedFd>,
+    shared: SharedPage,
+}
+
+impl Launched {
+    /// The errno of a failed `execve`, once the launcher has died. `None` if exec was not reached or succeeded.
+    pub fn exec_error(&self) -> Option<io::Error> {
+        match self.shared.get().exec_errno.load(Ordering::Acquire) {
+            0 => None,
+            errno => Some(io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
+/// An anonymous `MAP_SHARED` page holding a [`Shared`], unmapped on drop (in the parent).
+#[derive(Debug)]
+struct SharedPage(NonNull<Shared>);
+
+impl SharedPage {
+    fn new() -> io::Result<SharedPage> {
+        let len = std::num::NonZeroUsize::new(4096).expect("non-zero");
+        // SAFETY: mmap(2) of a fresh anonymous region; no existing memory is affected.
+        let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED) }
+            .map_err(io::Error::from)?;
+        // A fresh anonymous mapping is zero-filled, and all-zero is a valid `Shared` (atomics at 0).
+        Ok(SharedPage(ptr.cast()))
+    }
+
+    fn get(&self) -> &Shared {
+        // SAFETY: the pointer is a live, page-aligned mapping of at least size_of::<Shared>() bytes until drop, and
+        // `Shared` only holds atomics, so shared access across processes is sound.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for SharedPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the region mapped in `new`; no reference from `get` outlives `self`.
+        let _ = unsafe { munmap(self.0.cast(), 4096) };
+    }
+}
+
+/// Forks the launcher, which loads `bpf` and execs `program`; returns once the listener fd (if any) has arrived.
+///
+/// # Errors
+/// [`LaunchError::Load`] if the kernel refuses the filter (EBUSY: nested listener), other variants for failures of
+/// the hand-off itself. A failed `execve` is not an error here: see [`Launched::exec_error`].
+pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Launched, LaunchError> {
+    let (parent_sock, child_sock) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(|e| LaunchError::Socket(e.into()))?;
+    let shared = SharedPage::new().map_err(LaunchError::Shared)?;
+    let prog = libc::sock_fprog {
+        len: u16::try_from(bpf.len()).unwrap_or(u16::MAX),
+        filter: bpf.insns().as_ptr().cast_mut(),
+    };
+    let mut flags = options.extra_flags & (SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    if options.listener {
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    }
+    let argv: Vec<*const libc::c_char> =
+        program.argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+    let envp: Vec<*const libc::c_char> =
+        program.envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+
+    // SAFETY: fork(2). The caller is single-threaded (no tokio runtime exists yet), so the child may run arbitrary
+    // code; it only uses memory prepared above and exits through `execve`, `_exit` or a fault.
+    match unsafe { fork() }.map_err(|e| LaunchError::Fork(e.into()))? {
+        ForkResult::Child => {
+            drop(parent_sock);
+            let code = launcher(&shared, child_sock.as_raw_fd(), &prog, flags, &program.path, &argv, &envp);
+            // SAFETY: _exit(2) is always safe; reached only when the filter was not loaded.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(child_sock);
+            receive(child, parent_sock, shared)
+        }
+    }
+}
+
+/// The parent's side of the hand-off: wait for the helper's message, or notice that the launcher died.
+fn receive(child: Pid, sock: OwnedFd, shared: SharedPage) -> Result<Launched, LaunchError> {
+    let result = receive_hello(child, UnixStream::from(sock), &shared);
+    let page = shared.get();
+    let helper = Pid::from_raw(page.helper_pid.load(Ordering::Acquire));
+    if result.is_err() {
+        kill_launched(child);
+        let _ = waitpid(child, None);
+        if helper.as_raw() > 0 {
+            kill_launched(helper);
+        }
+    }
+    if helper.as_raw() > 0 {
+        // The helper exits right after the hand-off; it is our child (CLONE_PARENT), so reap it here.
+        let _ = waitpid(helper, None);
+    }
+    let listener = result?;
+    Ok(Launched { pid: child, listener, shared })
+}
+
+fn receive_hello(child: Pid, sock: UnixStream, shared: &SharedPage) -> Result<Option<OwnedFd>, LaunchError> {
+    loop {
+        let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&sock), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u8)) {
+            Ok(0) => match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => continue,
+                _ => return Err(launch_failure(shared)),
+            },
+            Ok(_) => break,
+            Err(NixErrno::EINTR) => continue,
+            Err(e) => return Err(LaunchError::Handoff(e.into())),
+        }
+    }
+    let mut buf = [0u8; HELLO_LEN + 1];
+    let mut fds = [-1 as RawFd; 1];
+    let (len, nfds) = sock.recv_with_fd(&mut buf, &mut fds).map_err(LaunchError::Handoff)?;
+    // SAFETY: recvmsg(2) with SCM_RIGHTS installed `nfds` new fds that this process now owns.
+    let listener = (nfds == 1).then(|| unsafe { OwnedFd::from_raw_fd(fds[0]) });
+    if len == 0 {
+        // EOF without a message: the launcher and the helper are gone (or going) without a hand-off.
+        let _ = waitpid(child, None);
+        return Err(launch_failure(shared));
+    }
+    let hello = Hello::decode(&buf[..len]).map_err(|e| LaunchError::Handoff(io::Error::other(e)))?;
+    if hello.has_listener != listener.is_some() {
+        return Err(LaunchError::Handoff(io::Error::other("listener fd missing from the hand-off")));
+    }
+    Ok(listener)
+}
+
+/// Why the launcher ended before the hand-off, from the shared page.
+fn launch_failure(shared: &SharedPage) -> LaunchError {
+    let page = shared.get();
+    if page.state.load(Ordering::Acquire) == STATE_LOAD_FAILED {
+        return LaunchError::Load(NixErrno::from_raw(page.load_errno.load(Ordering::Acquire)));
+    }
+    LaunchError::LauncherDied
+}
+
+/// The launcher, in the forked child. Returns an exit code only if the filter could not be loaded.
+fn launcher(
+    shared: &SharedPage,
+    sock: RawFd,
+    prog: &libc::sock_fprog,
+    flags: u32,
+    path: &CString,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> i32 {
+    let page = shared.get();
+    // SAFETY: getpid(2) cannot fail.
+    page.launcher_pid.store(unsafe { libc::getpid() }, Ordering::Release);
+    if let Err(code) = prepare() {
+        return code;
+    }
+    // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it.
+    // SAFETY: clone(2) without CLONE_VM and with a null stack behaves like fork: the child runs on a copy of this
+    // single-threaded process's memory.
+    let helper = unsafe {
+        libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0)
+    };
+    if helper == 0 {
+        helper_main(page, sock);
+    }
+    if helper < 0 {
+        return 125;
+    }
+    page.helper_pid.store(helper as i32, Ordering::Release);
+
+    let mut flags = flags;
+    // SAFETY: seccomp(2) with a valid sock_fprog whose filter outlives the call; the kernel copies the program.
+    let mut fd = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const _) };
+    if fd < 0 && NixErrno::last() == NixErrno::EINVAL && flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0 {
+        // Kernels before 5.19 do not know WAIT_KILLABLE_RECV; nothing was loaded, so try again without it.
+        flags &= !SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        // SAFETY: as above.
+        fd = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog as *const _) };
+    }
+    if fd < 0 {
+        page.load_errno.store(NixErrno::last_raw(), Ordering::Release);
+        page.state.store(STATE_LOAD_FAILED, Ordering::Release);
+        return 125;
+    }
+
+    // From here on, no syscall until execve: the filter may notify or deny any of them.
+    let listener = if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 { fd as i32 } else { -1 };
+    page.listener_fd.store(listener, Ordering::Release);
+    page.state.store(STATE_LOADED, Ordering::Release);
+    loop {
+        match page.handoff.load(Ordering::Acquire) {
+            HANDOFF_PENDING => std::hint::spin_loop(),
+            HANDOFF_SENT => break,
+            _ => die_without_syscall(),
+        }
+    }
+    // SAFETY: execve(2) with NUL-terminated strings and NULL-terminated arrays built before fork.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    page.exec_errno.store(NixErrno::last_raw(), Ordering::Release);
+    die_without_syscall()
+}
+
+/// Signal state and process attributes, set before the filter exists.
+fn prepare() -> Result<(), i32> {
+    // SAFETY: plain prctl(2)/sigaction(2)/sigprocmask(2) calls on this process with valid arguments.
+    unsafe {
+        // std ignores SIGPIPE in Rust programs; the program must start with the default, as with Command.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(125);
+        }
+        // Not dumpable until execve (which resets it), so that dying by a fault after a failed execve leaves
+        // no core file behind.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    Ok(())
+}
+
+/// The helper: waits for the launcher's filter, sends the listener fd, closes it in the shared fd table.
+fn helper_main(page: &Shared, sock: RawFd) -> ! {
+    let state = loop {
+        match page.state.load(Ordering::Acquire) {
+            STATE_STARTING => std::thread::sleep(Duration::from_micros(20)),
+            state => break state,
+        }
+    };
+    if state == STATE_LOADED {
+        let fd = page.listener_fd.load(Ordering::Acquire);
+        let pid = page.launcher_pid.load(Ordering::Acquire);
+        let hello = Hello { pid: u32::try_from(pid).unwrap_or(0), has_listener: fd >= 0 }.encode();
+        // SAFETY: `sock` is this process's end of the socketpair, open in the shared fd table; ManuallyDrop keeps
+        // the wrapper from closing it.
+        let stream = std::mem::ManuallyDrop::new(unsafe { UnixStream::from_raw_fd(sock) });
+        let fds: &[RawFd] = if fd >= 0 { &[fd] } else { &[] };
+        let sent = stream.send_with_fd(&hello, fds).is_ok();
+        if fd >= 0 {
+            // SAFETY: close(2) of the listener in the shared table: the launcher must not keep it across execve.
+            unsafe { libc::close(fd) };
+        }
+        page.handoff.store(if sent { HANDOFF_SENT } else { HANDOFF_FAILED }, Ordering::Release);
+    }
+    // SAFETY: _exit(2) is always safe.
+    unsafe { libc::_exit(0) }
+}
+
+/// Ends the launcher without a syscall (the filter may deny `exit_group`): an illegal instruction is a fault, and
+/// the kernel kills the process with SIGILL. The parent reads the reason from the shared page.
+fn die_without_syscall() -> ! {
+    loop {
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        // SAFETY: ud2 raises #UD, which the kernel turns into a fatal SIGILL; no memory is touched.
+        unsafe {
+            std::arch::asm!("ud2", options(nomem, nostack))
+        };
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: udf raises an undefined-instruction exception, fatal SIGILL; no memory is touched.
+        unsafe {
+            std::arch::asm!("udf #0", options(nomem, nostack))
+        };
+        std::hint::spin_loop();
+    }
+}
+
+/// Sends SIGKILL to the launcher, for example when the supervisor cannot continue.
+pub fn kill_launched(pid: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+}

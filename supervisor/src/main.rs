@@ -1,0 +1,51 @@
+//! `supervise`: parse the command line, set up logging, run the chosen mode, and turn its result into an exit
+//! status. Every error is one line on stderr starting with `supervise:`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use supervisor::cli::{Cli, Command};
+use supervisor::run::{self, Failure, EXIT_FAILURE};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    if let Err(line) = supervisor::logging::init(cli.log.log_level.as_deref(), cli.log.log_format, cli.log.log_file.as_deref())
+    {
+        return fail(Failure::new(EXIT_FAILURE, line));
+    }
+    let result = match &cli.command {
+        None => run::run(&cli.run),
+        Some(Command::Check { files }) => supervisor::check::check(files),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
+        Err(failure) => fail(failure),
+    }
+}
+
+fn fail(failure: Failure) -> ExitCode {
+    for line in &failure.lines {
+        eprintln!("supervise: {line}");
+    }
+    ExitCode::from(u8::try_from(failure.code).unwrap_or(255))
+}
+
+/// `--help` and `--version` print and exit 0; a usage error is one `supervise:` line and exit 125.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad usage").trim_start_matches("error: ");
+            eprintln!("supervise: {first} (see supervise --help)");
+            ExitCode::from(EXIT_FAILURE as u8)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The notify loop: wait for the listener with `AsyncFd`, RECV, decide, respond.
+//!
+//! Decisions that need only the registers (allow, deny) are answered inline: SEND never blocks, so nothing waits
+//! behind them. Anything that touches target memory (emulation) or a person (prompt) runs in its own task and
+//! answers when ready; the loop goes on with the next notification at once. ENOENT and EINTR from RECV or SEND are
+//! normal: the target was interrupted or died. The loop ends when the kernel reports POLLHUP, i.e. every process
+//! that uses the filter is gone.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::Arc;
+
+use nix::errno::Errno as NixErrno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use proto::{Arch, Decision, Emulator, Errno, OnTimeout};
+use tokio::io::unix::AsyncFd;
+use tracing::{debug, info, warn, Level};
+
+use crate::decide::{Decider, Event};
+use crate::emulate;
+use crate::seccomp::{Listener, Notification, Reply};
+
+/// `AsyncFd` needs an `AsRawFd`; the listener stays shared with the handler tasks.
+struct Registered(Arc<Listener>);
+
+impl AsRawFd for Registered {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Serves notifications until every target is gone.
+///
+/// # Errors
+/// If the listener cannot be registered with the runtime, or RECV fails with something other than ENOENT/EINTR.
+/// The caller then drops the listener, so that pending and future notified syscalls fail with ENOSYS (fail closed).
+pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>) -> io::Result<()> {
+    if let Err(e) = listener.set_sync_wakeup() {
+        debug!(error = %e, "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP not available");
+    }
+    // SAFETY: `Registered` holds an Arc of the listener, whose OwnedFd stays open and unchanged for as long as the
+    // AsyncFd (which owns that Arc) exists.
+    let fd = unsafe { AsyncFd::register_with_interest(Registered(listener.clone()), tokio::io::Interest::READABLE) }
+        .map_err(io::Error::from)?;
+    loop {
+        let mut guard = fd.readable().await?;
+        loop {
+            match pending(&listener) {
+                Pending::Notification => {}
+                Pending::Nothing => {
+                    guard.clear_ready();
+                    break;
+                }
+                Pending::Hangup => return Ok(()),
+            }
+            match listener.recv() {
+                Ok(n) => handle(&listener, &decider, n),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+enum Pending {
+    Notification,
+    Nothing,
+    Hangup,
+}
+
+/// Asks the kernel, without blocking, whether a notification is waiting (RECV itself would block).
+fn pending(listener: &Listener) -> Pending {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => {
+            let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+            if revents.contains(PollFlags::POLLIN) {
+                Pending::Notification
+            } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
+                Pending::Hangup
+            } else {
+                Pending::Nothing
+            }
+        }
+        Err(NixErrno::EINTR) => Pending::Nothing,
+        Err(_) => Pending::Hangup,
+    }
+}
+
+fn handle(listener: &Arc<Listener>, decider: &Decider, n: Notification) {
+    let Some(arch) = Arch::from_audit(n.arch, n.nr) else {
+        warn!(pid = n.pid, audit_arch = n.arch, nr = n.nr, "notification from an unknown architecture: denied");
+        respond(listener, &n, Reply::Error(Errno::ENOSYS));
+        return;
+    };
+    let verdict = decider.decide(&Event { arch, nr: n.nr, args: n.args });
+    let syscall: Arc<str> = match verdict.syscall {
+        Some(name) => name.clone(),
+        None => crate::syscalls::name_of(arch, n.nr).unwrap_or_else(|| format!("syscall_{}", n.nr)).into(),
+    };
+    if tracing::enabled!(Level::INFO) {
+        let exe = std::fs::read_link(format!("/proc/{}/exe", n.pid)).map(|p| p.display().to_string());
+        info!(
+            pid = n.pid,
+            exe = exe.as_deref().unwrap_or("?"),
+            syscall = &*syscall,
+            arch = %arch,
+            args = ?n.args,
+            rule = ?verdict.rule,
+            decision = ?verdict.decision,
+            "notified syscall"
+        );
+    }
+    match verdict.decision {
+        Decision::Allow => respond(listener, &n, Reply::Continue),
+        Decision::Deny(errno) => respond(listener, &n, Reply::Error(*errno)),
+        Decision::Emulate(emulator) => {
+            let (listener, emulator) = (listener.clone(), *emulator);
+            tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) });
+        }
+        Decision::Prompt(spec) => {
+            // Without an interactive prompter, onTimeout applies at once (as with no terminal).
+            warn!(pid = n.pid, syscall = &*syscall, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
+            let reply = match spec.on_timeout {
+                OnTimeout::Allow => Reply::Continue,
+                OnTimeout::Deny => Reply::Error(spec.errno),
+            };
+            respond(listener, &n, reply);
+        }
+    }
+}
+
+fn emulate(listener: &Listener, n: &Notification, arch: Arch, syscall: &str, emulator: Emulator) {
+    let handled = match emulator {
+        Emulator::ClockSet => emulate::clock::clock_set(listener, n, arch, syscall),
+    };
+    match handled {
+        Ok(Some(value)) => respond(listener, n, Reply::Value(value)),
+        Ok(None) => debug!(pid = n.pid, syscall, "target gone during emulation; no reply"),
+        Err(errno) => respond(listener, n, Reply::Error(errno)),
+    }
+}
+
+fn respond(listener: &Listener, n: &Notification, reply: Reply) {
+    if let Err(e) = listener.respond(n.id, reply) {
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            debug!(pid = n.pid, "target gone before the reply");
+        } else {
+            warn!(pid = n.pid, error = %e, "cannot send the reply");
+        }
+    }
+}
