@@ -34,11 +34,11 @@ use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use proto::wire::{Hello, HELLO_LEN};
-use sendfd::{RecvWithFd, SendWithFd};
+use sendfd::SendWithFd;
 use thiserror::Error;
 
 use crate::filter::Bpf;
@@ -311,10 +311,7 @@ fn receive_hello(child: Pid, sock: UnixStream, shared: &SharedPage) -> Result<Op
         }
     }
     let mut buf = [0u8; HELLO_LEN + 1];
-    let mut fds = [-1 as RawFd; 1];
-    let (len, nfds) = sock.recv_with_fd(&mut buf, &mut fds).map_err(LaunchError::Handoff)?;
-    // SAFETY: recvmsg(2) with SCM_RIGHTS installed `nfds` new fds that this process now owns.
-    let listener = (nfds == 1).then(|| unsafe { OwnedFd::from_raw_fd(fds[0]) });
+    let (len, listener) = recv_hello(&sock, &mut buf)?;
     if len == 0 {
         // EOF without a message: the launcher and the helper are gone (or going) without a hand-off.
         let _ = waitpid(child, None);
@@ -325,6 +322,25 @@ fn receive_hello(child: Pid, sock: UnixStream, shared: &SharedPage) -> Result<Op
         return Err(LaunchError::Handoff(io::Error::other("listener fd missing from the hand-off")));
     }
     Ok(listener)
+}
+
+/// recvmsg(2) with `MSG_CMSG_CLOEXEC`, so that the listener is close-on-exec from the moment it exists here.
+fn recv_hello(sock: &UnixStream, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), LaunchError> {
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(|e| LaunchError::Handoff(e.into()))?;
+    let mut listener = None;
+    for cmsg in msg.cmsgs().map_err(|e| LaunchError::Handoff(e.into()))? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            for fd in fds {
+                // SAFETY: SCM_RIGHTS installed this fd in our table; we are its only owner.
+                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                listener.get_or_insert(owned);
+            }
+        }
+    }
+    Ok((msg.bytes, listener))
 }
 
 /// Why the launcher ended before the hand-off, from the shared page.
