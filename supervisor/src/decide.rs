@@ -51,6 +51,12 @@ impl Decider {
         Decider { rules, by_syscall, default: policy.notify_default.clone() }
     }
 
+    /// True if some decision may ask the person at the terminal.
+    pub fn prompts(&self) -> bool {
+        let is_prompt = |d: &Decision| matches!(d, Decision::Prompt(_));
+        is_prompt(&self.default) || self.rules.iter().any(|r| r.decision.as_ref().is_some_and(is_prompt))
+    }
+
     /// Decides one event. Pure: no I/O, no target memory.
     pub fn decide(&self, event: &Event) -> Verdict<'_> {
         let Some((name, candidates)) = self.by_syscall.get(event.arch, event.nr) else {

@@ -11,11 +11,13 @@
 pub mod check;
 pub mod cli;
 pub mod decide;
+pub mod describe;
 pub mod emulate;
 pub mod logging;
 pub mod memory;
 pub mod notify;
 pub mod policy_file;
+pub mod prompt;
 pub mod run;
 pub mod seccomp;
 pub mod syscalls;

@@ -12,12 +12,16 @@ use std::sync::Arc;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use proto::{Arch, Decision, Emulator, Errno, OnTimeout};
+use std::time::Duration;
+
+use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
 use tokio::io::unix::AsyncFd;
 use tracing::{debug, info, warn, Level};
 
 use crate::decide::{Decider, Event};
+use crate::describe::describe;
 use crate::emulate;
+use crate::prompt::{Answer, Prompts, Question};
 use crate::seccomp::{Listener, Notification, Reply};
 
 /// `AsyncFd` needs an `AsRawFd`; the listener stays shared with the handler tasks.
@@ -34,7 +38,7 @@ impl AsRawFd for Registered {
 /// # Errors
 /// If the listener cannot be registered with the runtime, or RECV fails with something other than ENOENT/EINTR.
 /// The caller then drops the listener, so that pending and future notified syscalls fail with ENOSYS (fail closed).
-pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>) -> io::Result<()> {
+pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>, prompts: Prompts) -> io::Result<()> {
     if let Err(e) = listener.set_sync_wakeup() {
         debug!(error = %e, "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP not available");
     }
@@ -54,7 +58,7 @@ pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>) -> io::Result
                 Pending::Hangup => return Ok(()),
             }
             match listener.recv() {
-                Ok(n) => handle(&listener, &decider, n),
+                Ok(n) => handle(&listener, &decider, &prompts, n),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
                 Err(e) => return Err(e),
             }
@@ -87,7 +91,7 @@ fn pending(listener: &Listener) -> Pending {
     }
 }
 
-fn handle(listener: &Arc<Listener>, decider: &Decider, n: Notification) {
+fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Notification) {
     let Some(arch) = Arch::from_audit(n.arch, n.nr) else {
         warn!(pid = n.pid, audit_arch = n.arch, nr = n.nr, "notification from an unknown architecture: denied");
         respond(listener, &n, Reply::Error(Errno::ENOSYS));
@@ -99,10 +103,9 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, n: Notification) {
         None => crate::syscalls::name_of(arch, n.nr).unwrap_or_else(|| format!("syscall_{}", n.nr)).into(),
     };
     if tracing::enabled!(Level::INFO) {
-        let exe = std::fs::read_link(format!("/proc/{}/exe", n.pid)).map(|p| p.display().to_string());
         info!(
             pid = n.pid,
-            exe = exe.as_deref().unwrap_or("?"),
+            exe = proc_exe(n.pid),
             syscall = &*syscall,
             arch = %arch,
             args = ?n.args,
@@ -119,14 +122,57 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, n: Notification) {
             tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) });
         }
         Decision::Prompt(spec) => {
-            // Without an interactive prompter, onTimeout applies at once (as with no terminal).
-            warn!(pid = n.pid, syscall = &*syscall, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
-            let reply = match spec.on_timeout {
-                OnTimeout::Allow => Reply::Continue,
-                OnTimeout::Deny => Reply::Error(spec.errno),
-            };
-            respond(listener, &n, reply);
+            let (listener, prompts, spec) = (listener.clone(), prompts.clone(), *spec);
+            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec).await });
         }
+    }
+}
+
+/// Asks the person at the terminal, then answers; never blocks the loop (this is its own task).
+async fn prompt(listener: &Arc<Listener>, prompts: &Prompts, n: Notification, syscall: &str, spec: PromptSpec) {
+    let Some(described) = describe(listener, &n, syscall) else { return };
+    if !prompts.interactive() {
+        warn!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
+    }
+    let question = Question {
+        pid: n.pid,
+        exe: proc_exe(n.pid),
+        cmdline: proc_cmdline(n.pid, 60),
+        syscall: syscall.to_string(),
+        args: described.args,
+        path: described.path,
+        timeout: Duration::from_secs(u64::from(spec.timeout_secs)),
+    };
+    let alive = {
+        let listener = listener.clone();
+        Box::new(move || listener.id_valid(n.id))
+    };
+    let reply = match prompts.ask(question, alive).await {
+        Answer::Allow => Reply::Continue,
+        Answer::Deny => Reply::Error(spec.errno),
+        Answer::Timeout => match spec.on_timeout {
+            OnTimeout::Allow => Reply::Continue,
+            OnTimeout::Deny => Reply::Error(spec.errno),
+        },
+        Answer::Withdrawn => return,
+    };
+    info!(pid = n.pid, syscall, reply = ?reply, "prompt answered");
+    respond(listener, &n, reply);
+}
+
+/// The target's executable, for people (`?` if it is gone).
+pub fn proc_exe(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe")).map_or_else(|_| "?".into(), |p| p.display().to_string())
+}
+
+/// The target's command line, shortened to about `max` characters.
+pub fn proc_cmdline(pid: u32, max: usize) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let text = raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    } else {
+        text
     }
 }
 

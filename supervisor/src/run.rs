@@ -18,6 +18,8 @@ use tracing::{debug, error, info};
 use crate::cli::RunArgs;
 use crate::decide::{Decider, Event};
 use crate::policy_file::{this_target, Source};
+use crate::prompt::tty::TtyPrompter;
+use crate::prompt::Prompts;
 use crate::seccomp::Listener;
 
 /// supervise's own failure: an exit status and the lines to print (each gets the `supervise: ` prefix).
@@ -81,6 +83,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
 
 /// Serves the listener and reaps the program and its orphans; returns the program's exit status.
 async fn supervise(mut launched: Launched, decider: Arc<Decider>, display: &str) -> Result<i32, Failure> {
+    let prompts = Prompts::start(if decider.prompts() { open_terminal() } else { None });
     let io_failure = |e: std::io::Error| Failure::new(EXIT_FAILURE, format!("cannot watch signals: {e}"));
     let mut sigchld = signal(SignalKind::child()).map_err(io_failure)?;
     let mut forwarded = Vec::new();
@@ -95,7 +98,7 @@ async fn supervise(mut launched: Launched, decider: Arc<Decider>, display: &str)
 
     let mut notify = launched.listener.take().map(|fd| {
         let listener = Arc::new(Listener::new(fd));
-        tokio::spawn(crate::notify::serve(listener, decider))
+        tokio::spawn(crate::notify::serve(listener, decider, prompts))
     });
     let app = launched.pid;
     let mut app_status = None;
@@ -174,6 +177,17 @@ fn exit_code(status: WaitStatus, launched: &Launched, display: &str) -> Result<i
             Some(_) => EXIT_FAILURE,
             None => EXIT_FAILURE,
         }),
+    }
+}
+
+/// The controlling terminal for questions, if there is one.
+fn open_terminal() -> Option<Box<dyn crate::prompt::Prompter>> {
+    match TtyPrompter::open() {
+        Ok(tty) => Some(Box::new(tty)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no terminal for prompts: onTimeout applies to every prompt rule");
+            None
+        }
     }
 }
 

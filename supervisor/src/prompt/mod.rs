@@ -1,0 +1,268 @@
+//! Interactive prompts that never block anything else.
+//!
+//! Each prompted notification is its own task that calls [`Prompts::ask`]. One queue task owns the terminal
+//! (through a [`Prompter`]) and shows one question at a time, with the number waiting. Identical pending questions
+//! (same executable, syscall and decoded arguments) are merged, so one answer serves all of them. Questions whose
+//! target died or whose syscall was interrupted (`NOTIF_ID_VALID` fails) are withdrawn with a one-line note. Each
+//! question's timeout counts from when it was asked; when it passes, `onTimeout` applies. Notifications that do not
+//! need a prompt never go through here, so a pending question delays nothing else.
+//!
+//! Keys: `y` allow once, `n` deny once, `a` always allow and `d` always deny this executable + syscall (+ path) for
+//! the rest of the run, Ctrl-C deny this and every queued question.
+
+pub mod tty;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// One question for the person at the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub pid: u32,
+    /// Executable path (`/proc/PID/exe`).
+    pub exe: String,
+    /// Shortened command line.
+    pub cmdline: String,
+    pub syscall: String,
+    /// Decoded arguments, as shown: `"/tmp/x", 0755`.
+    pub args: String,
+    /// The resolved path argument, if the syscall has one; part of the "always" key.
+    pub path: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Question {
+    fn merge_key(&self) -> (String, String, String) {
+        (self.exe.clone(), self.syscall.clone(), self.args.clone())
+    }
+
+    fn always_key(&self) -> AlwaysKey {
+        (self.exe.clone(), self.syscall.clone(), self.path.clone())
+    }
+}
+
+type AlwaysKey = (String, String, Option<String>);
+
+/// The outcome of a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `y`, or `a` (now or earlier in this run).
+    Allow,
+    /// `n`, `d` (now or earlier), or Ctrl-C.
+    Deny,
+    /// No answer within the timeout, or no terminal: `onTimeout` applies.
+    Timeout,
+    /// The target died or its syscall was interrupted; nothing to reply.
+    Withdrawn,
+}
+
+/// A key read from the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    CtrlC,
+}
+
+/// The terminal side of prompting: a tty implementation ([`tty::TtyPrompter`]) and a scripted one for tests.
+pub trait Prompter: Send {
+    /// Draws `question` (replacing what was drawn before), with the seconds left and how many others wait.
+    ///
+    /// # Errors
+    /// If the terminal cannot be written.
+    fn show(&mut self, question: &Question, remaining: Duration, waiting: usize) -> io::Result<()>;
+
+    /// Replaces the drawn question with a one-line note (the answer given, a withdrawal, a timeout).
+    ///
+    /// # Errors
+    /// If the terminal cannot be written.
+    fn note(&mut self, line: &str) -> io::Result<()>;
+
+    /// The next key; `None` when the terminal is gone.
+    fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>>;
+}
+
+/// Checks whether a question's notification is still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`).
+pub type Alive = Box<dyn Fn() -> bool + Send>;
+
+struct Request {
+    question: Question,
+    alive: Alive,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The handle that notification tasks use to ask; cheap to clone.
+#[derive(Clone)]
+pub struct Prompts {
+    tx: Option<mpsc::UnboundedSender<Request>>,
+    always: Arc<Mutex<HashMap<AlwaysKey, bool>>>,
+}
+
+impl Prompts {
+    /// Starts the queue task on the current runtime. Without a prompter (no terminal), every question times out at
+    /// once.
+    pub fn start(prompter: Option<Box<dyn Prompter>>) -> Prompts {
+        let always = Arc::new(Mutex::new(HashMap::new()));
+        let tx = prompter.map(|prompter| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(Queue { prompter, rx, entries: VecDeque::new(), always: always.clone() }.run());
+            tx
+        });
+        Prompts { tx, always }
+    }
+
+    /// True if a terminal is there to ask.
+    pub fn interactive(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Asks, or answers at once from an earlier "always" answer.
+    pub async fn ask(&self, question: Question, alive: Alive) -> Answer {
+        if let Some(&allow) = self.always.lock().expect("not poisoned").get(&question.always_key()) {
+            return if allow { Answer::Allow } else { Answer::Deny };
+        }
+        let Some(tx) = &self.tx else { return Answer::Timeout };
+        let (reply, answer) = oneshot::channel();
+        if tx.send(Request { question, alive, reply }).is_err() {
+            return Answer::Timeout;
+        }
+        answer.await.unwrap_or(Answer::Timeout)
+    }
+}
+
+/// Merged identical questions: one shown question, several waiting notifications.
+struct Entry {
+    question: Question,
+    deadline: Instant,
+    waiters: Vec<(Alive, oneshot::Sender<Answer>)>,
+}
+
+impl Entry {
+    fn answer(self, answer: Answer) {
+        for (_, reply) in self.waiters {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+struct Queue {
+    prompter: Box<dyn Prompter>,
+    rx: mpsc::UnboundedReceiver<Request>,
+    entries: VecDeque<Entry>,
+    always: Arc<Mutex<HashMap<AlwaysKey, bool>>>,
+}
+
+const TICK: Duration = Duration::from_millis(250);
+
+impl Queue {
+    async fn run(mut self) {
+        loop {
+            if self.entries.is_empty() {
+                match self.rx.recv().await {
+                    Some(request) => self.add(request),
+                    None => return,
+                }
+                continue;
+            }
+            let now = Instant::now();
+            let head = &self.entries[0];
+            let remaining = head.deadline.saturating_duration_since(now);
+            if let Err(e) = self.prompter.show(&head.question, remaining, self.entries.len() - 1) {
+                tracing::warn!(error = %e, "cannot write to the terminal: questions now time out at once");
+                self.finish_all(Answer::Timeout);
+                self.prompter = Box::new(tty::Closed);
+                continue;
+            }
+            tokio::select! {
+                request = self.rx.recv() => match request {
+                    Some(request) => self.add(request),
+                    None => return self.finish_all(Answer::Timeout),
+                },
+                key = self.prompter.next_key() => self.on_key(key),
+                _ = tokio::time::sleep(TICK.min(remaining.max(Duration::from_millis(1)))) => self.prune(),
+            }
+        }
+    }
+
+    fn add(&mut self, request: Request) {
+        let key = request.question.merge_key();
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.question.merge_key() == key) {
+            entry.waiters.push((request.alive, request.reply));
+            return;
+        }
+        let deadline = Instant::now() + request.question.timeout;
+        self.entries.push_back(Entry {
+            question: request.question,
+            deadline,
+            waiters: vec![(request.alive, request.reply)],
+        });
+    }
+
+    fn on_key(&mut self, key: Option<Key>) {
+        let (answer, always, word) = match key {
+            Some(Key::Char('y' | 'Y')) => (Answer::Allow, None, "allowed once"),
+            Some(Key::Char('n' | 'N')) => (Answer::Deny, None, "denied once"),
+            Some(Key::Char('a' | 'A')) => (Answer::Allow, Some(true), "always allowed"),
+            Some(Key::Char('d' | 'D')) => (Answer::Deny, Some(false), "always denied"),
+            Some(Key::CtrlC) => {
+                let _ = self.prompter.note("Ctrl-C: denied this and every queued question");
+                return self.finish_all(Answer::Deny);
+            }
+            Some(Key::Char(_)) => return,
+            None => {
+                tracing::warn!("the terminal is gone: questions now time out at once");
+                self.prompter = Box::new(tty::Closed);
+                return self.finish_all(Answer::Timeout);
+            }
+        };
+        let entry = self.entries.pop_front().expect("a question is shown");
+        let _ = self.prompter.note(&format!("{word}: {}", summary(&entry.question)));
+        if let Some(allow) = always {
+            let key = entry.question.always_key();
+            self.always.lock().expect("not poisoned").insert(key.clone(), allow);
+            // Queued questions that the new rule covers get the same answer.
+            let (covered, rest): (VecDeque<Entry>, VecDeque<Entry>) =
+                std::mem::take(&mut self.entries).into_iter().partition(|e| e.question.always_key() == key);
+            self.entries = rest;
+            covered.into_iter().for_each(|e| e.answer(answer));
+        }
+        entry.answer(answer);
+    }
+
+    /// Drops waiters whose notification is gone, withdraws emptied questions, and times out expired ones.
+    fn prune(&mut self) {
+        let now = Instant::now();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        for mut entry in std::mem::take(&mut self.entries) {
+            let (live, gone): (Vec<_>, Vec<_>) = entry.waiters.into_iter().partition(|(alive, _)| alive());
+            gone.into_iter().for_each(|(_, reply)| drop(reply.send(Answer::Withdrawn)));
+            entry.waiters = live;
+            if entry.waiters.is_empty() {
+                let _ = self.prompter.note(&format!("withdrawn (target gone or interrupted): {}", summary(&entry.question)));
+            } else if now >= entry.deadline {
+                let _ = self.prompter.note(&format!("no answer in time, onTimeout applies: {}", summary(&entry.question)));
+                entry.answer(Answer::Timeout);
+            } else {
+                kept.push_back(entry);
+            }
+        }
+        self.entries = kept;
+    }
+
+    fn finish_all(&mut self, answer: Answer) {
+        self.entries.drain(..).for_each(|e| e.answer(answer));
+    }
+}
+
+fn summary(q: &Question) -> String {
+    format!("pid {} {} {}({})", q.pid, q.exe, q.syscall, q.args)
+}
+
+#[cfg(test)]
+mod tests;
