@@ -68,6 +68,38 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Run a program with every syscall allowed and observed, then write a Docker-format profile for it.
+    #[command(after_help = "Examples:\n  supervise record --output ls.json -- ls /\n  supervise --policy ls.json -- ls /\n  supervise record --output app.json --merge app.json --args personality,socket -- ./app --other-mode\n  supervise record --for runc --output busybox.json -- busybox ls /")]
+    Record {
+        /// Where to write the profile.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// Add to this existing profile (often the same file as --output).
+        #[arg(long, value_name = "FILE")]
+        merge: Option<PathBuf>,
+        /// Syscalls whose first-argument values are recorded as `args` conditions (comma-separated).
+        #[arg(long, value_name = "SYSCALLS", value_delimiter = ',')]
+        args: Vec<String>,
+        /// Also allow what the named runtime needs after it loads the filter (today: runc).
+        #[arg(long = "for", value_name = "RUNTIME", value_parser = ["runc"])]
+        for_runtime: Option<String>,
+        /// The program and its arguments (after `--`).
+        #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        program: Vec<OsString>,
+    },
+    /// Run as an OCI seccomp agent: runc and crun hand over each container's listener fd at `--socket`.
+    #[command(after_help = "Examples:\n  supervise serve --socket /run/supervise.sock --policy /etc/supervise/default.json\n  supervise serve --socket /run/supervise.sock --policy base.json --policy-dir /etc/supervise/policies\n\nIn the container's seccomp profile: \"listenerPath\": \"/run/supervise.sock\", and optionally\n\"listenerMetadata\": \"NAME.json\" to pick a policy of --policy-dir.")]
+    Serve {
+        /// Unix socket to listen on (the profile's `listenerPath`); created with mode 0600.
+        #[arg(long, value_name = "PATH")]
+        socket: PathBuf,
+        /// Policy for containers whose `listenerMetadata` names no policy.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Directory of policies that `listenerMetadata` can choose by file name.
+        #[arg(long, value_name = "DIR")]
+        policy_dir: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub mod memory;
 pub mod notify;
 pub mod policy_file;
 pub mod prompt;
+pub mod record;
 pub mod run;
 pub mod seccomp;
+pub mod serve;
 pub mod syscalls;

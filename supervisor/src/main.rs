@@ -19,6 +19,20 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run::run(&cli.run),
         Some(Command::Check { files }) => supervisor::check::check(files),
+        Some(Command::Record { output, merge, args, for_runtime, program }) => {
+            supervisor::record::record(&supervisor::record::RecordOptions {
+                output: output.clone(),
+                merge: merge.clone(),
+                args: args.clone(),
+                for_runc: for_runtime.is_some(),
+                program: program.clone(),
+            })
+        }
+        Some(Command::Serve { socket, policy, policy_dir }) => supervisor::serve::serve(&supervisor::serve::ServeOptions {
+            socket: socket.clone(),
+            policy: policy.clone(),
+            policy_dir: policy_dir.clone(),
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),

@@ -38,7 +38,7 @@ impl AsRawFd for Registered {
 /// # Errors
 /// If the listener cannot be registered with the runtime, or RECV fails with something other than ENOENT/EINTR.
 /// The caller then drops the listener, so that pending and future notified syscalls fail with ENOSYS (fail closed).
-pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>, prompts: Prompts) -> io::Result<()> {
+pub async fn serve<H: Handler>(listener: Arc<Listener>, handler: Arc<H>) -> io::Result<()> {
     if let Err(e) = listener.set_sync_wakeup() {
         debug!(error = %e, "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP not available");
     }
@@ -58,11 +58,29 @@ pub async fn serve(listener: Arc<Listener>, decider: Arc<Decider>, prompts: Prom
                 Pending::Hangup => return Ok(()),
             }
             match listener.recv() {
-                Ok(n) => handle(&listener, &decider, &prompts, n),
+                Ok(n) => handler.handle(&listener, n),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// What to do with each notification. Called on the loop: it must answer inline only when that cannot block,
+/// and spawn a task otherwise.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, listener: &Arc<Listener>, n: Notification);
+}
+
+/// Decides from the policy: the handler of `supervise -- prog` and `serve`.
+pub struct PolicyHandler {
+    pub decider: Arc<Decider>,
+    pub prompts: Prompts,
+}
+
+impl Handler for PolicyHandler {
+    fn handle(&self, listener: &Arc<Listener>, n: Notification) {
+        handle(listener, &self.decider, &self.prompts, n);
     }
 }
 
@@ -187,7 +205,8 @@ fn emulate(listener: &Listener, n: &Notification, arch: Arch, syscall: &str, emu
     }
 }
 
-fn respond(listener: &Listener, n: &Notification, reply: Reply) {
+/// Sends the reply; ENOENT (the target died or was interrupted) is normal.
+pub fn respond(listener: &Listener, n: &Notification, reply: Reply) {
     if let Err(e) = listener.respond(n.id, reply) {
         if e.raw_os_error() == Some(libc::ENOENT) {
             debug!(pid = n.pid, "target gone before the reply");

@@ -19,6 +19,7 @@ use crate::cli::RunArgs;
 use crate::decide::{Decider, Event};
 use crate::policy_file::{this_target, Source};
 use crate::prompt::tty::TtyPrompter;
+use crate::notify::{Handler, PolicyHandler};
 use crate::prompt::Prompts;
 use crate::seccomp::Listener;
 
@@ -63,11 +64,28 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
     let options = LaunchOptions { listener: compiled.notifies, extra_flags: seccomp_flags(&policy) };
+    let decider = Arc::new(decider);
+    launch_and_supervise(&program, &compiled.bpf, options, move || {
+        let prompts = Prompts::start(if decider.prompts() { open_terminal() } else { None });
+        Arc::new(PolicyHandler { decider, prompts })
+    })
+}
 
+/// Launches `program` under `bpf`, serves its listener with the handler that `make_handler` builds (inside the
+/// runtime), reaps the program and its orphans, and returns the program's exit status.
+///
+/// # Errors
+/// A [`Failure`] if the launch fails (the filter cannot be installed: 125) or exec fails (126/127).
+pub fn launch_and_supervise<H: Handler>(
+    program: &Program,
+    bpf: &filter::Bpf,
+    options: LaunchOptions,
+    make_handler: impl FnOnce() -> Arc<H>,
+) -> Result<i32, Failure> {
     // Orphaned descendants of the program are reparented to us, so that the session can wait for all of them.
     // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER on this process; no memory is passed.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let launched = launch::spawn(&program, &compiled.bpf, options).map_err(|e| match e {
+    let launched = launch::spawn(program, bpf, options).map_err(|e| match e {
         LaunchError::Load(_) => Failure::new(EXIT_FAILURE, e.to_string()),
         _ => Failure::new(EXIT_FAILURE, format!("cannot start {}: {e}", program.display())),
     })?;
@@ -77,13 +95,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         launch::kill_launched(launched.pid);
         Failure::new(EXIT_FAILURE, format!("cannot start the async runtime: {e}"))
     })?;
-    let status = runtime.block_on(supervise(launched, Arc::new(decider), program.display()))?;
-    Ok(status)
+    runtime.block_on(async move { supervise(launched, make_handler(), program.display()).await })
 }
 
 /// Serves the listener and reaps the program and its orphans; returns the program's exit status.
-async fn supervise(mut launched: Launched, decider: Arc<Decider>, display: &str) -> Result<i32, Failure> {
-    let prompts = Prompts::start(if decider.prompts() { open_terminal() } else { None });
+async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display: &str) -> Result<i32, Failure> {
     let io_failure = |e: std::io::Error| Failure::new(EXIT_FAILURE, format!("cannot watch signals: {e}"));
     let mut sigchld = signal(SignalKind::child()).map_err(io_failure)?;
     let mut forwarded = Vec::new();
@@ -96,10 +112,8 @@ async fn supervise(mut launched: Launched, decider: Arc<Decider>, display: &str)
     let _sigint = signal(SignalKind::interrupt()).map_err(io_failure)?;
     let _sigquit = signal(SignalKind::quit()).map_err(io_failure)?;
 
-    let mut notify = launched.listener.take().map(|fd| {
-        let listener = Arc::new(Listener::new(fd));
-        tokio::spawn(crate::notify::serve(listener, decider, prompts))
-    });
+    let mut notify =
+        launched.listener.take().map(|fd| tokio::spawn(crate::notify::serve(Arc::new(Listener::new(fd)), handler)));
     let app = launched.pid;
     let mut app_status = None;
     loop {
