@@ -61,7 +61,7 @@ impl Source {
     }
 
     fn prefix(&self, errs: Vec<proto::profile::PolicyError>) -> Vec<String> {
-        errs.iter().map(|e| format!("{}:{e}", self.name)).map(|s| s.replacen(":  ", ": ", 1)).collect()
+        errs.iter().map(|e| e.in_file(&self.name)).collect()
     }
 }
 
