@@ -59,7 +59,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
             format!("cannot run {}: the policy blocks execve ({why})", program.display()),
         ));
     }
-    let compiled = filter::compile(&policy).map_err(|e| Failure::new(EXIT_FAILURE, format!("{}: {e}", source.name)))?;
+    let compiled = agent::cache::compile_cached(&policy).map_err(|e| Failure::new(EXIT_FAILURE, format!("{}: {e}", source.name)))?;
     for (index, name) in &compiled.skipped {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
