@@ -22,7 +22,7 @@ impl Errno {
 
     /// Validates a number as an errno.
     pub fn new(value: i64) -> Option<Errno> {
-        (1..=i64::from(Self::MAX)).contains(&value).then(|| Errno(value as u16))
+        (1..=i64::from(Self::MAX)).contains(&value).then_some(Errno(value as u16))
     }
 
     /// The number.

@@ -89,6 +89,10 @@ fn known_syscalls() -> BTreeSet<String> {
     names
 }
 
+fn libseccomp_version() -> String {
+    libseccomp::ScmpVersion::current().map_or_else(|_| "?".into(), |v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+}
+
 /// Warnings for names unknown on every architecture, with the closest known name.
 fn unknown_names(names: &[(usize, String)], known: &BTreeSet<String>) -> Vec<String> {
     names
@@ -100,9 +104,10 @@ fn unknown_names(names: &[(usize, String)], known: &BTreeSet<String>) -> Vec<Str
                 .map(|k| (strsim::levenshtein(name, k), k))
                 .filter(|(d, _)| *d <= 2.max(name.len() / 4))
                 .min();
+            let unknown = format!("syscalls[{index}]: {name:?} is unknown on every architecture (to libseccomp {})", libseccomp_version());
             match best {
-                Some((_, k)) => format!("syscalls[{index}]: unknown syscall {name:?} (did you mean {k:?}?)"),
-                None => format!("syscalls[{index}]: unknown syscall {name:?} on every architecture"),
+                Some((_, k)) => format!("{unknown}; did you mean {k:?}?"),
+                None => format!("{unknown}; it is skipped"),
             }
         })
         .collect()
@@ -118,7 +123,7 @@ mod tests {
         assert!(known.contains("mkdir") && known.contains("socketcall") && known.contains("clock_settime64"));
         let warnings = unknown_names(&[(0, "mkdri".into()), (1, "mkdir".into()), (2, "zzzzzzzzzzzz".into())], &known);
         assert_eq!(warnings.len(), 2);
-        assert!(warnings[0].contains("did you mean \"mkdir\""), "{}", warnings[0]);
-        assert!(warnings[1].contains("on every architecture"), "{}", warnings[1]);
+        assert!(warnings[0].contains("did you mean \"mkdir\"?"), "{}", warnings[0]);
+        assert!(warnings[1].contains("unknown on every architecture"), "{}", warnings[1]);
     }
 }

@@ -39,7 +39,7 @@ pub struct RunArgs {
     pub policy: Option<PathBuf>,
 
     /// The program and its arguments (after `--`).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
     pub program: Vec<OsString>,
 }
 
@@ -84,7 +84,7 @@ pub enum Command {
         #[arg(long = "for", value_name = "RUNTIME", value_parser = ["runc"])]
         for_runtime: Option<String>,
         /// The program and its arguments (after `--`).
-        #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
         program: Vec<OsString>,
     },
     /// Run as an OCI seccomp agent: runc and crun hand over each container's listener fd at `--socket`.

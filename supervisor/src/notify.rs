@@ -7,7 +7,7 @@
 //! that uses the filter is gone.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use nix::errno::Errno as NixErrno;

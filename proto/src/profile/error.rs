@@ -55,9 +55,9 @@ impl PolicyError {
     /// The message without its place.
     pub fn message(&self) -> &str {
         match self {
-            PolicyError::Syntax { message, .. } | PolicyError::File { message } | PolicyError::Invalid { message, .. } => {
-                message
-            }
+            PolicyError::Syntax { message, .. }
+            | PolicyError::File { message }
+            | PolicyError::Invalid { message, .. } => message,
         }
     }
 
@@ -136,10 +136,6 @@ impl Here {
         }
     }
 
-    pub(crate) fn rule_index(&self) -> Option<usize> {
-        self.rule
-    }
-
     /// An error at `field` (a key path such as `args[0].op`, or `""` for the rule itself).
     pub(crate) fn err(&self, field: &str, message: impl Into<String>) -> PolicyError {
         PolicyError::Invalid { place: self.place(field), rule: self.rule, message: message.into() }
@@ -171,7 +167,10 @@ mod tests {
             (PolicyError::Syntax { line: 3, column: 14, message: "expected `:`".into() }, "p.json:3:14: expected `:`"),
             (PolicyError::file("empty policy file"), "p.json: empty policy file"),
             (Here::top().err("defaultAction", "unknown action \"X\""), "p.json: defaultAction: unknown action \"X\""),
-            (Here::rule(2, &["mkdir"]).err("", "missing \"action\""), "p.json: syscalls[2] (mkdir): missing \"action\""),
+            (
+                Here::rule(2, &["mkdir"]).err("", "missing \"action\""),
+                "p.json: syscalls[2] (mkdir): missing \"action\"",
+            ),
             (
                 Here::rule(0, &["a", "b", "c", "d", "e"]).err("args[1].op", "bad"),
                 "p.json: syscalls[0] (a, b, c, … 2 more): args[1].op: bad",
@@ -194,7 +193,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_display_with_their_place() {
-        let k = UnknownKey { place: "syscalls[1]".into(), rule: Some(1), key: "acton".into(), suggestion: Some("action") };
+        let k =
+            UnknownKey { place: "syscalls[1]".into(), rule: Some(1), key: "acton".into(), suggestion: Some("action") };
         assert_eq!(k.to_string(), "syscalls[1]: unknown key \"acton\" (did you mean \"action\"?)");
         let k = UnknownKey { place: String::new(), rule: None, key: "x".into(), suggestion: None };
         assert_eq!(k.to_string(), "unknown key \"x\"");

@@ -136,11 +136,7 @@ impl Profile {
     /// An empty profile with this default action (and its `defaultErrnoRet`).
     pub fn new(default_action: Action) -> Profile {
         let (name, data) = action_spelling(default_action);
-        Profile {
-            default_action: Some(name.into()),
-            default_errno_ret: data.map(Value::from),
-            ..Profile::default()
-        }
+        Profile { default_action: Some(name.into()), default_errno_ret: data.map(Value::from), ..Profile::default() }
     }
 
     /// Keys that Docker and runc would ignore, for `check` to warn about (`supervise` keys are errors instead).
@@ -230,7 +226,9 @@ pub(crate) struct Walk {
 /// reports unknown keys inside `supervise` as errors.
 pub(crate) fn walk(root: &mut Value) -> Walk {
     let mut w = Walk::default();
-    let Some(top) = root.as_object_mut() else { return w };
+    let Some(top) = root.as_object_mut() else {
+        return w;
+    };
     w.loose(top, TOP_KEYS, "", None);
     if let Some(spec) = top.get_mut("supervise").and_then(Value::as_object_mut) {
         w.strict(spec, &Here::top());
@@ -242,9 +240,13 @@ pub(crate) fn walk(root: &mut Value) -> Walk {
             }
         }
     }
-    let Some(rules) = top.get_mut("syscalls").and_then(Value::as_array_mut) else { return w };
+    let Some(rules) = top.get_mut("syscalls").and_then(Value::as_array_mut) else {
+        return w;
+    };
     for (i, rule) in rules.iter_mut().enumerate() {
-        let Some(obj) = rule.as_object_mut() else { continue };
+        let Some(obj) = rule.as_object_mut() else {
+            continue;
+        };
         let place = format!("syscalls[{i}]");
         w.loose(obj, RULE_KEYS, &place, Some(i));
         if let Some(args) = obj.get_mut("args").and_then(Value::as_array_mut) {
@@ -312,7 +314,12 @@ fn value_names(rule: &Map<String, Value>) -> Vec<String> {
 /// The known key closest to `key`, within a small edit distance.
 fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
     let limit = 2.max(key.len() / 4);
-    known.iter().map(|k| (edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()), *k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
+    known
+        .iter()
+        .map(|k| (edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
 }
 
 /// Levenshtein distance over chars.
@@ -344,7 +351,8 @@ mod tests {
 
     #[test]
     fn keys_match_case_insensitively_as_in_go() {
-        let (v, w) = walked(r#"{"DefaultAction":"SCMP_ACT_LOG","syscalls":[{"Names":["read"],"ACTION":"SCMP_ACT_ALLOW"}]}"#);
+        let (v, w) =
+            walked(r#"{"DefaultAction":"SCMP_ACT_LOG","syscalls":[{"Names":["read"],"ACTION":"SCMP_ACT_ALLOW"}]}"#);
         assert!(w.unknown.is_empty() && w.errors.is_empty(), "{w:?}");
         assert_eq!(v["defaultAction"], "SCMP_ACT_LOG");
         assert_eq!(v["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
@@ -372,7 +380,9 @@ mod tests {
 
     #[test]
     fn unknown_supervise_keys_are_errors() {
-        let (_, w) = walked(r#"{"supervise":{"Decision":"allow"},"syscalls":[{"names":["mkdir"],"supervise":{"decison":"x"}}]}"#);
+        let (_, w) = walked(
+            r#"{"supervise":{"Decision":"allow"},"syscalls":[{"names":["mkdir"],"supervise":{"decison":"x"}}]}"#,
+        );
         let got: Vec<String> = w.errors.iter().map(|e| e.in_file("p")).collect();
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("p: supervise: unknown key \"Decision\" (did you mean \"decision\"?"), "{}", got[0]);

@@ -180,7 +180,10 @@ impl ArchName {
 
 /// `" (did you mean \"X\"?)"` when `name` matches a known name but for ASCII case, else `""`.
 pub(crate) fn case_hint<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    known.into_iter().find(|k| k.eq_ignore_ascii_case(name)).map_or(String::new(), |k| format!(" (did you mean {k:?}?)"))
+    known
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .map_or(String::new(), |k| format!(" (did you mean {k:?}?)"))
 }
 
 /// The errno for an `errnoRet` number under `SCMP_ACT_ERRNO`. The kernel caps the filter's 16-bit data at

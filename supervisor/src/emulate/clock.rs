@@ -277,7 +277,7 @@ impl Timex {
 
     /// Offsets of each slot: ints are 4 bytes, padded to 8 before a wide long.
     fn offsets(&self) -> Vec<(usize, usize)> {
-        let mut at = 0;
+        let mut at: usize = 0;
         ORDER
             .iter()
             .map(|slot| {

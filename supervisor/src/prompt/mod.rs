@@ -241,7 +241,9 @@ impl Queue {
         let mut kept = VecDeque::with_capacity(self.entries.len());
         for mut entry in std::mem::take(&mut self.entries) {
             let (live, gone): (Vec<_>, Vec<_>) = entry.waiters.into_iter().partition(|(alive, _)| alive());
-            gone.into_iter().for_each(|(_, reply)| drop(reply.send(Answer::Withdrawn)));
+            gone.into_iter().for_each(|(_, reply)| {
+                let _ = reply.send(Answer::Withdrawn);
+            });
             entry.waiters = live;
             if entry.waiters.is_empty() {
                 let _ = self.prompter.note(&format!("withdrawn (target gone or interrupted): {}", summary(&entry.question)));

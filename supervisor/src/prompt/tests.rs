@@ -7,6 +7,8 @@ use super::*;
 /// Answers with a fixed list of keys, each after a short delay, and records what was shown.
 struct Scripted {
     keys: VecDeque<(Duration, Key)>,
+    /// When the front key is due; kept across cancelled polls so that no key is lost (select! drops futures).
+    due: Option<Instant>,
     shown: Arc<Mutex<Vec<String>>>,
 }
 
@@ -23,13 +25,12 @@ impl Prompter for Scripted {
 
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>> {
         Box::pin(async move {
-            match self.keys.pop_front() {
-                Some((delay, key)) => {
-                    tokio::time::sleep(delay).await;
-                    Some(key)
-                }
-                None => std::future::pending().await,
-            }
+            let Some(&(delay, key)) = self.keys.front() else { return std::future::pending().await };
+            let due = *self.due.get_or_insert_with(|| Instant::now() + delay);
+            tokio::time::sleep_until(due).await;
+            self.keys.pop_front();
+            self.due = None;
+            Some(key)
         })
     }
 }
@@ -53,7 +54,7 @@ fn alive() -> Alive {
 fn scripted(keys: &[(u64, Key)]) -> (Prompts, Arc<Mutex<Vec<String>>>) {
     let shown = Arc::new(Mutex::new(Vec::new()));
     let keys = keys.iter().map(|&(ms, k)| (Duration::from_millis(ms), k)).collect();
-    (Prompts::start(Some(Box::new(Scripted { keys, shown: shown.clone() }))), shown)
+    (Prompts::start(Some(Box::new(Scripted { keys, due: None, shown: shown.clone() }))), shown)
 }
 
 #[tokio::test]

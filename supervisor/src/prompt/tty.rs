@@ -35,7 +35,9 @@ impl TtyPrompter {
             .write(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
             .open("/dev/tty")?;
-        Ok(TtyPrompter { tty: AsyncFd::new(file)?, saved: None, drawn: 0 })
+        // SAFETY: the File owns the fd, and the AsyncFd owns the File until drop, so the fd stays open and unchanged.
+        let tty = unsafe { AsyncFd::register(file) }.map_err(io::Error::from)?;
+        Ok(TtyPrompter { tty, saved: None, drawn: 0 })
     }
 
     fn raw(&mut self) -> io::Result<()> {
