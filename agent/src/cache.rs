@@ -127,6 +127,7 @@ mod tests {
                 action: Action::Errno(Errno::EPERM),
                 args: vec![],
                 decision: None,
+                matchers: Default::default(),
             }],
             notify_default: Decision::Deny(Errno::EPERM),
             flags: vec![],

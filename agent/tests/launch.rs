@@ -23,7 +23,7 @@ fn policy(default_action: Action, rules: Vec<Rule>) -> Policy {
 }
 
 fn rule(names: &[&str], action: Action) -> Rule {
-    Rule { index: 0, names: names.iter().map(|s| s.to_string()).collect(), action, args: vec![], decision: None }
+    Rule { index: 0, names: names.iter().map(|s| s.to_string()).collect(), action, args: vec![], decision: None, matchers: Default::default() }
 }
 
 fn sh(script: &str) -> Program {

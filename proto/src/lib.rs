@@ -16,4 +16,4 @@ pub mod wire;
 
 pub use arch::Arch;
 pub use errno::Errno;
-pub use policy::{Action, ArgCmp, CmpOp, Decision, Emulator, OnTimeout, Policy, PromptSpec, Rule};
+pub use policy::{Action, ArgCmp, CmpOp, Decision, Emulator, Matchers, OnTimeout, Policy, PromptSpec, Rule};

@@ -35,6 +35,27 @@ pub struct Rule {
     pub args: Vec<ArgCmp>,
     /// The `supervise` object of a `SCMP_ACT_NOTIFY` rule, if it has one.
     pub decision: Option<Decision>,
+    /// The `supervise` matchers (paths, executables, uids, gids); empty matchers match everything.
+    pub matchers: Matchers,
+}
+
+/// Conditions of a `supervise` object beyond the registers. Each non-empty list must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matchers {
+    /// Globs (`*` within a path component, `**` across components); every path argument must match one.
+    pub paths: Vec<String>,
+    /// Globs on the target's executable path.
+    pub exe: Vec<String>,
+    /// The target's real uid is one of these.
+    pub uids: Vec<u32>,
+    /// The target's real gid is one of these.
+    pub gids: Vec<u32>,
+}
+
+impl Matchers {
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.exe.is_empty() && self.uids.is_empty() && self.gids.is_empty()
+    }
 }
 
 impl Rule {

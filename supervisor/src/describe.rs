@@ -66,6 +66,20 @@ const TABLE: &[(&str, &[Kind])] = &[
     ("utimensat", &[Dirfd, PathAt(0)]),
 ];
 
+/// The path arguments of `syscall`: (argument index, index of its dirfd argument if any).
+pub fn path_args(syscall: &str) -> Vec<(usize, Option<usize>)> {
+    let Some((_, kinds)) = TABLE.iter().find(|(name, _)| *name == syscall) else { return Vec::new() };
+    kinds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, kind)| match kind {
+            Path => Some((i, None)),
+            PathAt(d) => Some((i, Some(*d))),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The decoded arguments, and the first resolved path if the syscall has one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Described {
@@ -135,7 +149,7 @@ pub fn resolve(pid: u32, dirfd: i32, path: &str) -> String {
 }
 
 /// Removes `.` and `..` lexically (for display; the kernel resolves symlinks for real).
-fn normalize(path: &Path) -> String {
+pub fn normalize(path: &Path) -> String {
     let mut out = PathBuf::from("/");
     for part in path.components() {
         match part {

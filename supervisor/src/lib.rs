@@ -13,6 +13,7 @@ pub mod cli;
 pub mod decide;
 pub mod describe;
 pub mod emulate;
+pub mod facts;
 pub mod logging;
 pub mod memory;
 pub mod notify;

@@ -18,7 +18,9 @@ use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
 use tokio::io::unix::AsyncFd;
 use tracing::{debug, info, warn, Level};
 
-use crate::decide::{Decider, Event};
+use crate::decide::{Decider, Event, Facts, Verdict};
+use crate::emulate::path;
+use crate::facts::{gather, Missing};
 use crate::describe::describe;
 use crate::emulate;
 use crate::prompt::{Answer, Prompts, Question};
@@ -109,34 +111,87 @@ fn pending(listener: &Listener) -> Pending {
     }
 }
 
-fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Notification) {
+fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n: Notification) {
     let Some(arch) = Arch::from_audit(n.arch, n.nr) else {
         warn!(pid = n.pid, audit_arch = n.arch, nr = n.nr, "notification from an unknown architecture: denied");
         respond(listener, &n, Reply::Error(Errno::ENOSYS));
         return;
     };
-    let verdict = decider.decide(&Event { arch, nr: n.nr, args: n.args });
+    let event = Event { arch, nr: n.nr, args: n.args };
+    let needs = decider.needs(&event);
+    if !needs.any() {
+        // Registers only: decide and (for allow/deny) answer inline.
+        let verdict = decider.decide(&event, &Facts::default());
+        return execute(listener, decider, prompts, &n, &event, verdict, &Facts::default());
+    }
+    // Matchers need target memory or /proc: that is a task of its own.
+    let (listener, decider, prompts) = (listener.clone(), decider.clone(), prompts.clone());
+    let syscall = syscall_name(&decider, &event);
+    tokio::spawn(async move {
+        let facts = match gather(&listener, &n, &syscall, needs) {
+            Ok(facts) => facts,
+            Err(Missing::Gone) => return,
+            Err(Missing::Errno(errno)) => return respond(&listener, &n, Reply::Error(errno)),
+        };
+        let verdict = decider.decide(&event, &facts);
+        execute(&listener, &decider, &prompts, &n, &event, verdict, &facts);
+    });
+}
+
+fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
+    match decider.decide(event, &Facts::default()).syscall {
+        Some(name) => name.clone(),
+        None => crate::syscalls::name_of(event.arch, event.nr).unwrap_or_else(|| format!("syscall_{}", event.nr)).into(),
+    }
+}
+
+/// Carries out a verdict: inline when that cannot block, in a task otherwise.
+fn execute(
+    listener: &Arc<Listener>,
+    decider: &Arc<Decider>,
+    prompts: &Prompts,
+    n: &Notification,
+    event: &Event,
+    verdict: Verdict<'_>,
+    facts: &Facts,
+) {
     let syscall: Arc<str> = match verdict.syscall {
         Some(name) => name.clone(),
-        None => crate::syscalls::name_of(arch, n.nr).unwrap_or_else(|| format!("syscall_{}", n.nr)).into(),
+        None => syscall_name(decider, event),
     };
+    let n = *n;
     if tracing::enabled!(Level::INFO) {
         info!(
             pid = n.pid,
             exe = proc_exe(n.pid),
             syscall = &*syscall,
-            arch = %arch,
+            arch = %event.arch,
             args = ?n.args,
+            paths = ?facts.paths,
             rule = ?verdict.rule,
             decision = ?verdict.decision,
             "notified syscall"
         );
     }
     match verdict.decision {
-        Decision::Allow => respond(listener, &n, Reply::Continue),
+        Decision::Allow if verdict.path_checked && path::is_emulated(&syscall) => {
+            // The decision rested on a path: never CONTINUE; perform it from our verified copy.
+            let (listener, decider, event, facts) = (listener.clone(), decider.clone(), *event, facts.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Some(reply) = path::perform(&listener, &n, &syscall, &decider, &event, &facts) {
+                    respond(&listener, &n, reply);
+                }
+            });
+        }
+        Decision::Allow => {
+            if verdict.path_checked {
+                debug!(pid = n.pid, syscall = &*syscall, "advisory: path decision carried out with CONTINUE");
+            }
+            respond(listener, &n, Reply::Continue)
+        }
         Decision::Deny(errno) => respond(listener, &n, Reply::Error(*errno)),
         Decision::Emulate(emulator) => {
-            let (listener, emulator) = (listener.clone(), *emulator);
+            let (listener, emulator, arch) = (listener.clone(), *emulator, event.arch);
             tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) });
         }
         Decision::Prompt(spec) => {

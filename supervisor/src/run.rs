@@ -16,7 +16,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info};
 
 use crate::cli::RunArgs;
-use crate::decide::{Decider, Event};
+use crate::decide::{Decider, Event, Facts};
 use crate::policy_file::{this_target, Source};
 use crate::prompt::tty::TtyPrompter;
 use crate::notify::{Handler, PolicyHandler};
@@ -220,7 +220,9 @@ fn execve_blocked(policy: &Policy, decider: &Decider) -> Option<String> {
         Action::Allow | Action::Log => false,
         Action::Notify => {
             let nr = crate::syscalls::number_of("execve", Arch::native())?;
-            matches!(decider.decide(&Event { arch: Arch::native(), nr, args: [0; 6] }).decision, Decision::Deny(_))
+            let event = Event { arch: Arch::native(), nr, args: [0; 6] };
+            decider.needs(&event) == Default::default()
+                && matches!(decider.decide(&event, &Facts::default()).decision, Decision::Deny(_))
         }
     };
     blocked.then(|| format!("{place}: {}", action.name()))

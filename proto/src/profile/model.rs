@@ -130,6 +130,18 @@ pub struct SuperviseSpec {
     pub timeout: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<String>,
+    /// Path globs: the rule applies only when every path argument matches one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Executable globs: the rule applies only when the target's executable matches one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<Vec<String>>,
+    /// User ids (number or list): the rule applies only to targets whose real uid is listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<Value>,
+    /// Group ids (number or list): the rule applies only to targets whose real gid is listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<Value>,
 }
 
 impl Profile {
@@ -213,7 +225,8 @@ const RULE_KEYS: &[&str] =
 const ARG_KEYS: &[&str] = &["index", "value", "valueTwo", "op"];
 const FILTER_KEYS: &[&str] = &["arches", "caps", "minKernel"];
 /// Keys of `supervise`; anything else there is an error.
-pub const SUPERVISE_KEYS: &[&str] = &["decision", "errnoRet", "emulate", "timeout", "onTimeout"];
+pub const SUPERVISE_KEYS: &[&str] =
+    &["decision", "errnoRet", "emulate", "timeout", "onTimeout", "paths", "exe", "uid", "gid"];
 
 /// What [`walk`] found.
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use super::names::{
     OPERATORS,
 };
 use super::Target;
-use crate::{Action, Arch, ArgCmp, CmpOp, Decision, Emulator, Errno, OnTimeout, Policy, PromptSpec, Rule};
+use crate::{Action, Arch, ArgCmp, CmpOp, Decision, Emulator, Errno, Matchers, OnTimeout, Policy, PromptSpec, Rule};
 
 /// More `args` conditions than this in one rule is an error.
 pub const MAX_ARGS_PER_RULE: usize = 64;
@@ -230,6 +230,7 @@ fn rule(i: usize, r: &SyscallRule, target: &Target, errs: &mut Vec<PolicyError>)
     };
     let args = args(r.args.as_deref().unwrap_or_default(), &here, errs);
     let decision = r.supervise.as_ref().and_then(|s| decision(s, &here, errs));
+    let matchers = r.supervise.as_ref().map(|s| matchers(s, &here, errs)).unwrap_or_default();
     if let (Some(_), Some(a)) = (&r.supervise, action) {
         if a != Action::Notify {
             let written = r.action.as_deref().unwrap_or_default();
@@ -247,7 +248,7 @@ fn rule(i: usize, r: &SyscallRule, target: &Target, errs: &mut Vec<PolicyError>)
     if errs.len() > before || !included || excluded {
         return None;
     }
-    Some(Rule { index: i, names, action: action?, args, decision })
+    Some(Rule { index: i, names, action: action?, args, decision, matchers })
 }
 
 fn args(specs: &[ArgSpec], here: &Here, errs: &mut Vec<PolicyError>) -> Vec<ArgCmp> {
@@ -354,6 +355,47 @@ fn min_kernel(text: &str) -> Result<Option<(u32, u32)>, String> {
         (Some(a), Some(b)) => Ok(Some((u32::from(a), u32::from(b)))),
         _ => Err(bad()),
     }
+}
+
+/// The matchers of a `supervise` object: globs are checked here, so that a bad one is an error with its place.
+fn matchers(s: &SuperviseSpec, here: &Here, errs: &mut Vec<PolicyError>) -> Matchers {
+    let mut globs = |key: &str, list: &Option<Vec<String>>| -> Vec<String> {
+        let list = list.clone().unwrap_or_default();
+        for (j, glob) in list.iter().enumerate() {
+            if !glob.starts_with('/') {
+                errs.push(here.err(&format!("supervise.{key}[{j}]"), format!("{glob:?} is not an absolute path glob")));
+            } else if let Err(e) = globset::Glob::new(glob) {
+                errs.push(here.err(&format!("supervise.{key}[{j}]"), format!("invalid glob {glob:?}: {}", e.kind())));
+            }
+        }
+        list
+    };
+    let paths = globs("paths", &s.paths);
+    let exe = globs("exe", &s.exe);
+    let mut ids = |key: &str, value: &Option<Value>| -> Vec<u32> {
+        let Some(value) = value else { return Vec::new() };
+        let items: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        items
+            .into_iter()
+            .filter_map(|v| match uint(v).map(u32::try_from) {
+                Ok(Ok(id)) => Some(id),
+                Ok(Err(_)) => {
+                    errs.push(here.err(&format!("supervise.{key}"), format!("{v} is out of range for an id")));
+                    None
+                }
+                Err(m) => {
+                    errs.push(here.err(&format!("supervise.{key}"), m));
+                    None
+                }
+            })
+            .collect()
+    };
+    let uids = ids("uid", &s.uid);
+    let gids = ids("gid", &s.gid);
+    Matchers { paths, exe, uids, gids }
 }
 
 /// The decision of a `supervise` object. Keys that do not apply to its decision are validated and ignored.

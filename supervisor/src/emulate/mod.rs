@@ -2,3 +2,4 @@
 //! `Err(errno)`; the notify loop turns that into the kernel response in one place.
 
 pub mod clock;
+pub mod path;

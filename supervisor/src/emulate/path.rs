@@ -1,0 +1,268 @@
+//! Path syscalls allowed by a decision that rested on a path, performed by the supervisor instead of CONTINUE.
+//!
+//! CONTINUE would let the kernel read the path again from target memory, which another thread may have rewritten
+//! since the check (KERNEL-NOTES pitfall 4). So the supervisor works from its own verified copy of the path:
+//! 1. it opens the parent directory (`O_PATH`), reads back where that really is (`/proc/self/fd`), and follows a
+//!    symlink in the last component itself, so that the path it decides on is the real one;
+//! 2. it decides again on that real path (a symlink `/tmp/ok/x → /etc/shadow` is judged as `/etc/shadow`);
+//! 3. it performs the call relative to the pinned parent fd with `RESOLVE_NO_SYMLINKS`, so that a component
+//!    swapped for a symlink after the check fails with ELOOP instead of escaping;
+//! 4. it acts with the target's fsuid, fsgid and groups (on a thread of its own) and the target's umask, and an
+//!    opened file is injected with `SECCOMP_IOCTL_NOTIF_ADDFD` + `SECCOMP_ADDFD_FLAG_SEND`.
+//!
+//! Emulated: `open`, `openat`, `openat2`, `creat`, `mkdir`, `mkdirat`, `unlink`, `unlinkat`, `rmdir`. Other path
+//! syscalls are carried out with CONTINUE after the check: that is advisory (docs/security.md), and `check` says so.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use proto::{Decision, Errno};
+
+use crate::decide::{Decider, Event, Facts};
+use crate::describe::normalize;
+use crate::facts::{creds, Creds};
+use crate::memory::TargetMemory;
+use crate::seccomp::{Listener, Notification, Reply};
+
+/// Syscalls this module performs itself.
+pub const EMULATED: &[&str] =
+    &["open", "openat", "openat2", "creat", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir"];
+
+/// True if a path decision on `syscall` is carried out by emulation rather than CONTINUE.
+pub fn is_emulated(syscall: &str) -> bool {
+    EMULATED.contains(&syscall)
+}
+
+/// What to do, decoded from the registers (and `openat2`'s `struct open_how`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Open { flags: u64, mode: u32 },
+    Mkdir { mode: u32 },
+    Unlink { flags: i32 },
+}
+
+/// `struct open_how` (openat2(2)).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const MAX_SYMLINKS: usize = 40;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+/// Performs an allowed path syscall. `facts.paths[0]` is the verified, resolved path the decision was made on.
+/// Returns the reply to send, or `None` when the reply was already sent (ADDFD with SEND) or the target is gone.
+pub fn perform(
+    listener: &Listener,
+    n: &Notification,
+    syscall: &str,
+    decider: &Decider,
+    event: &Event,
+    facts: &Facts,
+) -> Option<Reply> {
+    let Some(path) = facts.paths.as_ref().and_then(|p| p.first()) else { return Some(Reply::Error(Errno::EFAULT)) };
+    let op = match decode(listener, n, syscall) {
+        Ok(Some(op)) => op,
+        Ok(None) => return None,
+        Err(errno) => return Some(Reply::Error(errno)),
+    };
+    let Some(creds) = creds(n.pid) else { return None };
+    let recheck = |real: &str| -> Result<(), Errno> {
+        let facts = Facts { paths: Some(vec![real.to_string()]), ..facts.clone() };
+        match decider.decide(event, &facts).decision {
+            Decision::Allow => Ok(()),
+            Decision::Deny(errno) => Err(*errno),
+            Decision::Prompt(spec) => Err(spec.errno),
+            Decision::Emulate(_) => Err(Errno::EPERM),
+        }
+    };
+    let result = as_target(&creds, || run(op, path, &creds, &recheck));
+    match result {
+        Ok(Done::Value(v)) => Some(Reply::Value(v)),
+        Ok(Done::Fd(fd, cloexec)) => match listener.add_fd(n.id, fd.as_fd(), true, cloexec) {
+            Ok(_) => None,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            Err(e) => Some(Reply::Error(errno_of(&e))),
+        },
+        Err(errno) => Some(Reply::Error(errno)),
+    }
+}
+
+enum Done {
+    Value(i64),
+    Fd(OwnedFd, bool),
+}
+
+fn decode(listener: &Listener, n: &Notification, syscall: &str) -> Result<Option<Op>, Errno> {
+    let a = n.args;
+    Ok(Some(match syscall {
+        "open" => Op::Open { flags: a[1], mode: a[2] as u32 },
+        "openat" => Op::Open { flags: a[2], mode: a[3] as u32 },
+        "creat" => Op::Open { flags: (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, mode: a[1] as u32 },
+        "openat2" => {
+            // struct open_how { u64 flags; u64 mode; u64 resolve; }, size in a[3].
+            if a[3] < 24 {
+                return Err(Errno::EINVAL);
+            }
+            let raw = TargetMemory::new(n.pid).read(a[2], 24)?;
+            let Ok(how) = raw.verify(listener, n.id) else { return Ok(None) };
+            let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            if word(2) != 0 {
+                // RESOLVE_* restrictions of the target's own: let it keep them by refusing what we cannot honour.
+                return Err(Errno::new(i64::from(libc::EXDEV)).expect("valid errno"));
+            }
+            Op::Open { flags: word(0), mode: word(1) as u32 }
+        }
+        "mkdir" => Op::Mkdir { mode: a[1] as u32 },
+        "mkdirat" => Op::Mkdir { mode: a[2] as u32 },
+        "unlink" => Op::Unlink { flags: 0 },
+        "unlinkat" => Op::Unlink { flags: a[2] as i32 },
+        "rmdir" => Op::Unlink { flags: libc::AT_REMOVEDIR },
+        _ => return Err(Errno::ENOSYS),
+    }))
+}
+
+fn run(op: Op, path: &str, creds: &Creds, recheck: &dyn Fn(&str) -> Result<(), Errno>) -> Result<Done, Errno> {
+    let follow_last = matches!(op, Op::Open { flags, .. } if flags & libc::O_NOFOLLOW as u64 == 0);
+    let (parent, name, real) = walk(path, follow_last)?;
+    recheck(&real)?;
+    let cname = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+    match op {
+        Op::Open { flags, mode } => {
+            let how = OpenHow {
+                flags: flags | libc::O_CLOEXEC as u64,
+                mode: if flags & (libc::O_CREAT | libc::O_TMPFILE) as u64 != 0 {
+                    u64::from(mode & 0o7777 & !creds.umask)
+                } else {
+                    0
+                },
+                resolve: RESOLVE_NO_SYMLINKS,
+            };
+            // SAFETY: openat2(2) with a valid dirfd, a NUL-terminated name and a correctly sized open_how.
+            let fd = unsafe {
+                libc::syscall(libc::SYS_openat2, parent.as_raw_fd(), cname.as_ptr(), &how, size_of::<OpenHow>())
+            };
+            if fd < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: openat2 returned a new fd that we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            Ok(Done::Fd(fd, flags & libc::O_CLOEXEC as u64 != 0))
+        }
+        Op::Mkdir { mode } => {
+            // SAFETY: mkdirat(2) with a valid dirfd and a NUL-terminated name.
+            let rc = unsafe { libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), mode & 0o7777 & !creds.umask) };
+            if rc < 0 {
+                return Err(last_errno());
+            }
+            Ok(Done::Value(0))
+        }
+        Op::Unlink { flags } => {
+            // SAFETY: unlinkat(2) with a valid dirfd and a NUL-terminated name.
+            let rc = unsafe { libc::unlinkat(parent.as_raw_fd(), cname.as_ptr(), flags) };
+            if rc < 0 {
+                return Err(last_errno());
+            }
+            Ok(Done::Value(0))
+        }
+    }
+}
+
+/// Opens the parent of `path` (`O_PATH`), learns its real location, and follows a symlink in the last component
+/// when `follow_last`. Returns the pinned parent, the last component and the real full path.
+fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errno> {
+    let mut path = path.to_string();
+    for _ in 0..=MAX_SYMLINKS {
+        let p = Path::new(&path);
+        let (parent_path, name) = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_string_lossy().into_owned()),
+            _ => (Path::new("/").to_path_buf(), ".".to_string()),
+        };
+        let cparent = CString::new(parent_path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: open(2) with a NUL-terminated path; the result is checked.
+        let fd = unsafe { libc::open(cparent.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: open returned a new fd that we own.
+        let parent = unsafe { OwnedFd::from_raw_fd(fd) };
+        let real_parent = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EPERM)?;
+        let real = normalize(&real_parent.join(&name));
+        if follow_last {
+            let cname = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+            let mut buf = [0u8; 4096];
+            // SAFETY: readlinkat(2) into a buffer of the given size; a non-symlink gives EINVAL (or ENOENT).
+            let len = unsafe { libc::readlinkat(fd, cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if len > 0 {
+                let target = String::from_utf8_lossy(&buf[..len as usize]).into_owned();
+                path = if target.starts_with('/') { normalize(Path::new(&target)) } else { normalize(&real_parent.join(target)) };
+                continue;
+            }
+        }
+        return Ok((parent, name, real));
+    }
+    Err(Errno::new(i64::from(libc::ELOOP)).expect("valid errno"))
+}
+
+/// Runs `f` with the target's filesystem credentials. With the same credentials as ours, directly; otherwise on a
+/// thread of its own whose fsuid, fsgid and groups are switched (per-thread raw syscalls; needs CAP_SETUID and
+/// CAP_SETGID, which root has).
+fn as_target<T: Send>(creds: &Creds, f: impl FnOnce() -> Result<T, Errno> + Send) -> Result<T, Errno> {
+    let ours = crate::facts::creds(std::process::id()).unwrap_or_default();
+    if ours.fsuid == creds.fsuid && ours.fsgid == creds.fsgid && ours.groups == creds.groups {
+        return f();
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Errno::EACCES);
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let groups: Vec<libc::gid_t> = creds.groups.clone();
+                // SAFETY: the raw setgroups/setfsgid/setfsuid syscalls change only this thread's credentials
+                // (glibc's wrappers would change every thread's); the thread ends after `f`.
+                unsafe {
+                    if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
+                        return Err(last_errno());
+                    }
+                    libc::syscall(libc::SYS_setfsgid, creds.fsgid);
+                    libc::syscall(libc::SYS_setfsuid, creds.fsuid);
+                }
+                f()
+            })
+            .join()
+            .unwrap_or(Err(Errno::EPERM))
+    })
+}
+
+fn last_errno() -> Errno {
+    errno_of(&std::io::Error::last_os_error())
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    e.raw_os_error().and_then(|n| Errno::new(i64::from(n))).unwrap_or(Errno::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_resolve_symlinks_in_the_last_component_and_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("ok")).unwrap();
+        std::fs::write(root.join("secret"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("secret"), root.join("ok/link")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("ok/up")).unwrap();
+        let (_, name, real) = walk(&format!("{}/ok/link", root.display()), true).unwrap();
+        assert_eq!((name.as_str(), real), ("secret", format!("{}/secret", root.display())));
+        let (_, _, real) = walk(&format!("{}/ok/link", root.display()), false).unwrap();
+        assert_eq!(real, format!("{}/ok/link", root.display()));
+        let (_, _, real) = walk(&format!("{}/ok/up/secret", root.display()), true).unwrap();
+        assert_eq!(real, format!("{}/secret", root.display()), "a symlinked parent is judged by where it leads");
+    }
+}

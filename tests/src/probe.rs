@@ -1,0 +1,2 @@
+//! probe: performs one named syscall and reports (being written).
+fn main() {}
