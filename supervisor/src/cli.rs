@@ -8,6 +8,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::logging::LogFormat;
 
 const RUN_EXAMPLES: &str = "\
+Prompt keys (for `decision: prompt` rules; questions appear on /dev/tty):
+  y  allow this call            n  deny this call (the rule's errnoRet)
+  a  always allow this executable + syscall (+ path) for the rest of the run
+  d  always deny this executable + syscall (+ path) for the rest of the run
+  Ctrl-C  deny this question and every queued one
+
 Examples:
   # Let `date -s` believe it set the clock; the host clock is untouched:
   supervise --policy policies/clock-emulate.json -- date -s '19 APR 2012 22:00:00'
@@ -37,6 +43,11 @@ pub struct RunArgs {
     /// Docker/OCI seccomp profile, with optional `supervise` decisions. Default: Docker's default profile.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+
+    /// Append "always allow" / "always deny" prompt answers to this policy file (a copy of --policy with the
+    /// answers as rules in front), so that `supervise --policy FILE` reuses them.
+    #[arg(long, value_name = "FILE")]
+    pub save_decisions: Option<PathBuf>,
 
     /// The program and its arguments (after `--`).
     #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]

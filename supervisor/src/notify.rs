@@ -215,6 +215,7 @@ async fn prompt(listener: &Arc<Listener>, prompts: &Prompts, n: Notification, sy
         args: described.args,
         path: described.path,
         timeout: Duration::from_secs(u64::from(spec.timeout_secs)),
+        deny_errno: spec.errno,
     };
     let alive = {
         let listener = listener.clone();

@@ -20,6 +20,7 @@ use crate::decide::{Decider, Event, Facts};
 use crate::policy_file::{this_target, Source};
 use crate::prompt::tty::TtyPrompter;
 use crate::notify::{Handler, PolicyHandler};
+use crate::prompt::save::Saver;
 use crate::prompt::Prompts;
 use crate::seccomp::Listener;
 
@@ -65,8 +66,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     }
     let options = LaunchOptions { listener: compiled.notifies, extra_flags: seccomp_flags(&policy) };
     let decider = Arc::new(decider);
+    let saver = args.save_decisions.as_ref().map(|path| Saver::new(path, &source.text));
     launch_and_supervise(&program, &compiled.bpf, options, move || {
-        let prompts = Prompts::start(if decider.prompts() { open_terminal() } else { None });
+        let prompts = Prompts::with_saver(if decider.prompts() { open_terminal() } else { None }, saver);
         Arc::new(PolicyHandler { decider, prompts })
     })
 }

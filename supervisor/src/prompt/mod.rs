@@ -10,6 +10,7 @@
 //! Keys: `y` allow once, `n` deny once, `a` always allow and `d` always deny this executable + syscall (+ path) for
 //! the rest of the run, Ctrl-C deny this and every queued question.
 
+pub mod save;
 pub mod tty;
 
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +37,8 @@ pub struct Question {
     /// The resolved path argument, if the syscall has one; part of the "always" key.
     pub path: Option<String>,
     pub timeout: Duration,
+    /// The errno a denial gives, for saved "always deny" answers.
+    pub deny_errno: proto::Errno,
 }
 
 impl Question {
@@ -106,12 +109,17 @@ pub struct Prompts {
 
 impl Prompts {
     /// Starts the queue task on the current runtime. Without a prompter (no terminal), every question times out at
-    /// once.
+    /// once. With a saver, "always" answers are also written to its policy file.
     pub fn start(prompter: Option<Box<dyn Prompter>>) -> Prompts {
+        Prompts::with_saver(prompter, None)
+    }
+
+    /// [`Prompts::start`] with `--save-decisions`.
+    pub fn with_saver(prompter: Option<Box<dyn Prompter>>, saver: Option<save::Saver>) -> Prompts {
         let always = Arc::new(Mutex::new(HashMap::new()));
         let tx = prompter.map(|prompter| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(Queue { prompter, rx, entries: VecDeque::new(), always: always.clone() }.run());
+            tokio::spawn(Queue { prompter, rx, entries: VecDeque::new(), always: always.clone(), saver }.run());
             tx
         });
         Prompts { tx, always }
@@ -156,6 +164,7 @@ struct Queue {
     rx: mpsc::UnboundedReceiver<Request>,
     entries: VecDeque<Entry>,
     always: Arc<Mutex<HashMap<AlwaysKey, bool>>>,
+    saver: Option<save::Saver>,
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -226,6 +235,11 @@ impl Queue {
         if let Some(allow) = always {
             let key = entry.question.always_key();
             self.always.lock().expect("not poisoned").insert(key.clone(), allow);
+            if let Some(saver) = &self.saver {
+                if let Err(e) = saver.save(&entry.question, allow) {
+                    tracing::warn!(error = %e, "cannot save the answer");
+                }
+            }
             // Queued questions that the new rule covers get the same answer.
             let (covered, rest): (VecDeque<Entry>, VecDeque<Entry>) =
                 std::mem::take(&mut self.entries).into_iter().partition(|e| e.question.always_key() == key);

@@ -44,6 +44,7 @@ fn question(syscall: &str, path: &str, timeout_ms: u64) -> Question {
         args: format!("{path:?}"),
         path: Some(path.into()),
         timeout: Duration::from_millis(timeout_ms),
+        deny_errno: proto::Errno::EPERM,
     }
 }
 
