@@ -71,14 +71,14 @@ impl TtyPrompter {
         Ok(())
     }
 
-    /// Erases the drawn question: up to its first line, clear to the end of the screen.
+    /// Erases the drawn question: the cursor is on its last line (no newline after it), so go up to its first
+    /// line, then clear to the end of the screen.
     fn erase(&mut self) -> io::Result<()> {
-        if self.drawn > 0 {
-            let up = self.drawn;
-            self.drawn = 0;
-            self.write(&format!("\r\x1b[{up}F\x1b[J"))?;
+        match std::mem::take(&mut self.drawn) {
+            0 => Ok(()),
+            1 => self.write("\r\x1b[J"),
+            lines => self.write(&format!("\r\x1b[{}A\x1b[J", lines - 1)),
         }
-        Ok(())
     }
 }
 
