@@ -1,0 +1,210 @@
+//! Issue 5: path-, executable- and uid-aware rules, and TOCTOU-safe emulation.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{run, run_with, supervise, temp_dir, write_policy, TIMEOUT};
+
+/// A policy over `dir`: allow under ok/, deny (EACCES) under no/ and /etc, allow other opens, deny the rest.
+fn path_policy(dir: &Path) -> String {
+    let d = dir.display();
+    let syscalls = r#"["open","openat","openat2","creat","mkdir","mkdirat","unlink","unlinkat","rmdir","rename","renameat","renameat2","link","linkat","symlink","symlinkat","chmod","fchmodat","fchmodat2","chown","lchown","fchownat","truncate"]"#;
+    format!(
+        r#"{{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "supervise": {{ "decision": "deny" }},
+  "syscalls": [
+    {{ "names": {syscalls}, "action": "SCMP_ACT_NOTIFY",
+       "supervise": {{ "decision": "allow", "paths": ["{d}/ok/**"] }} }},
+    {{ "names": {syscalls}, "action": "SCMP_ACT_NOTIFY",
+       "supervise": {{ "decision": "deny", "errnoRet": "EACCES", "paths": ["{d}/no/**", "/etc/**"] }} }},
+    {{ "names": ["open", "openat"], "action": "SCMP_ACT_NOTIFY",
+       "supervise": {{ "decision": "allow", "paths": ["/**"] }} }}
+  ]
+}}"#
+    )
+}
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = temp_dir();
+    let root = dir.path().canonicalize().unwrap();
+    for sub in ["ok", "no"] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+    }
+    std::fs::write(root.join("ok/file"), "ok\n").unwrap();
+    std::fs::write(root.join("no/file"), "SECRET\n").unwrap();
+    (dir, root)
+}
+
+/// Runs a python3 script under the path policy with `root` as cwd; the script prints one result per line.
+fn python_under_policy(root: &Path, script: &str) -> String {
+    let policy = write_policy(root, "policy.json", &path_policy(root));
+    let mut cmd = Command::new(supervise());
+    cmd.current_dir(root).arg("--policy").arg(&policy).args(["--", "python3", "-c", script]);
+    let out = run_with(cmd, b"", TIMEOUT);
+    assert_eq!(out.code, Some(0), "stdout: {}\nstderr: {}", out.stdout, out.stderr);
+    out.stdout
+}
+
+const TRY: &str = r#"
+import errno, os, sys
+def t(name, f):
+    try:
+        f()
+        print(name, "ok")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+"#;
+
+#[test]
+fn rules_per_path_across_the_path_syscalls() {
+    let (_dir, root) = setup();
+    let script = format!(
+        "{TRY}
+t('open-ok', lambda: open('ok/file').read())
+t('open-no', lambda: open('no/file').read())
+t('open-etc', lambda: open('/etc/hostname').read())
+t('open-other', lambda: open('/proc/self/status').read())
+t('creat-ok', lambda: open('ok/new', 'w').write('x'))
+t('creat-no', lambda: open('no/new', 'w'))
+t('mkdir-ok', lambda: os.mkdir('ok/d', 0o750))
+t('mkdir-no', lambda: os.mkdir('no/d'))
+t('mkdir-elsewhere', lambda: os.mkdir('elsewhere'))
+t('rename-ok', lambda: os.rename('ok/new', 'ok/renamed'))
+t('rename-out', lambda: os.rename('ok/renamed', 'no/renamed'))
+t('link-ok', lambda: os.link('ok/file', 'ok/hard'))
+t('symlink-ok', lambda: os.symlink('file', 'ok/soft'))
+t('chmod-ok', lambda: os.chmod('ok/file', 0o600))
+t('chmod-no', lambda: os.chmod('no/file', 0o600))
+t('truncate-no', lambda: os.truncate('no/file', 0))
+t('unlink-no', lambda: os.unlink('no/file'))
+t('unlink-ok', lambda: os.unlink('ok/hard'))
+t('rmdir-ok', lambda: os.rmdir('ok/d'))
+t('openat-dirfd', lambda: os.close(os.open('file', os.O_RDONLY, dir_fd=os.open('no', os.O_RDONLY))))
+t('openat-dirfd-ok', lambda: os.close(os.open('file', os.O_RDONLY, dir_fd=os.open('ok', os.O_RDONLY))))
+t('dotdot', lambda: open('ok/../no/file').read())
+"
+    );
+    let out = python_under_policy(&root, &script);
+    let expected = [
+        "open-ok ok",
+        "open-no EACCES",
+        "open-etc EACCES",
+        "open-other ok",
+        "creat-ok ok",
+        "creat-no EACCES",
+        "mkdir-ok ok",
+        "mkdir-no EACCES",
+        "mkdir-elsewhere EPERM",
+        "rename-ok ok",
+        "rename-out EPERM",
+        "link-ok ok",
+        "symlink-ok ok",
+        "chmod-ok ok",
+        "chmod-no EACCES",
+        "truncate-no EACCES",
+        "unlink-no EACCES",
+        "unlink-ok ok",
+        "rmdir-ok ok",
+        "openat-dirfd EACCES",
+        "openat-dirfd-ok ok",
+        "dotdot EACCES",
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    assert_eq!(std::fs::read_to_string(root.join("no/file")).unwrap(), "SECRET\n", "the denied file is untouched");
+    assert!(!root.join("elsewhere").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("ok/d")).map(|m| m.permissions().mode());
+    assert!(mode.is_err(), "ok/d was removed again");
+    assert_eq!(std::fs::read_to_string(root.join("ok/renamed")).unwrap(), "x");
+}
+
+#[test]
+fn emulated_creates_keep_the_targets_umask_and_owner() {
+    let (_dir, root) = setup();
+    let script = format!("{TRY}\nos.umask(0o077)\nt('creat', lambda: open('ok/private', 'w').write('x'))\nt('mkdir', lambda: os.mkdir('ok/pd', 0o777))\n");
+    assert_eq!(python_under_policy(&root, &script), "creat ok\nmkdir ok\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(root.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode("ok/private"), mode("ok/pd")), (0o600, 0o700));
+}
+
+#[test]
+fn a_symlink_out_of_an_allowed_directory_is_judged_by_its_target() {
+    let (_dir, root) = setup();
+    std::os::unix::fs::symlink(root.join("no/file"), root.join("ok/escape")).unwrap();
+    std::os::unix::fs::symlink(root.join("no"), root.join("ok/escdir")).unwrap();
+    let script = format!("{TRY}\nt('link', lambda: open('ok/escape').read())\nt('dir', lambda: open('ok/escdir/file').read())\n");
+    assert_eq!(python_under_policy(&root, &script), "link EACCES\ndir EACCES\n");
+}
+
+#[test]
+fn unreadable_path_pointers_give_efault() {
+    let (_dir, root) = setup();
+    let script = format!(
+        "{TRY}
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+def raw(nr, *args):
+    if libc.syscall(nr, *args) != 0:
+        raise OSError(ctypes.get_errno(), 'raw')
+t('null', lambda: raw(83, ctypes.c_void_p(0), 0o755))
+t('wild', lambda: raw(83, ctypes.c_void_p(1), 0o755))
+m = mmap.mmap(-1, 8192)
+buf = (ctypes.c_char * 8192).from_buffer(m)
+base = ctypes.addressof(buf)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+ctypes.memset(base, ord('a'), 4096)
+assert libc.mprotect(ctypes.c_void_p(base + 4096), 4096, 0) == 0
+t('unterminated', lambda: raw(83, ctypes.c_void_p(base + 4090), 0o755))
+"
+    );
+    assert_eq!(python_under_policy(&root, &script), "null EFAULT\nwild EFAULT\nunterminated EFAULT\n");
+}
+
+#[test]
+fn executable_and_uid_matchers() {
+    let dir = temp_dir();
+    let root = dir.path().canonicalize().unwrap();
+    let policy = write_policy(
+        &root,
+        "p.json",
+        r#"{ "defaultAction": "SCMP_ACT_ALLOW",
+             "syscalls": [
+               { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY",
+                 "supervise": { "decision": "allow", "exe": ["/usr/bin/mkdir", "/bin/mkdir"], "uid": 0 } },
+               { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY",
+                 "supervise": { "decision": "deny", "errnoRet": "EROFS" } } ] }"#,
+    );
+    let p = policy.to_str().unwrap();
+    let by_mkdir = run(supervise(), &["--policy", p, "--", "mkdir", root.join("a").to_str().unwrap()]);
+    assert_eq!(by_mkdir.code, Some(0), "{}", by_mkdir.stderr);
+    let script = format!("import os; os.mkdir('{}')", root.join("b").display());
+    let by_python = run(supervise(), &["--policy", p, "--", "python3", "-c", &script]);
+    assert_ne!(by_python.code, Some(0));
+    assert!(by_python.stderr.contains("Read-only file system"), "{}", by_python.stderr);
+    let as_nobody = crate::support::as_nobody(&supervise(), &["--policy", p, "--", "mkdir", root.join("c").to_str().unwrap()]);
+    assert!(as_nobody.stderr.contains("Read-only file system"), "{}", as_nobody.stderr);
+    assert!(root.join("a").exists() && !root.join("b").exists() && !root.join("c").exists());
+}
+
+/// One thread flips a path between an allowed and a denied file while another opens it in a loop: the denied file
+/// is never opened. With CONTINUE instead of emulation this races within milliseconds.
+#[test]
+fn the_path_race_never_opens_the_denied_file() {
+    let (_dir, root) = setup();
+    let exe = root.join("race_open");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/programs/race_open.c");
+    let cc = run("gcc", &["-O2", "-pthread", "-o", exe.to_str().unwrap(), src.to_str().unwrap()]);
+    assert_eq!(cc.code, Some(0), "gcc: {}", cc.stderr);
+    let seconds = std::env::var("SUPERVISE_RACE_SECONDS").unwrap_or_else(|_| "2".into());
+    let policy = write_policy(&root, "policy.json", &path_policy(&root));
+    let out = run(
+        supervise(),
+        &["--policy", policy.to_str().unwrap(), "--", exe.to_str().unwrap(), root.to_str().unwrap(), &seconds],
+    );
+    assert_eq!(out.code, Some(0), "the denied file was opened: {} {}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("ok="), "{}", out.stdout);
+    let ok: u64 = out.stdout["ok=".len()..].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(ok > 10, "the allowed file was opened too: {}", out.stdout);
+}
