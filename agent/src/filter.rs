@@ -45,7 +45,7 @@ impl Bpf {
 
     /// Parses `seccomp_export_bpf` output: native-endian `sock_filter` records of 8 bytes.
     fn from_bytes(bytes: &[u8]) -> Result<Bpf, FilterError> {
-        if bytes.len() % 8 != 0 || bytes.is_empty() || bytes.len() / 8 > usize::from(u16::MAX) {
+        if !bytes.len().is_multiple_of(8) || bytes.is_empty() || bytes.len() / 8 > usize::from(u16::MAX) {
             return Err(FilterError::Export(std::io::Error::other(format!("bad BPF length {}", bytes.len()))));
         }
         let insns = bytes

@@ -69,7 +69,7 @@ pub fn perform(
         Ok(None) => return None,
         Err(errno) => return Some(Reply::Error(errno)),
     };
-    let Some(creds) = creds(n.pid) else { return None };
+    let creds = creds(n.pid)?;
     let recheck = |real: &str| -> Result<(), Errno> {
         let facts = Facts { paths: Some(vec![real.to_string()]), ..facts.clone() };
         match decider.decide(event, &facts).decision {
