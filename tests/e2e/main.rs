@@ -4,3 +4,4 @@
 mod support;
 mod paths;
 mod prompt;
+mod foundation;
