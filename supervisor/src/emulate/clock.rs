@@ -1,27 +1,51 @@
-//! `emulate: "clock-set"`: the clock-setting syscalls succeed without changing any clock.
+//! `emulate: "clock-set"`: the clock-setting syscalls succeed without changing any clock. Entry point:
+//! [`clock_set`], which answers with a [`Handled`]; the `struct timex` codec is in `clock/timex.rs`.
 //!
-//! Arguments are validated as the kernel would, in the kernel's order (KERNEL-NOTES 12): the clock id, then the
-//! pointer (EFAULT), then the values (EINVAL); the privilege check (EPERM) is what we skip. Read-only
-//! `adjtimex`/`clock_adjtime` calls are performed for real by the supervisor and their result is written into the
-//! target; modifying ones are validated, answered with the current state, and never applied. Layouts follow the
-//! arch: 64-bit `time_t` on x86_64 and x32 (and i386's `*64` calls), 32-bit on i386's legacy calls.
+//! Arguments are validated as the kernel would, in the kernel's order (KERNEL-NOTES 12): for `clock_settime` the
+//! clock id, then the pointer (EFAULT), then the values (EINVAL); the privilege check (EPERM) is the one step we
+//! skip. Read-only `adjtimex`/`clock_adjtime` requests are performed for real by the supervisor and their result is
+//! written into the target; modifying ones are validated (`timekeeping_validate_timex`), answered with the current
+//! state, and never applied. The supervisor itself only ever calls `clock_adjtime` with the read-only modes 0 and
+//! `ADJ_OFFSET_SS_READ`, so a mistake here cannot move the host clock. Layouts follow the arch: 64-bit `time_t` on
+//! x86_64 and x32 (and i386's `*64` calls), 32-bit on i386's legacy calls. The requested time is logged.
 
+mod civil;
+mod target;
+mod timex;
+
+#[cfg(test)]
+mod kernel_tests;
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::time::{clock_gettime, ClockId};
 use proto::{Arch, Errno};
-use tracing::info;
+use tracing::{debug, info};
 
-use crate::memory::{Gone, TargetMemory};
+pub use self::civil::{utc_now_string, utc_string};
+use self::target::{int, last_errno, nix_errno, Fail, Step, Target};
+use self::timex::{Layout, Timex};
+use crate::memory::TargetMemory;
 use crate::seccomp::{Listener, Notification};
 
-/// The result of an emulation: `Ok(Some(value))` to return, `Ok(None)` when the notification is gone (send
-/// nothing), `Err(errno)` to fail the syscall.
+/// The result of an emulation: `Ok(Some(value))`: return `value`; `Ok(None)`: the notification is gone (the
+/// target died or was interrupted mid-way), send no reply; `Err(errno)`: fail the syscall with `errno`.
 pub type Handled = Result<Option<i64>, Errno>;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
 const USEC_PER_SEC: i64 = 1_000_000;
+/// `KTIME_SEC_MAX`.
+const KTIME_SEC_MAX: i64 = i64::MAX / NSEC_PER_SEC;
 /// `TIME_SETTOD_SEC_MAX`: KTIME_SEC_MAX minus 30 years of uptime headroom.
-const TIME_SETTOD_SEC_MAX: i64 = i64::MAX / NSEC_PER_SEC - 30 * 365 * 24 * 3600;
-const CLOCK_REALTIME: i64 = 0;
+const TIME_SETTOD_SEC_MAX: i64 = KTIME_SEC_MAX - 30 * 365 * 24 * 3600;
+const CLOCK_REALTIME: i32 = 0;
+/// `CLOCKFD` and `CLOCKFD_MASK`: a negative clock id with these low bits names an fd (`FD_TO_CLOCKID`).
+const CLOCKFD: i32 = 3;
+const CLOCKFD_MASK: i32 = 7;
 
+// The kernel's `ADJ_*` bits (uapi/linux/timex.h); libc's ADJ_OFFSET_SINGLESHOT is the kernel's
+// ADJ_OFFSET_SINGLESHOT | ADJ_ADJTIME.
 const ADJ_OFFSET_SINGLESHOT: u32 = 0x0001;
 const ADJ_FREQUENCY: u32 = 0x0002;
 const ADJ_SETOFFSET: u32 = 0x0100;
@@ -31,382 +55,462 @@ const ADJ_ADJTIME: u32 = 0x8000;
 const ADJ_OFFSET_SS_READ: u32 = 0xa001;
 /// `PPM_SCALE`: NSEC_PER_USEC << (NTP_SCALE_SHIFT - SHIFT_USEC).
 const PPM_SCALE: i64 = 1000 << 16;
+/// `USER_HZ` bounds of `ADJ_TICK`: 900000/USER_HZ ..= 1100000/USER_HZ.
+const TICK_RANGE: std::ops::RangeInclusive<i64> = 9000..=11000;
 
-/// Emulates one clock-setting syscall named `syscall`.
+/// Emulates one clock-setting syscall: `syscall` is its name (`clock_settime`, `clock_settime64`,
+/// `settimeofday`, `stime`, `adjtimex`, `clock_adjtime`, `clock_adjtime64`) and `arch` the notification's arch.
+/// Every read of target memory is checked with `NOTIF_ID_VALID` before use, and the notification again before any
+/// write; a failed check gives `Ok(None)` (see [`Handled`]).
+///
+/// # Errors
+/// The errno the kernel would give the target, in the kernel's order, without EPERM for the missing privilege:
+/// EINVAL for a bad clock id or out-of-range values, EFAULT for an unreadable or unwritable struct, EOPNOTSUPP or
+/// EINVAL from the probe of a clock other than CLOCK_REALTIME, EACCES for an fd clock not open for writing, EPERM
+/// for setting a CPU or fd clock; ENOSYS for a name that is not a clock-setting syscall.
 pub fn clock_set(listener: &Listener, n: &Notification, arch: Arch, syscall: &str) -> Handled {
-    let mem = Mem { listener, n, memory: TargetMemory::new(n.pid) };
-    let wide = time_width(arch, syscall);
-    match syscall {
-        "clock_settime" | "clock_settime64" => {
-            check_settable_clock(n.args[0] as i32)?;
-            let Some((sec, nsec)) = mem.pair(n.args[1], wide)? else { return Ok(None) };
-            if !(0..NSEC_PER_SEC).contains(&nsec) || !(0..TIME_SETTOD_SEC_MAX).contains(&sec) {
-                return Err(Errno::EINVAL);
-            }
-            log_request(n, syscall, sec, nsec);
-            Ok(Some(0))
+    let target = Target { listener, n, syscall, memory: TargetMemory::new(n.pid) };
+    let abi = Abi::of(arch, syscall);
+    let [a0, a1, ..] = n.args;
+    let outcome = match syscall {
+        "clock_settime" | "clock_settime64" => clock_settime(&target, abi, a0 as i32, a1),
+        "settimeofday" => settimeofday(&target, abi, a0, a1),
+        "stime" => stime(&target, a0),
+        "adjtimex" => adjtime(&target, abi, CLOCK_REALTIME, a0),
+        "clock_adjtime" | "clock_adjtime64" => adjtime(&target, abi, a0 as i32, a1),
+        _ => Err(Fail::Errno(Errno::ENOSYS)),
+    };
+    match outcome {
+        Ok(value) => Ok(Some(value)),
+        Err(Fail::Errno(errno)) => Err(errno),
+        Err(Fail::Gone) => Ok(None),
+    }
+}
+
+/// The target's structure widths for one syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Abi {
+    /// `time_t` and `long` in timespec, timeval and timex are 8 bytes (else 4: i386's legacy calls).
+    wide: bool,
+    /// A compat task (i386, x32): `get_timespec64` ignores the upper half of a 64-bit `tv_nsec`.
+    compat: bool,
+}
+
+impl Abi {
+    fn of(arch: Arch, syscall: &str) -> Abi {
+        let compat = arch.long_bytes() == 4;
+        let wide = !compat || arch == Arch::X32 || syscall.ends_with("64");
+        Abi { wide, compat }
+    }
+
+    /// `tv_nsec` as the kernel sees it after `get_timespec64`.
+    fn nsec(self, raw: i64) -> i64 {
+        if self.wide && self.compat {
+            i64::from(raw as u32)
+        } else {
+            raw
         }
-        "settimeofday" => {
-            let tv = if n.args[0] == 0 {
-                None
-            } else {
-                let Some((sec, usec)) = mem.pair(n.args[0], wide)? else { return Ok(None) };
-                if !(0..=USEC_PER_SEC).contains(&usec) {
-                    return Err(Errno::EINVAL);
+    }
+}
+
+/// `clock_settime`: only CLOCK_REALTIME is settable.
+fn clock_settime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
+    check_clock_id(clock)?;
+    let (sec, nsec) = t.pair(addr, abi.wide)?;
+    let ts = (sec, abi.nsec(nsec));
+    if clock != CLOCK_REALTIME {
+        // CPU clocks are never settable; fd (PTP) clocks are not emulated.
+        return Err(Errno::EPERM.into());
+    }
+    check_settod(ts)?;
+    log_set(t, Some(ts), None);
+    Ok(0)
+}
+
+/// The check before the timespec is read: a non-negative clock id other than CLOCK_REALTIME has no `clock_set`
+/// (or no clock at all), EINVAL. Negative ids (CPU and fd clocks) are refused after the read.
+fn check_clock_id(clock: i32) -> Result<(), Errno> {
+    if clock > CLOCK_REALTIME {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// `timespec64_valid_settod`.
+fn check_settod((sec, nsec): (i64, i64)) -> Result<(), Errno> {
+    if (0..TIME_SETTOD_SEC_MAX).contains(&sec) && (0..NSEC_PER_SEC).contains(&nsec) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// `settimeofday`'s microseconds check (`tv_usec` in 0..=1000000) and conversion to a timespec.
+fn timeval_to_timespec((sec, usec): (i64, i64)) -> Result<(i64, i64), Errno> {
+    if (0..=USEC_PER_SEC).contains(&usec) {
+        Ok((sec, usec * 1000))
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// `do_sys_settimeofday64`'s time zone check: within ±15 hours.
+fn check_tz(minuteswest: i32) -> Result<(), Errno> {
+    if (-15 * 60..=15 * 60).contains(&minuteswest) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// `settimeofday(tv, tz)`: either may be NULL. Kernel order: read tv, check its microseconds, read tz, check tv
+/// (`timespec64_valid_settod`), then (after the privilege check) the time zone.
+fn settimeofday(t: &Target<'_>, abi: Abi, tv: u64, tz: u64) -> Step<i64> {
+    let ts = match tv {
+        0 => None,
+        addr => Some(timeval_to_timespec(t.pair(addr, abi.wide)?)?),
+    };
+    let minuteswest = match tz {
+        0 => None,
+        // struct timezone { int tz_minuteswest; int tz_dsttime; }: the kernel copies all 8 bytes.
+        addr => Some(int(&t.read(addr, 8)?[..4]) as i32),
+    };
+    if let Some(ts) = ts {
+        check_settod(ts)?;
+    }
+    if let Some(minuteswest) = minuteswest {
+        check_tz(minuteswest)?;
+    }
+    log_set(t, ts, minuteswest);
+    Ok(0)
+}
+
+/// i386's `stime(time_t *)`: the kernel ignores `do_settimeofday64`'s verdict, so any readable value succeeds.
+fn stime(t: &Target<'_>, addr: u64) -> Step<i64> {
+    let sec = int(&t.read(addr, 4)?);
+    log_set(t, Some((sec, 0)), None);
+    Ok(0)
+}
+
+/// The two read-only requests: the only ones the supervisor ever passes to clock_adjtime(2) itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Query {
+    /// `modes == 0`.
+    Plain,
+    /// `ADJ_OFFSET_SS_READ`: read the pending `adjtime(3)` adjustment into `offset`.
+    AdjtimeRead,
+}
+
+impl Query {
+    fn modes(self) -> u32 {
+        match self {
+            Query::Plain => 0,
+            Query::AdjtimeRead => ADJ_OFFSET_SS_READ,
+        }
+    }
+
+    /// `Some` if `modes` is a read-only request. Fd clocks treat any non-zero `modes` as a write.
+    fn of(modes: u32, fd_clock: bool) -> Option<Query> {
+        match modes {
+            0 => Some(Query::Plain),
+            ADJ_OFFSET_SS_READ if !fd_clock => Some(Query::AdjtimeRead),
+            _ => None,
+        }
+    }
+
+    /// The read-only request that answers a modifying one like the kernel would after applying it.
+    fn for_modify(modes: u32, fd_clock: bool) -> Query {
+        if modes & ADJ_ADJTIME != 0 && !fd_clock {
+            Query::AdjtimeRead
+        } else {
+            Query::Plain
+        }
+    }
+}
+
+/// `adjtimex(buf)` and `clock_adjtime(clock, buf)`: read the struct (EFAULT), then either perform a read-only
+/// request, or probe the clock read-only (its errors as they are), validate the request and answer with the current
+/// state, keeping the target's `modes`. The result is written back (EFAULT) and the clock state returned.
+fn adjtime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
+    let layout = if abi.wide { Layout::WIDE } else { Layout::NARROW };
+    let raw = t.read(addr, layout.size())?;
+    let request = layout.decode(&raw);
+    let local = LocalClock::of(t, clock)?;
+    let fd_clock = local.fd.is_some();
+    let (state, result) = match Query::of(request.modes, fd_clock) {
+        Some(query) => {
+            debug!(pid = t.n.pid, syscall = t.syscall, clock, "read-only clock adjustment performed");
+            local.query(query)?
+        }
+        None => {
+            let (state, mut current) = local.query(Query::for_modify(request.modes, fd_clock))?;
+            match &local.fd {
+                Some(fd) => check_writable(fd)?,
+                None => {
+                    validate_timex(&request)?;
+                    if clock == CLOCK_REALTIME {
+                        check_setoffset(&request, now_ns(ClockId::CLOCK_REALTIME)?, now_ns(ClockId::CLOCK_MONOTONIC)?)?;
+                    }
                 }
-                Some((sec, usec * 1000))
-            };
-            let minuteswest = if n.args[1] == 0 {
-                None
-            } else {
-                let Some(bytes) = mem.read(n.args[1], 8)? else { return Ok(None) };
-                Some(i32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")))
-            };
-            if let Some((sec, nsec)) = tv {
-                if !(0..NSEC_PER_SEC).contains(&nsec) || !(0..TIME_SETTOD_SEC_MAX).contains(&sec) {
-                    return Err(Errno::EINVAL);
-                }
-                log_request(n, syscall, sec, nsec);
             }
-            if minuteswest.is_some_and(|m| !(-15 * 60..=15 * 60).contains(&m)) {
-                return Err(Errno::EINVAL);
-            }
-            Ok(Some(0))
+            info!(
+                pid = t.n.pid,
+                syscall = t.syscall,
+                clock,
+                modes = %format_args!("{:#x}", request.modes),
+                "clock adjustment faked; the host clock is unchanged"
+            );
+            current.modes = request.modes;
+            (state, current)
         }
-        "stime" => {
-            let Some(bytes) = mem.read(n.args[0], 4)? else { return Ok(None) };
-            let sec = i64::from(i32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")));
-            if sec < 0 {
-                return Err(Errno::EINVAL);
-            }
-            log_request(n, syscall, sec, 0);
-            Ok(Some(0))
-        }
-        "adjtimex" => adjtime(&mem, CLOCK_REALTIME as i32, n.args[0], wide),
-        "clock_adjtime" | "clock_adjtime64" => adjtime(&mem, n.args[0] as i32, n.args[1], wide),
-        _ => Err(Errno::ENOSYS),
-    }
+    };
+    t.write(addr, &layout.encode(&result, &raw))?;
+    Ok(state)
 }
 
-/// True where `time_t` and `long` in these structs are 64-bit.
-fn time_width(arch: Arch, syscall: &str) -> bool {
-    arch != Arch::X86 || syscall.ends_with("64")
-}
-
-/// Only CLOCK_REALTIME is settable; other clock ids fail as the kernel would (CPU and dynamic clocks, which are
-/// negative, are never set: EPERM).
-fn check_settable_clock(clock: i32) -> Result<(), Errno> {
-    match i64::from(clock) {
-        CLOCK_REALTIME => Ok(()),
-        c if c < 0 => Err(Errno::EPERM),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// Target memory reads that are verified with `NOTIF_ID_VALID` before use; `Ok(None)` means gone.
-struct Mem<'a> {
-    listener: &'a Listener,
-    n: &'a Notification,
-    memory: TargetMemory,
-}
-
-impl Mem<'_> {
-    fn read(&self, addr: u64, len: usize) -> Result<Option<Vec<u8>>, Errno> {
-        match self.memory.read(addr, len)?.verify(self.listener, self.n.id) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(Gone) => Ok(None),
-        }
-    }
-
-    /// Two signed integers of 8 (`wide`) or 4 bytes: a timespec or timeval.
-    fn pair(&self, addr: u64, wide: bool) -> Result<Option<(i64, i64)>, Errno> {
-        let w = if wide { 8 } else { 4 };
-        Ok(self.read(addr, 2 * w)?.map(|b| (int(&b[..w]), int(&b[w..]))))
-    }
-}
-
-fn int(bytes: &[u8]) -> i64 {
-    match bytes.len() {
-        4 => i64::from(i32::from_le_bytes(bytes.try_into().expect("4 bytes"))),
-        _ => i64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
-    }
-}
-
-/// `adjtimex` and `clock_adjtime`: read-only requests are performed; modifying ones are validated and faked.
-fn adjtime(mem: &Mem<'_>, clock: i32, addr: u64, wide: bool) -> Handled {
-    let layout = Timex::layout(wide);
-    let Some(bytes) = mem.read(addr, layout.size)? else { return Ok(None) };
-    let requested = layout.decode(&bytes);
-    let read_only = requested.modes == 0 || requested.modes == ADJ_OFFSET_SS_READ;
-    if !read_only {
-        validate_timex(&requested)?;
-    }
-    // Perform a read-only request for real; for a modifying one, read the current state instead.
-    let mut probe = requested.clone();
-    if !read_only {
-        probe.modes = 0;
-    }
-    let (state, mut result) = real_adjtime(clock, &probe)?;
-    if !read_only {
-        result.modes = requested.modes;
-        info!(pid = mem.n.pid, clock, modes = format!("{:#x}", requested.modes), "clock adjustment faked");
-    }
-    mem.memory.write(addr, &layout.encode(&result, &bytes))?;
-    Ok(Some(i64::from(state)))
-}
-
-/// `timekeeping_validate_timex`, without its privilege checks.
-fn validate_timex(t: &TimexFields) -> Result<(), Errno> {
+/// `timekeeping_validate_timex`, without its privilege checks (and without the extra ones of auxiliary clocks).
+fn validate_timex(t: &Timex) -> Result<(), Errno> {
     if t.modes & ADJ_ADJTIME != 0 {
         if t.modes & ADJ_OFFSET_SINGLESHOT == 0 {
             return Err(Errno::EINVAL);
         }
-    } else if t.modes & ADJ_TICK != 0 && !(9000..=11000).contains(&t.longs[TICK]) {
+    } else if t.modes & ADJ_TICK != 0 && !TICK_RANGE.contains(&t.tick) {
         return Err(Errno::EINVAL);
     }
     if t.modes & ADJ_SETOFFSET != 0 {
-        let usec = t.longs[TIME_USEC];
         let limit = if t.modes & ADJ_NANO != 0 { NSEC_PER_SEC } else { USEC_PER_SEC };
-        if !(0..limit).contains(&usec) {
+        if !(0..limit).contains(&t.time_usec) {
             return Err(Errno::EINVAL);
         }
     }
-    if t.modes & ADJ_FREQUENCY != 0 && !(i64::MIN / PPM_SCALE..=i64::MAX / PPM_SCALE).contains(&t.longs[FREQ]) {
+    if t.modes & ADJ_FREQUENCY != 0 && !(i64::MIN / PPM_SCALE..=i64::MAX / PPM_SCALE).contains(&t.freq) {
         return Err(Errno::EINVAL);
     }
     Ok(())
 }
 
-/// clock_adjtime(2) in the supervisor with a read-only request.
-fn real_adjtime(clock: i32, request: &TimexFields) -> Result<(i32, TimexFields), Errno> {
-    // SAFETY: an all-zero `struct timex` is valid.
-    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
-    tx.modes = request.modes;
-    // SAFETY: clock_adjtime(2) reads and writes one `struct timex`, which `tx` is; the modes are read-only.
-    let rc = unsafe { libc::clock_adjtime(clock, &mut tx) };
-    if rc < 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL);
-        return Err(Errno::new(i64::from(errno)).unwrap_or(Errno::EINVAL));
+/// `timekeeping_inject_offset` for `ADJ_SETOFFSET` on CLOCK_REALTIME: the new time must stay valid and must not go
+/// before CLOCK_MONOTONIC. `real`/`mono` are the current clocks in nanoseconds.
+fn check_setoffset(t: &Timex, real: i128, mono: i128) -> Result<(), Errno> {
+    if t.modes & ADJ_SETOFFSET == 0 {
+        return Ok(());
     }
-    let longs = [
-        tx.offset,
-        tx.freq,
-        tx.maxerror,
-        tx.esterror,
-        tx.constant,
-        tx.precision,
-        tx.tolerance,
-        tx.time.tv_sec,
-        tx.time.tv_usec,
-        tx.tick,
-        tx.ppsfreq,
-        tx.jitter,
-        tx.stabil,
-        tx.jitcnt,
-        tx.calcnt,
-        tx.errcnt,
-        tx.stbcnt,
-    ];
-    Ok((rc, TimexFields { modes: tx.modes, status: tx.status, shift: tx.shift, tai: tx.tai, longs }))
+    let nsec = if t.modes & ADJ_NANO != 0 { t.time_usec } else { t.time_usec * 1000 };
+    let delta = i128::from(t.time_sec) * i128::from(NSEC_PER_SEC) + i128::from(nsec);
+    let new = real + delta;
+    if delta < mono - real || new < 0 || new / i128::from(NSEC_PER_SEC) >= i128::from(KTIME_SEC_MAX) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
 }
 
-/// The fields of `struct timex`, wide or not. `longs` holds the `long` fields in declaration order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct TimexFields {
-    modes: u32,
-    status: i32,
-    shift: i32,
-    tai: i32,
-    longs: [i64; 17],
+fn now_ns(clock: ClockId) -> Result<i128, Errno> {
+    let ts = clock_gettime(clock).map_err(nix_errno)?;
+    Ok(i128::from(ts.tv_sec()) * i128::from(NSEC_PER_SEC) + i128::from(ts.tv_nsec()))
 }
 
-const FREQ: usize = 1;
-const TIME_USEC: usize = 8;
-const TICK: usize = 9;
-
-/// Where each field sits: `struct __kernel_timex` (208 bytes, 8-byte longs with padding after ints) or i386's
-/// `old_timex32` (128 bytes, 4-byte longs, no padding).
-#[derive(Debug, Clone, Copy)]
-struct Timex {
-    size: usize,
-    long: usize,
+/// `pc_clock_adjtime`: changing an fd clock needs the fd open for writing.
+fn check_writable(fd: &OwnedFd) -> Result<(), Errno> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL).map_err(nix_errno)?);
+    if flags & OFlag::O_ACCMODE == OFlag::O_RDONLY {
+        Err(Errno::EACCES)
+    } else {
+        Ok(())
+    }
 }
 
-/// Field order: modes, offset, freq, maxerror, esterror, status, constant, precision, tolerance, time.tv_sec,
-/// time.tv_usec, tick, ppsfreq, jitter, shift, stabil, jitcnt, calcnt, errcnt, stbcnt, tai.
-enum Slot {
-    Modes,
-    Long(usize),
-    Status,
-    Shift,
-    Tai,
+/// A clock id as the supervisor can use it. An fd clock names an fd in the caller's table, so the target's fd is
+/// duplicated into the supervisor and the id rebuilt from the copy; `fd` keeps the copy open. Other ids mean the
+/// same here (CPU clocks have no `clock_adj`, so they fail with EOPNOTSUPP whatever process they name).
+#[derive(Debug)]
+struct LocalClock {
+    id: i32,
+    fd: Option<OwnedFd>,
 }
 
-const ORDER: [Slot; 21] = [
-    Slot::Modes,
-    Slot::Long(0),
-    Slot::Long(1),
-    Slot::Long(2),
-    Slot::Long(3),
-    Slot::Status,
-    Slot::Long(4),
-    Slot::Long(5),
-    Slot::Long(6),
-    Slot::Long(7),
-    Slot::Long(8),
-    Slot::Long(9),
-    Slot::Long(10),
-    Slot::Long(11),
-    Slot::Shift,
-    Slot::Long(12),
-    Slot::Long(13),
-    Slot::Long(14),
-    Slot::Long(15),
-    Slot::Long(16),
-    Slot::Tai,
-];
+impl LocalClock {
+    /// The clock `clock` of the target names.
+    fn of(t: &Target<'_>, clock: i32) -> Step<LocalClock> {
+        let Some(fd) = clockid_to_fd(clock) else { return Ok(LocalClock { id: clock, fd: None }) };
+        let copy = t.fetch_fd(fd)?;
+        Ok(LocalClock { id: fd_to_clockid(copy.as_raw_fd()), fd: Some(copy) })
+    }
 
-impl Timex {
-    fn layout(wide: bool) -> Timex {
-        if wide {
-            Timex { size: 208, long: 8 }
-        } else {
-            Timex { size: 128, long: 4 }
+    /// clock_adjtime(2) with a read-only request: the clock state and the filled struct.
+    fn query(&self, query: Query) -> Result<(i64, Timex), Errno> {
+        let mut tx = Timex { modes: query.modes(), ..Timex::default() }.to_libc();
+        // SAFETY: clock_adjtime(2) reads and writes one `struct timex` at the pointer, a live local of that type.
+        // `modes` is 0 or ADJ_OFFSET_SS_READ, which only read (kernel/time/timekeeping.c, ntp.c), so no clock
+        // changes whatever the supervisor's privileges.
+        let rc = unsafe { libc::clock_adjtime(self.id, &mut tx) };
+        if rc < 0 {
+            return Err(last_errno());
         }
-    }
-
-    /// Offsets of each slot: ints are 4 bytes, padded to 8 before a wide long.
-    fn offsets(&self) -> Vec<(usize, usize)> {
-        let mut at: usize = 0;
-        ORDER
-            .iter()
-            .map(|slot| {
-                let len = if matches!(slot, Slot::Long(_)) { self.long } else { 4 };
-                at = at.next_multiple_of(len);
-                let here = at;
-                at += len;
-                (here, len)
-            })
-            .collect()
-    }
-
-    fn decode(&self, bytes: &[u8]) -> TimexFields {
-        let mut t = TimexFields { modes: 0, status: 0, shift: 0, tai: 0, longs: [0; 17] };
-        for (slot, (at, len)) in ORDER.iter().zip(self.offsets()) {
-            let v = int(&bytes[at..at + len]);
-            match slot {
-                Slot::Modes => t.modes = v as u32,
-                Slot::Long(i) => t.longs[*i] = v,
-                Slot::Status => t.status = v as i32,
-                Slot::Shift => t.shift = v as i32,
-                Slot::Tai => t.tai = v as i32,
-            }
-        }
-        t
-    }
-
-    /// Encodes `t` over `original`, so that padding and reserved bytes stay as the target wrote them.
-    fn encode(&self, t: &TimexFields, original: &[u8]) -> Vec<u8> {
-        let mut out = original.to_vec();
-        for (slot, (at, len)) in ORDER.iter().zip(self.offsets()) {
-            let v: i64 = match slot {
-                Slot::Modes => i64::from(t.modes),
-                Slot::Long(i) => t.longs[*i],
-                Slot::Status => i64::from(t.status),
-                Slot::Shift => i64::from(t.shift),
-                Slot::Tai => i64::from(t.tai),
-            };
-            out[at..at + len].copy_from_slice(&v.to_le_bytes()[..len]);
-        }
-        out
+        Ok((i64::from(rc), Timex::from_libc(&tx)))
     }
 }
 
-fn log_request(n: &Notification, syscall: &str, sec: i64, nsec: i64) {
-    info!(pid = n.pid, syscall, requested = %utc_string(sec, nsec), "clock set faked; the host clock is unchanged");
+/// `FD_TO_CLOCKID`.
+fn fd_to_clockid(fd: RawFd) -> i32 {
+    (!fd << 3) | CLOCKFD
 }
 
-/// `2012-04-19T22:00:00.000000000Z` from seconds since the epoch (proleptic Gregorian, UTC).
-pub fn utc_string(sec: i64, nsec: i64) -> String {
-    let (days, secs) = (sec.div_euclid(86_400), sec.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nsec:09}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+/// `CLOCKID_TO_FD` for fd clocks; `None` for other ids.
+fn clockid_to_fd(clock: i32) -> Option<RawFd> {
+    (clock < 0 && clock & CLOCKFD_MASK == CLOCKFD).then_some(!(clock >> 3))
 }
 
-/// The current time, for comments and logs.
-pub fn utc_now_string() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    utc_string(now.as_secs() as i64, 0).replace(".000000000", "")
+/// The log line of a faked clock set: the requested time (if any) as a UTC string, and the time zone.
+fn log_set(t: &Target<'_>, ts: Option<(i64, i64)>, minuteswest: Option<i32>) {
+    let requested = ts.map_or_else(|| "(unchanged)".to_owned(), |(sec, nsec)| utc_string(sec, nsec));
+    info!(
+        pid = t.n.pid,
+        syscall = t.syscall,
+        requested = %requested,
+        tz_minuteswest = ?minuteswest,
+        "clock set faked; the host clock is unchanged"
+    );
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn utc_strings_are_civil_dates() {
-        assert_eq!(utc_string(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(utc_string(1_334_872_800, 5), "2012-04-19T22:00:00.000000005Z");
-        assert_eq!(utc_string(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    fn clock_ids_are_checked_before_the_pointer() {
+        let table = [(0, Ok(())), (1, Err(Errno::EINVAL)), (11, Err(Errno::EINVAL)), (99, Err(Errno::EINVAL))];
+        for (clock, want) in table {
+            assert_eq!(check_clock_id(clock), want, "{clock}");
+        }
+        // CPU (-6: this process, CPUCLOCK_SCHED) and fd clocks pass this check and are refused after the read.
+        assert_eq!(check_clock_id(-6), Ok(()));
+        assert_eq!(check_clock_id(fd_to_clockid(3)), Ok(()));
     }
 
     #[test]
-    fn timex_layouts_match_the_kernel() {
-        assert_eq!(std::mem::size_of::<libc::timex>(), Timex::layout(true).size);
-        let wide = Timex::layout(true).offsets();
-        assert_eq!(wide[1], (8, 8), "offset follows modes and padding");
-        assert_eq!(wide[5], (40, 4), "status");
-        assert_eq!(wide[6], (48, 8), "constant after padding");
-        assert_eq!(wide[20], (160, 4), "tai");
-        let narrow = Timex::layout(false).offsets();
-        assert_eq!(narrow[20], (80, 4));
-        let t = TimexFields { modes: 3, status: -2, shift: 4, tai: 37, longs: std::array::from_fn(|i| i as i64 * -7) };
-        for wide in [true, false] {
-            let layout = Timex::layout(wide);
-            let encoded = layout.encode(&t, &vec![0xAA; layout.size]);
-            assert_eq!(layout.decode(&encoded), t);
+    fn settod_validation_follows_the_kernel() {
+        let table = [
+            ((1_334_872_800, 0), Ok(())),
+            ((0, 999_999_999), Ok(())),
+            ((1, NSEC_PER_SEC), Err(Errno::EINVAL)),
+            ((1, -1), Err(Errno::EINVAL)),
+            ((-1, 0), Err(Errno::EINVAL)),
+            ((TIME_SETTOD_SEC_MAX - 1, 0), Ok(())),
+            ((TIME_SETTOD_SEC_MAX, 0), Err(Errno::EINVAL)),
+        ];
+        for (ts, want) in table {
+            assert_eq!(check_settod(ts), want, "{ts:?}");
+        }
+        assert_eq!(TIME_SETTOD_SEC_MAX, 8_277_292_036, "KTIME_SEC_MAX - 30 years");
+    }
+
+    #[test]
+    fn timevals_and_time_zones_follow_the_kernel() {
+        assert_eq!(timeval_to_timespec((5, 999_999)), Ok((5, 999_999_000)));
+        // 1000000 passes this check and fails timespec64_valid_settod, as in the kernel.
+        assert_eq!(timeval_to_timespec((5, 1_000_000)).and_then(check_settod), Err(Errno::EINVAL));
+        assert_eq!(timeval_to_timespec((5, -1)), Err(Errno::EINVAL));
+        for (minuteswest, ok) in [(0, true), (900, true), (-900, true), (901, false), (-901, false)] {
+            assert_eq!(check_tz(minuteswest).is_ok(), ok, "{minuteswest}");
+        }
+    }
+
+    #[test]
+    fn structure_widths_follow_the_arch() {
+        let table = [
+            (Arch::X86_64, "clock_settime", true, false),
+            (Arch::X86_64, "adjtimex", true, false),
+            (Arch::X32, "clock_settime", true, true),
+            (Arch::X86, "clock_settime", false, true),
+            (Arch::X86, "clock_settime64", true, true),
+            (Arch::X86, "clock_adjtime64", true, true),
+            (Arch::X86, "settimeofday", false, true),
+            (Arch::X86, "adjtimex", false, true),
+        ];
+        for (arch, syscall, wide, compat) in table {
+            assert_eq!(Abi::of(arch, syscall), Abi { wide, compat }, "{arch} {syscall}");
+        }
+        // Compat tasks: the upper half of a 64-bit tv_nsec is padding.
+        assert_eq!(Abi::of(Arch::X86, "clock_settime64").nsec(0x7ead_beef_0000_0005), 5);
+        assert_eq!(Abi::of(Arch::X86_64, "clock_settime").nsec(-1), -1);
+        assert_eq!(Abi::of(Arch::X86, "clock_settime").nsec(-1), -1);
+    }
+
+    #[test]
+    fn only_two_requests_are_read_only() {
+        let table = [
+            (0, false, Some(Query::Plain)),
+            (ADJ_OFFSET_SS_READ, false, Some(Query::AdjtimeRead)),
+            (ADJ_OFFSET_SS_READ, true, None),
+            (0, true, Some(Query::Plain)),
+            (ADJ_ADJTIME | ADJ_OFFSET_SINGLESHOT, false, None),
+            (ADJ_TICK, false, None),
+            (ADJ_OFFSET_SS_READ | ADJ_SETOFFSET, false, None),
+        ];
+        for (modes, fd_clock, want) in table {
+            assert_eq!(Query::of(modes, fd_clock), want, "{modes:#x}");
+        }
+        assert_eq!(Query::for_modify(ADJ_ADJTIME | ADJ_OFFSET_SINGLESHOT, false), Query::AdjtimeRead);
+        assert_eq!(Query::for_modify(ADJ_TICK, false), Query::Plain);
+        for query in [Query::Plain, Query::AdjtimeRead] {
+            assert_eq!(Query::of(query.modes(), false), Some(query));
         }
     }
 
     #[test]
     fn timex_validation_follows_the_kernel() {
-        let base = TimexFields { modes: 0, status: 0, shift: 0, tai: 0, longs: [0; 17] };
-        let with = |modes: u32, slot: usize, v: i64| {
-            let mut t = base.clone();
-            t.modes = modes;
-            t.longs[slot] = v;
+        let with = |modes: u32, f: fn(&mut Timex)| {
+            let mut t = Timex { modes, ..Timex::default() };
+            f(&mut t);
             t
         };
         let table = [
-            (with(ADJ_TICK, TICK, 10_000), Ok(())),
-            (with(ADJ_TICK, TICK, 1), Err(Errno::EINVAL)),
-            (with(ADJ_ADJTIME, 0, 0), Err(Errno::EINVAL)),
-            (with(ADJ_OFFSET_SINGLESHOT | ADJ_ADJTIME, 0, 0), Ok(())),
-            (with(ADJ_SETOFFSET, TIME_USEC, 999_999), Ok(())),
-            (with(ADJ_SETOFFSET, TIME_USEC, 1_000_000), Err(Errno::EINVAL)),
-            (with(ADJ_SETOFFSET | ADJ_NANO, TIME_USEC, 1_000_000), Ok(())),
-            (with(ADJ_SETOFFSET, TIME_USEC, -1), Err(Errno::EINVAL)),
-            (with(ADJ_FREQUENCY, FREQ, i64::MAX), Err(Errno::EINVAL)),
-            (with(ADJ_FREQUENCY, FREQ, 100), Ok(())),
+            (with(ADJ_TICK, |t| t.tick = 10_000), Ok(())),
+            (with(ADJ_TICK, |t| t.tick = 9000), Ok(())),
+            (with(ADJ_TICK, |t| t.tick = 11_001), Err(Errno::EINVAL)),
+            (with(ADJ_TICK, |t| t.tick = 1), Err(Errno::EINVAL)),
+            (with(ADJ_ADJTIME, |_| {}), Err(Errno::EINVAL)),
+            (with(ADJ_ADJTIME | ADJ_NANO, |_| {}), Err(Errno::EINVAL)),
+            (with(ADJ_OFFSET_SINGLESHOT | ADJ_ADJTIME, |t| t.offset = -5000), Ok(())),
+            (with(ADJ_OFFSET_SINGLESHOT | ADJ_ADJTIME | ADJ_TICK, |t| t.tick = 1), Ok(())),
+            (with(ADJ_SETOFFSET, |t| t.time_usec = 999_999), Ok(())),
+            (with(ADJ_SETOFFSET, |t| t.time_usec = 1_000_000), Err(Errno::EINVAL)),
+            (with(ADJ_SETOFFSET | ADJ_NANO, |t| t.time_usec = 1_000_000), Ok(())),
+            (with(ADJ_SETOFFSET | ADJ_NANO, |t| t.time_usec = NSEC_PER_SEC), Err(Errno::EINVAL)),
+            (with(ADJ_SETOFFSET, |t| t.time_usec = -1), Err(Errno::EINVAL)),
+            (with(ADJ_FREQUENCY, |t| t.freq = i64::MAX), Err(Errno::EINVAL)),
+            (with(ADJ_FREQUENCY, |t| t.freq = i64::MIN / PPM_SCALE), Ok(())),
+            (with(ADJ_FREQUENCY, |t| t.freq = i64::MIN / PPM_SCALE - 1), Err(Errno::EINVAL)),
+            (with(ADJ_FREQUENCY, |t| t.freq = 100 << 16), Ok(())),
         ];
         for (t, want) in table {
-            assert_eq!(validate_timex(&t), want, "{t:?}");
+            assert_eq!(validate_timex(&t), want, "{:#x} {t:?}", t.modes);
         }
     }
 
     #[test]
-    fn only_the_realtime_clock_is_settable() {
-        assert_eq!(check_settable_clock(0), Ok(()));
-        assert_eq!(check_settable_clock(1), Err(Errno::EINVAL));
-        assert_eq!(check_settable_clock(-6), Err(Errno::EPERM));
+    fn offsets_may_not_go_before_monotonic() {
+        let (real, mono) = (1_700_000_000 * i128::from(NSEC_PER_SEC), 1000 * i128::from(NSEC_PER_SEC));
+        let offset =
+            |sec: i64, usec: i64| Timex { modes: ADJ_SETOFFSET, time_sec: sec, time_usec: usec, ..Timex::default() };
+        assert_eq!(check_setoffset(&offset(3600, 0), real, mono), Ok(()));
+        assert_eq!(check_setoffset(&offset(-1_600_000_000, 0), real, mono), Ok(()));
+        assert_eq!(check_setoffset(&offset(-1_700_000_000, 0), real, mono), Err(Errno::EINVAL), "before boot");
+        assert_eq!(check_setoffset(&offset(KTIME_SEC_MAX, 0), real, mono), Err(Errno::EINVAL), "past KTIME_SEC_MAX");
+        let not_setoffset = Timex { time_sec: i64::MIN, ..Timex::default() };
+        assert_eq!(check_setoffset(&not_setoffset, real, mono), Ok(()));
+    }
+
+    #[test]
+    fn fd_clock_ids_round_trip() {
+        for fd in [0, 3, 1000, i32::MAX >> 3] {
+            let id = fd_to_clockid(fd);
+            assert!(id < 0);
+            assert_eq!(clockid_to_fd(id), Some(fd));
+        }
+        // CPU clocks (MAKE_PROCESS_CPUCLOCK / MAKE_THREAD_CPUCLOCK) and ordinary clocks are not fd clocks.
+        for id in [-6, -7, -8, -2, 0, 1, 16] {
+            assert_eq!(clockid_to_fd(id), None, "{id}");
+        }
     }
 }
