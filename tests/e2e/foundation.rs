@@ -83,7 +83,9 @@ fn a_chmod_blacklist_leaves_the_mode_unchanged() {
 
 #[test]
 fn old_formats_aliases_and_minimal_profiles_load() {
-    let (code, stderr, created) = mkdir_under(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"mkdir","action":"SCMP_ACT_ERRNO"},{"name":"mkdirat","action":"SCMP_ACT_ERRNO"}]}"#);
+    let (code, stderr, created) = mkdir_under(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"mkdir","action":"SCMP_ACT_ERRNO"},{"name":"mkdirat","action":"SCMP_ACT_ERRNO"}]}"#,
+    );
     assert_eq!((code, created), (Some(1), false), "old singular name: {stderr}");
     let (code, _, created) = mkdir_under(r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["amd64"]}"#);
     assert_eq!((code, created), (Some(0), true), "amd64 alias");
@@ -137,9 +139,18 @@ fn bad_policies_are_one_clear_line_and_start_nothing() {
     let marker = dir.path().join("started");
     let cases: &[(&str, &str)] = &[
         ("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n  \"syscalls\": [}\n", "p.json:3:"),
-        (r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_FOO"}]}"#, "SCMP_ACT_FOO"),
-        (r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":"EFOO"}]}"#, "EFOO"),
-        (r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","errnoRet":4096}}]}"#, "4096"),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_FOO"}]}"#,
+            "SCMP_ACT_FOO",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":"EFOO"}]}"#,
+            "EFOO",
+        ),
+        (
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","errnoRet":4096}}]}"#,
+            "4096",
+        ),
         (r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"]}]}"#, "syscalls[0] (mkdir)"),
         (r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["z80"]}"#, "z80"),
         ("", "empty"),
@@ -153,7 +164,11 @@ fn bad_policies_are_one_clear_line_and_start_nothing() {
         assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
         assert!(!marker.exists(), "{text}: nothing started");
     }
-    let missing_action = write_policy(dir.path(), "p.json", r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","rmdir"]}]}"#);
+    let missing_action = write_policy(
+        dir.path(),
+        "p.json",
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","rmdir"]}]}"#,
+    );
     let out = sup(&["--policy", missing_action.to_str().unwrap(), "--", "true"]);
     assert!(out.stderr.contains("syscalls[0] (mkdir, rmdir)") && out.stderr.contains("action"), "{}", out.stderr);
     for path in [dir.path().to_path_buf(), dir.path().join("missing.json")] {
@@ -180,7 +195,16 @@ fn options_help_version_and_usage_errors() {
 #[test]
 fn stdio_passes_through_and_logs_stay_off_stdout() {
     let mut cmd = Command::new(supervise());
-    cmd.args(["--log-level", "debug", "--policy", policy_file("clock-emulate.json").to_str().unwrap(), "--", "sh", "-c", "cat; echo err >&2"]);
+    cmd.args([
+        "--log-level",
+        "debug",
+        "--policy",
+        policy_file("clock-emulate.json").to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "cat; echo err >&2",
+    ]);
     let out = run_with(cmd, b"hello\nworld\n", TIMEOUT);
     assert_eq!(out.code, Some(0));
     assert_eq!(out.stdout, "hello\nworld\n", "only the program's output on stdout");
@@ -230,13 +254,17 @@ fn the_docker_default_profile_blocks_user_namespaces_for_unprivileged_users() {
 fn date_s_is_emulated_and_the_host_clock_is_untouched() {
     let before = now();
     let policy = policy_file("clock-emulate.json");
-    let out = sup_without_sys_time(&["--policy", policy.to_str().unwrap(), "--", "date", "-u", "-s", "19 APR 2012 22:00:00"]);
+    let out =
+        sup_without_sys_time(&["--policy", policy.to_str().unwrap(), "--", "date", "-u", "-s", "19 APR 2012 22:00:00"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("2012") && out.stdout.contains("22:00:00"), "{}", out.stdout);
     let after = now();
     assert!((0..=5).contains(&(after - before)), "host clock moved: {before} -> {after}");
     // Without supervise, the same command fails: proof that CAP_SYS_TIME really is dropped in this test.
-    let plain = run("setpriv", &["--inh-caps=-sys_time", "--bounding-set=-sys_time", "date", "-u", "-s", "19 APR 2012 22:00:00"]);
+    let plain = run(
+        "setpriv",
+        &["--inh-caps=-sys_time", "--bounding-set=-sys_time", "date", "-u", "-s", "19 APR 2012 22:00:00"],
+    );
     assert_ne!(plain.code, Some(0));
 }
 
@@ -244,14 +272,18 @@ fn date_s_is_emulated_and_the_host_clock_is_untouched() {
 fn date_s_is_emulated_for_an_unprivileged_user() {
     let before = now();
     let policy = policy_file("clock-emulate.json");
-    let out = as_nobody(&supervise(), &["--policy", policy.to_str().unwrap(), "--", "date", "-u", "-s", "19 APR 2012 22:00:00"]);
+    let out = as_nobody(
+        &supervise(),
+        &["--policy", policy.to_str().unwrap(), "--", "date", "-u", "-s", "19 APR 2012 22:00:00"],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("2012"), "{}", out.stdout);
     assert!((0..=5).contains(&(now() - before)));
     // Other unprivileged runs: a notify decision and a kernel errno.
     let (code, _, created) = {
         let dir = temp_dir();
-        let p = write_policy(dir.path(), "p.json", &mkdir_rule("SCMP_ACT_NOTIFY", r#","supervise":{"decision":"allow"}"#));
+        let p =
+            write_policy(dir.path(), "p.json", &mkdir_rule("SCMP_ACT_NOTIFY", r#","supervise":{"decision":"allow"}"#));
         let target = dir.path().join("d");
         let out = as_nobody(&supervise(), &["--policy", p.to_str().unwrap(), "--", "mkdir", target.to_str().unwrap()]);
         (out.code, out.stderr, target.exists())

@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `supervise` binary, real filters on real processes, the `probe` helper and real
 //! programs. One integration-test binary, one module per topic; shared helpers in `support`.
 
-mod support;
+mod foundation;
 mod paths;
 mod prompt;
-mod foundation;
+mod support;

@@ -134,7 +134,9 @@ fn a_symlink_out_of_an_allowed_directory_is_judged_by_its_target() {
     let (_dir, root) = setup();
     std::os::unix::fs::symlink(root.join("no/file"), root.join("ok/escape")).unwrap();
     std::os::unix::fs::symlink(root.join("no"), root.join("ok/escdir")).unwrap();
-    let script = format!("{TRY}\nt('link', lambda: open('ok/escape').read())\nt('dir', lambda: open('ok/escdir/file').read())\n");
+    let script = format!(
+        "{TRY}\nt('link', lambda: open('ok/escape').read())\nt('dir', lambda: open('ok/escdir/file').read())\n"
+    );
     assert_eq!(python_under_policy(&root, &script), "link EACCES\ndir EACCES\n");
 }
 
@@ -183,7 +185,8 @@ fn executable_and_uid_matchers() {
     let by_python = run(supervise(), &["--policy", p, "--", "python3", "-c", &script]);
     assert_ne!(by_python.code, Some(0));
     assert!(by_python.stderr.contains("Read-only file system"), "{}", by_python.stderr);
-    let as_nobody = crate::support::as_nobody(&supervise(), &["--policy", p, "--", "mkdir", root.join("c").to_str().unwrap()]);
+    let as_nobody =
+        crate::support::as_nobody(&supervise(), &["--policy", p, "--", "mkdir", root.join("c").to_str().unwrap()]);
     assert!(as_nobody.stderr.contains("Read-only file system"), "{}", as_nobody.stderr);
     assert!(root.join("a").exists() && !root.join("b").exists() && !root.join("c").exists());
 }

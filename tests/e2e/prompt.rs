@@ -78,7 +78,10 @@ fn the_question_names_the_call_and_y_allows_n_denies() {
     let t = Tmux::start(root, &format!("stty -g > stty.before; {} --policy {policy} -- sh -c 'rm a; rm b; echo app-done' > out.txt 2>&1; stty -g > stty.after", sup()));
     let screen = t.wait_for("wants unlinkat");
     assert!(screen.contains("/usr/bin/rm (rm a)"), "exe and command line: {screen}");
-    assert!(screen.contains(&format!("unlinkat(AT_FDCWD, \"{}/a\", 0)", root.canonicalize().unwrap().display())), "{screen}");
+    assert!(
+        screen.contains(&format!("unlinkat(AT_FDCWD, \"{}/a\", 0)", root.canonicalize().unwrap().display())),
+        "{screen}"
+    );
     assert!(screen.contains("[y] allow once") && screen.contains("s left"), "keys and countdown: {screen}");
     t.keys("y");
     let screen = t.wait_for("(rm b)");
@@ -98,7 +101,8 @@ fn a_pending_question_never_delays_other_notifications() {
     let dir = temp_dir();
     let root = dir.path();
     std::fs::write(root.join("a"), "").unwrap();
-    let extra = r#"{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY", "supervise": { "decision": "allow" } },"#;
+    let extra =
+        r#"{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY", "supervise": { "decision": "allow" } },"#;
     let policy = prompt_policy(root, extra, 30);
     let timer = "import os, time\nfor i in range(20):\n    t = time.monotonic(); os.mkdir('d%d' % i); print(int((time.monotonic() - t) * 1e6))";
     std::fs::write(root.join("timer.py"), timer).unwrap();
@@ -114,7 +118,8 @@ fn a_pending_question_never_delays_other_notifications() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(t.screen().contains("wants unlinkat"), "the question is still pending");
-    let times: Vec<u64> = std::fs::read_to_string(root.join("times.txt")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    let times: Vec<u64> =
+        std::fs::read_to_string(root.join("times.txt")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(times.len(), 20);
     assert!(times.iter().all(|&us| us < 100_000), "each notified mkdir completes within 100 ms: {times:?}");
     t.keys("y");
@@ -130,7 +135,10 @@ fn identical_questions_merge_and_others_queue() {
     }
     let policy = prompt_policy(root, "", 30);
     // Two identical `rm x` and one `rm y`: one question for x (merged), one queued for y.
-    let t = Tmux::start(root, &format!("{} --policy {policy} -- sh -c 'rm -f x & rm -f x & sleep 0.5; rm y & wait' > out.txt 2>&1", sup()));
+    let t = Tmux::start(
+        root,
+        &format!("{} --policy {policy} -- sh -c 'rm -f x & rm -f x & sleep 0.5; rm y & wait' > out.txt 2>&1", sup()),
+    );
     let screen = t.wait_for("1 more waiting");
     assert!(screen.contains("/x\", 0)"), "the merged question comes first: {screen}");
     t.keys("y");
@@ -152,7 +160,11 @@ fn always_answers_are_remembered_and_saved() {
     let saved = root.join("saved.json");
     let t = Tmux::start(
         root,
-        &format!("{} --policy {policy} --save-decisions {} -- sh -c 'rm a; rm b; rm c' > out.txt 2>&1", sup(), saved.display()),
+        &format!(
+            "{} --policy {policy} --save-decisions {} -- sh -c 'rm a; rm b; rm c' > out.txt 2>&1",
+            sup(),
+            saved.display()
+        ),
     );
     t.wait_for("(rm a)");
     t.keys("a");
@@ -182,7 +194,13 @@ fn withdrawn_timed_out_and_ctrl_c() {
     let policy = prompt_policy(root, "", 2);
     // The first rm is killed while its question waits; the second times out (deny); the third gets Ctrl-C.
     let script = "rm a & p=$!; sleep 0.7; kill -9 $p; wait $p; rm b; echo b=$?; rm c; echo c=$?";
-    let t = Tmux::start(root, &format!("stty -g > stty.before; {} --policy {policy} -- sh -c '{script}' > out.txt 2>&1; stty -g > stty.after", sup()));
+    let t = Tmux::start(
+        root,
+        &format!(
+            "stty -g > stty.before; {} --policy {policy} -- sh -c '{script}' > out.txt 2>&1; stty -g > stty.after",
+            sup()
+        ),
+    );
     let screen = t.wait_for("withdrawn");
     assert!(screen.contains("/a\", 0)"), "{screen}");
     t.wait_for("no answer in time");
@@ -217,7 +235,11 @@ fn every_shipped_prompt_policy_asks() {
     for (name, command, expect) in [
         ("prompt-delete.json", "rm victim", "wants unlinkat"),
         ("prompt-write.json", "mkdir newdir", "wants mkdir"),
-        ("prompt-connect.json", "python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"/nonexistent\")'", "wants connect"),
+        (
+            "prompt-connect.json",
+            "python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"/nonexistent\")'",
+            "wants connect",
+        ),
     ] {
         let dir = temp_dir();
         std::fs::write(dir.path().join("victim"), "").unwrap();

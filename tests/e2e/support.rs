@@ -44,13 +44,6 @@ pub struct Output {
     pub stderr: String,
 }
 
-impl Output {
-    /// The exit status as a shell reports it (128+N for signal N).
-    pub fn status(&self) -> i32 {
-        self.code.expect("exited")
-    }
-}
-
 /// Runs `cmd` with `stdin` fed to it, killing it after `timeout`.
 pub fn run_with(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
