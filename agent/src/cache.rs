@@ -82,7 +82,12 @@ fn decode(bytes: &[u8]) -> Option<Compiled> {
     let body = rest.get(4..4 + count * 8)?;
     let insns = body
         .chunks_exact(8)
-        .map(|c| Insn { code: u16::from_le_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]) })
+        .map(|c| Insn {
+            code: u16::from_le_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+        })
         .collect();
     let skipped = std::str::from_utf8(&rest[4 + count * 8..])
         .ok()?

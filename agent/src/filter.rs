@@ -155,9 +155,7 @@ fn build(policy: &Policy) -> Result<Built, FilterError> {
 }
 
 /// Runs a libseccomp export into a memfd and reads it back. (`seccomp_export_bpf_mem` needs libseccomp ≥ 2.6.)
-fn export(
-    write: impl FnOnce(&File) -> Result<(), libseccomp::error::SeccompError>,
-) -> Result<Vec<u8>, FilterError> {
+fn export(write: impl FnOnce(&File) -> Result<(), libseccomp::error::SeccompError>) -> Result<Vec<u8>, FilterError> {
     let fd = memfd_create(c"supervise-bpf", MFdFlags::MFD_CLOEXEC).map_err(|e| FilterError::Export(e.into()))?;
     let mut file = File::from(fd);
     write(&file).map_err(|e| FilterError::Export(std::io::Error::other(e)))?;

@@ -105,10 +105,10 @@ impl Program {
     pub fn resolve(name: &OsStr, args: &[OsString]) -> Result<Program, ProgramError> {
         let display = name.to_string_lossy().into_owned();
         let path = find_executable(name).ok_or_else(|| ProgramError::NotFound(display.clone()))?;
-        check_executable(&path)
-            .map_err(|source| ProgramError::NotExecutable { name: display.clone(), source })?;
+        check_executable(&path).map_err(|source| ProgramError::NotExecutable { name: display.clone(), source })?;
         let cstr = |s: &OsStr| CString::new(s.as_bytes()).map_err(|_| ProgramError::Nul(display.clone()));
-        let argv = std::iter::once(name).chain(args.iter().map(OsString::as_os_str)).map(cstr).collect::<Result<_, _>>()?;
+        let argv =
+            std::iter::once(name).chain(args.iter().map(OsString::as_os_str)).map(cstr).collect::<Result<_, _>>()?;
         let envp = std::env::vars_os()
             .map(|(k, v)| {
                 let mut kv = k.into_vec();
@@ -137,11 +137,7 @@ fn find_executable(name: &OsStr) -> Option<PathBuf> {
     let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     let candidates: Vec<PathBuf> = std::env::split_paths(&search).map(|dir| dir.join(name)).collect();
     // Prefer an executable file, as execvp does; fall back to any existing file so the error says why.
-    candidates
-        .iter()
-        .find(|p| check_executable(p).is_ok())
-        .or_else(|| candidates.iter().find(|p| p.is_file()))
-        .cloned()
+    candidates.iter().find(|p| check_executable(p).is_ok()).or_else(|| candidates.iter().find(|p| p.is_file())).cloned()
 }
 
 fn check_executable(path: &Path) -> io::Result<()> {
@@ -218,8 +214,9 @@ impl SharedPage {
     fn new() -> io::Result<SharedPage> {
         let len = std::num::NonZeroUsize::new(4096).expect("non-zero");
         // SAFETY: mmap(2) of a fresh anonymous region; no existing memory is affected.
-        let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED) }
-            .map_err(io::Error::from)?;
+        let ptr =
+            unsafe { mmap_anonymous(None, len, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED) }
+                .map_err(io::Error::from)?;
         // A fresh anonymous mapping is zero-filled, and all-zero is a valid `Shared` (atomics at 0).
         Ok(SharedPage(ptr.cast()))
     }
@@ -244,14 +241,11 @@ impl Drop for SharedPage {
 /// [`LaunchError::Load`] if the kernel refuses the filter (EBUSY: nested listener), other variants for failures of
 /// the hand-off itself. A failed `execve` is not an error here: see [`Launched::exec_error`].
 pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Launched, LaunchError> {
-    let (parent_sock, child_sock) =
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-            .map_err(|e| LaunchError::Socket(e.into()))?;
+    let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| LaunchError::Socket(e.into()))?;
     let shared = SharedPage::new().map_err(LaunchError::Shared)?;
-    let prog = libc::sock_fprog {
-        len: u16::try_from(bpf.len()).unwrap_or(u16::MAX),
-        filter: bpf.insns().as_ptr().cast_mut(),
-    };
+    let prog =
+        libc::sock_fprog { len: u16::try_from(bpf.len()).unwrap_or(u16::MAX), filter: bpf.insns().as_ptr().cast_mut() };
     let mut flags = options.extra_flags & (SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW);
     if options.listener {
         flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
@@ -371,9 +365,8 @@ fn launcher(
     // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it.
     // SAFETY: clone(2) without CLONE_VM and with a null stack behaves like fork: the child runs on a copy of this
     // single-threaded process's memory.
-    let helper = unsafe {
-        libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0)
-    };
+    let helper =
+        unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0) };
     if helper == 0 {
         helper_main(page, sock);
     }

@@ -23,7 +23,14 @@ fn policy(default_action: Action, rules: Vec<Rule>) -> Policy {
 }
 
 fn rule(names: &[&str], action: Action) -> Rule {
-    Rule { index: 0, names: names.iter().map(|s| s.to_string()).collect(), action, args: vec![], decision: None, matchers: Default::default() }
+    Rule {
+        index: 0,
+        names: names.iter().map(|s| s.to_string()).collect(),
+        action,
+        args: vec![],
+        decision: None,
+        matchers: Default::default(),
+    }
 }
 
 fn sh(script: &str) -> Program {
@@ -89,7 +96,8 @@ fn a_second_listener_in_the_same_chain_is_ebusy() {
     // The outer launcher runs this very test binary's `nested_launch` mode under a listener filter.
     let compiled = compile(&policy(Action::Allow, vec![rule(&["swapon"], Action::Notify)])).unwrap();
     let exe = std::env::current_exe().unwrap();
-    let args: Vec<OsString> = ["--exact", "nested_launch_helper", "--nocapture", "--include-ignored"].map(Into::into).to_vec();
+    let args: Vec<OsString> =
+        ["--exact", "nested_launch_helper", "--nocapture", "--include-ignored"].map(Into::into).to_vec();
     let program = Program::resolve(exe.as_os_str(), &args).unwrap();
     std::env::set_var("SUPERVISE_NESTED_HELPER", "1");
     let launched = spawn(&program, &compiled.bpf, LaunchOptions { listener: true, extra_flags: 0 }).unwrap();
@@ -113,6 +121,7 @@ fn nested_launch_helper() {
 
 #[test]
 fn unknown_names_are_skipped_and_reported() {
-    let compiled = compile(&policy(Action::Allow, vec![rule(&["mkdir", "no_such_call"], Action::Errno(Errno::EPERM))])).unwrap();
+    let compiled =
+        compile(&policy(Action::Allow, vec![rule(&["mkdir", "no_such_call"], Action::Errno(Errno::EPERM))])).unwrap();
     assert_eq!(compiled.skipped, vec![(0, "no_such_call".to_string())]);
 }

@@ -169,7 +169,14 @@ mod tests {
     use proto::{ArgCmp, CmpOp, Emulator, Errno, Matchers};
 
     fn rule(index: usize, names: &[&str], action: Action, args: Vec<ArgCmp>, decision: Option<Decision>) -> Rule {
-        Rule { index, names: names.iter().map(|s| s.to_string()).collect(), action, args, decision, matchers: Default::default() }
+        Rule {
+            index,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            action,
+            args,
+            decision,
+            matchers: Default::default(),
+        }
     }
 
     fn with(mut rule: Rule, matchers: Matchers) -> Rule {
@@ -206,7 +213,13 @@ mod tests {
                 vec![],
                 Some(Decision::Emulate(Emulator::ClockSet)),
             ),
-            rule(3, &["getppid"], Action::Notify, vec![ArgCmp { index: 0, op: CmpOp::Eq, value: 1, value_two: 0 }], Some(Decision::Allow)),
+            rule(
+                3,
+                &["getppid"],
+                Action::Notify,
+                vec![ArgCmp { index: 0, op: CmpOp::Eq, value: 1, value_two: 0 }],
+                Some(Decision::Allow),
+            ),
             rule(4, &["getppid"], Action::Notify, vec![], Some(Decision::Deny(eacces))),
             rule(5, &["rmdir"], Action::Notify, vec![], None),
         ]);
@@ -233,13 +246,17 @@ mod tests {
     fn the_profile_default_applies_to_rules_without_a_decision() {
         let mut p = policy(vec![rule(0, &["rmdir"], Action::Notify, vec![], None)]);
         p.notify_default = Decision::Allow;
-        assert_eq!(Decider::new(&p).decide(&event(Arch::X86_64, 84, [0; 6]), &Facts::default()).decision, &Decision::Allow);
+        assert_eq!(
+            Decider::new(&p).decide(&event(Arch::X86_64, 84, [0; 6]), &Facts::default()).decision,
+            &Decision::Allow
+        );
     }
 
     #[test]
     fn matchers_pick_the_first_rule_whose_facts_match() {
         let eacces = Errno::new(13).unwrap();
-        let paths = |globs: &[&str]| Matchers { paths: globs.iter().map(|s| s.to_string()).collect(), ..Matchers::default() };
+        let paths =
+            |globs: &[&str]| Matchers { paths: globs.iter().map(|s| s.to_string()).collect(), ..Matchers::default() };
         let p = policy(vec![
             with(rule(0, &["openat"], Action::Notify, vec![], Some(Decision::Allow)), paths(&["/tmp/ok/**"])),
             with(rule(1, &["openat"], Action::Notify, vec![], Some(Decision::Deny(eacces))), paths(&["/etc/**"])),

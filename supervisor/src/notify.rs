@@ -19,10 +19,10 @@ use tokio::io::unix::AsyncFd;
 use tracing::{debug, info, warn, Level};
 
 use crate::decide::{Decider, Event, Facts, Verdict};
-use crate::emulate::path;
-use crate::facts::{gather, Missing};
 use crate::describe::describe;
 use crate::emulate;
+use crate::emulate::path;
+use crate::facts::{gather, Missing};
 use crate::prompt::{Answer, Prompts, Question};
 use crate::seccomp::{Listener, Notification, Reply};
 
@@ -141,7 +141,9 @@ fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n
 fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
     match decider.decide(event, &Facts::default()).syscall {
         Some(name) => name.clone(),
-        None => crate::syscalls::name_of(event.arch, event.nr).unwrap_or_else(|| format!("syscall_{}", event.nr)).into(),
+        None => {
+            crate::syscalls::name_of(event.arch, event.nr).unwrap_or_else(|| format!("syscall_{}", event.nr)).into()
+        }
     }
 }
 
@@ -242,7 +244,8 @@ pub fn proc_exe(pid: u32) -> String {
 /// The target's command line, shortened to about `max` characters.
 pub fn proc_cmdline(pid: u32, max: usize) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let text = raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
+    let text =
+        raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
     if text.chars().count() > max {
         format!("{}…", text.chars().take(max).collect::<String>())
     } else {

@@ -40,7 +40,8 @@ impl Source {
             return Err(fail(format!("is {} bytes, larger than the {MAX_POLICY_BYTES}-byte limit", meta.len())));
         }
         let bytes = std::fs::read(path).map_err(|e| fail(io_reason(&e)))?;
-        let text = String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))?;
         Ok(Source { name, text })
     }
 

@@ -17,10 +17,10 @@ use tracing::{debug, error, info};
 
 use crate::cli::RunArgs;
 use crate::decide::{Decider, Event, Facts};
-use crate::policy_file::{this_target, Source};
-use crate::prompt::tty::TtyPrompter;
 use crate::notify::{Handler, PolicyHandler};
+use crate::policy_file::{this_target, Source};
 use crate::prompt::save::Saver;
+use crate::prompt::tty::TtyPrompter;
 use crate::prompt::Prompts;
 use crate::seccomp::Listener;
 
@@ -60,7 +60,8 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
             format!("cannot run {}: the policy blocks execve ({why})", program.display()),
         ));
     }
-    let compiled = agent::cache::compile_cached(&policy).map_err(|e| Failure::new(EXIT_FAILURE, format!("{}: {e}", source.name)))?;
+    let compiled = agent::cache::compile_cached(&policy)
+        .map_err(|e| Failure::new(EXIT_FAILURE, format!("{}: {e}", source.name)))?;
     for (index, name) in &compiled.skipped {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
@@ -105,7 +106,8 @@ async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display:
     let io_failure = |e: std::io::Error| Failure::new(EXIT_FAILURE, format!("cannot watch signals: {e}"));
     let mut sigchld = signal(SignalKind::child()).map_err(io_failure)?;
     let mut forwarded = Vec::new();
-    for kind in [SignalKind::terminate(), SignalKind::hangup(), SignalKind::user_defined1(), SignalKind::user_defined2()]
+    for kind in
+        [SignalKind::terminate(), SignalKind::hangup(), SignalKind::user_defined1(), SignalKind::user_defined2()]
     {
         forwarded.push((kind, signal(kind).map_err(io_failure)?));
     }

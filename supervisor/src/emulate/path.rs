@@ -198,7 +198,11 @@ fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errn
             let len = unsafe { libc::readlinkat(fd, cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
             if len > 0 {
                 let target = String::from_utf8_lossy(&buf[..len as usize]).into_owned();
-                path = if target.starts_with('/') { normalize(Path::new(&target)) } else { normalize(&real_parent.join(target)) };
+                path = if target.starts_with('/') {
+                    normalize(Path::new(&target))
+                } else {
+                    normalize(&real_parent.join(target))
+                };
                 continue;
             }
         }

@@ -260,9 +260,12 @@ impl Queue {
             });
             entry.waiters = live;
             if entry.waiters.is_empty() {
-                let _ = self.prompter.note(&format!("withdrawn (target gone or interrupted): {}", summary(&entry.question)));
+                let _ = self
+                    .prompter
+                    .note(&format!("withdrawn (target gone or interrupted): {}", summary(&entry.question)));
             } else if now >= entry.deadline {
-                let _ = self.prompter.note(&format!("no answer in time, onTimeout applies: {}", summary(&entry.question)));
+                let _ =
+                    self.prompter.note(&format!("no answer in time, onTimeout applies: {}", summary(&entry.question)));
                 entry.answer(Answer::Timeout);
             } else {
                 kept.push_back(entry);

@@ -106,7 +106,8 @@ mod tests {
         assert_eq!(policy.rules[0].names, ["rmdir"]);
         assert_eq!(policy.rules[1].matchers.paths, ["/tmp/a\\[1\\].txt"]);
         assert_eq!(policy.rules[1].decision, Some(proto::Decision::Deny(proto::Errno::EACCES)));
-        let glob = globset::GlobBuilder::new(&policy.rules[1].matchers.paths[0]).literal_separator(true).build().unwrap();
+        let glob =
+            globset::GlobBuilder::new(&policy.rules[1].matchers.paths[0]).literal_separator(true).build().unwrap();
         assert!(glob.compile_matcher().is_match("/tmp/a[1].txt"));
     }
 }
