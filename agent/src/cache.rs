@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use proto::{Arch, Policy};
 
-use crate::filter::{compile, Bpf, Compiled, FilterError, Insn};
+use crate::filter::{compile, Bpf, Compiled, FilterError};
 
 const MAGIC: &[u8; 8] = b"SUPVBPF1";
 
@@ -59,11 +59,7 @@ fn encode(compiled: &Compiled) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.push(u8::from(compiled.notifies));
     out.extend_from_slice(&(compiled.bpf.len() as u32).to_le_bytes());
-    for insn in compiled.bpf.insns() {
-        out.extend_from_slice(&insn.code.to_le_bytes());
-        out.extend_from_slice(&[insn.jt, insn.jf]);
-        out.extend_from_slice(&insn.k.to_le_bytes());
-    }
+    out.extend_from_slice(&compiled.bpf.to_bytes());
     let mut skipped = String::new();
     for (index, name) in &compiled.skipped {
         let _ = writeln!(skipped, "{index}\t{name}");
@@ -79,16 +75,7 @@ fn decode(bytes: &[u8]) -> Option<Compiled> {
     if count == 0 || count > usize::from(u16::MAX) {
         return None;
     }
-    let body = rest.get(4..4 + count * 8)?;
-    let insns = body
-        .chunks_exact(8)
-        .map(|c| Insn {
-            code: u16::from_le_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect();
+    let bpf = Bpf::from_bytes(rest.get(4..4 + count * 8)?).ok()?;
     let skipped = std::str::from_utf8(&rest[4 + count * 8..])
         .ok()?
         .lines()
@@ -97,7 +84,7 @@ fn decode(bytes: &[u8]) -> Option<Compiled> {
             Some((index.parse().ok()?, name.to_string()))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Compiled { bpf: Bpf::from_insns(insns), notifies: notifies == 1, skipped })
+    Some(Compiled { bpf, notifies: notifies == 1, skipped })
 }
 
 fn store(path: &std::path::Path, compiled: &Compiled) {
@@ -120,25 +107,10 @@ fn store(path: &std::path::Path, compiled: &Compiled) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::{Action, Decision, Errno, Rule};
+    use proto::{Action, Errno, Rule};
 
     fn policy() -> Policy {
-        Policy {
-            default_action: Action::Allow,
-            arches: vec![Arch::X86_64, Arch::X86, Arch::X32],
-            rules: vec![Rule {
-                index: 0,
-                names: vec!["mkdir".into(), "no_such_call".into()],
-                action: Action::Errno(Errno::EPERM),
-                args: vec![],
-                decision: None,
-                matchers: Default::default(),
-            }],
-            notify_default: Decision::Deny(Errno::EPERM),
-            flags: vec![],
-            listener_path: None,
-            listener_metadata: None,
-        }
+        Policy::new(Action::Allow, vec![Rule::new(0, &["mkdir", "no_such_call"], Action::Errno(Errno::EPERM))])
     }
 
     #[test]

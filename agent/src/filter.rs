@@ -43,8 +43,19 @@ impl Bpf {
         self.insns.is_empty()
     }
 
+    /// The program as `seccomp_export_bpf` writes it: native-endian `sock_filter` records of 8 bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.insns.len() * 8);
+        for insn in &self.insns {
+            out.extend_from_slice(&insn.code.to_ne_bytes());
+            out.extend_from_slice(&[insn.jt, insn.jf]);
+            out.extend_from_slice(&insn.k.to_ne_bytes());
+        }
+        out
+    }
+
     /// Parses `seccomp_export_bpf` output: native-endian `sock_filter` records of 8 bytes.
-    fn from_bytes(bytes: &[u8]) -> Result<Bpf, FilterError> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Bpf, FilterError> {
         if !bytes.len().is_multiple_of(8) || bytes.is_empty() || bytes.len() / 8 > usize::from(u16::MAX) {
             return Err(FilterError::Export(std::io::Error::other(format!("bad BPF length {}", bytes.len()))));
         }

@@ -8,29 +8,14 @@ use agent::filter::compile;
 use agent::launch::{spawn, LaunchError, LaunchOptions, Program};
 use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
-use proto::{Action, Arch, Decision, Errno, Policy, Rule};
+use proto::{Action, Errno, Policy, Rule};
 
 fn policy(default_action: Action, rules: Vec<Rule>) -> Policy {
-    Policy {
-        default_action,
-        arches: vec![Arch::X86_64, Arch::X86, Arch::X32],
-        rules,
-        notify_default: Decision::Deny(Errno::EPERM),
-        flags: vec![],
-        listener_path: None,
-        listener_metadata: None,
-    }
+    Policy::new(default_action, rules)
 }
 
 fn rule(names: &[&str], action: Action) -> Rule {
-    Rule {
-        index: 0,
-        names: names.iter().map(|s| s.to_string()).collect(),
-        action,
-        args: vec![],
-        decision: None,
-        matchers: Default::default(),
-    }
+    Rule::new(0, names, action)
 }
 
 fn sh(script: &str) -> Program {

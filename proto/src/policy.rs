@@ -22,6 +22,30 @@ pub struct Policy {
     pub listener_metadata: Option<String>,
 }
 
+impl Policy {
+    /// A policy with these rules for the native arch and its compat arches, and the documented defaults (notify
+    /// default deny with EPERM, no OCI fields). Used by `record` and by tests.
+    pub fn new(default_action: Action, rules: Vec<Rule>) -> Policy {
+        Policy {
+            default_action,
+            arches: Arch::native().runnable_on().to_vec(),
+            rules,
+            notify_default: Decision::Deny(Errno::EPERM),
+            flags: vec![],
+            listener_path: None,
+            listener_metadata: None,
+        }
+    }
+}
+
+impl Rule {
+    /// A rule on `names` with `action`, no conditions, no decision, no matchers.
+    pub fn new(index: usize, names: &[&str], action: Action) -> Rule {
+        let names = names.iter().map(|s| s.to_string()).collect();
+        Rule { index, names, action, args: vec![], decision: None, matchers: Matchers::default() }
+    }
+}
+
 /// One entry of `syscalls[]` that applies to this target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {

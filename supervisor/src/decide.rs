@@ -169,14 +169,7 @@ mod tests {
     use proto::{ArgCmp, CmpOp, Emulator, Errno, Matchers};
 
     fn rule(index: usize, names: &[&str], action: Action, args: Vec<ArgCmp>, decision: Option<Decision>) -> Rule {
-        Rule {
-            index,
-            names: names.iter().map(|s| s.to_string()).collect(),
-            action,
-            args,
-            decision,
-            matchers: Default::default(),
-        }
+        Rule { args, decision, ..Rule::new(index, names, action) }
     }
 
     fn with(mut rule: Rule, matchers: Matchers) -> Rule {
@@ -185,15 +178,7 @@ mod tests {
     }
 
     fn policy(rules: Vec<Rule>) -> Policy {
-        Policy {
-            default_action: Action::Allow,
-            arches: vec![Arch::X86_64, Arch::X86, Arch::X32],
-            rules,
-            notify_default: Decision::Deny(Errno::EPERM),
-            flags: vec![],
-            listener_path: None,
-            listener_metadata: None,
-        }
+        Policy::new(Action::Allow, rules)
     }
 
     fn event(arch: Arch, nr: i32, args: [u64; 6]) -> Event {
