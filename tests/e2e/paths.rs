@@ -211,3 +211,64 @@ fn the_path_race_never_opens_the_denied_file() {
     let ok: u64 = out.stdout["ok=".len()..].split_whitespace().next().unwrap().parse().unwrap();
     assert!(ok > 10, "the allowed file was opened too: {}", out.stdout);
 }
+
+#[test]
+fn emulated_opens_act_with_the_targets_uid_and_umask() {
+    // supervise runs as root; the program drops to uid 65534 itself. The emulated open must not use root's rights.
+    let (_dir, root) = setup();
+    let mine = root.join("ok/nobody");
+    std::fs::create_dir(&mine).unwrap();
+    std::os::unix::fs::chown(&mine, Some(65534), Some(65534)).unwrap();
+    let policy = write_policy(&root, "policy.json", &path_policy(&root));
+    let script = format!(
+        "{TRY}\nos.umask(0o027)\nt('root-dir', lambda: open('ok/mine', 'w'))\nt('own-dir', lambda: open('ok/nobody/f', 'w').write('x'))\n"
+    );
+    let mut cmd = Command::new(supervise());
+    cmd.current_dir(&root).arg("--policy").arg(&policy).args([
+        "--",
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-c",
+        &script,
+    ]);
+    let out = run_with(cmd, b"", TIMEOUT);
+    assert_eq!(out.stdout, "root-dir EACCES\nown-dir ok\n", "{}", out.stderr);
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(mine.join("f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (65534, 65534, 0o640));
+    assert!(!root.join("ok/mine").exists());
+}
+
+#[test]
+fn the_shipped_matcher_examples_do_what_they_say() {
+    let dir = temp_dir();
+    let root = dir.path().canonicalize().unwrap();
+    let policy = |name: &str| crate::support::policy_file(name).display().to_string();
+    // paths-protect-etc: as nobody, so that even a broken policy could not write /etc (EACCES, not EROFS, then).
+    let script = "import os\nfor flags in (os.O_WRONLY, os.O_RDWR):\n    try:\n        os.open('/etc/hostname', flags)\n    except OSError as e:\n        print(e.strerror)\nprint(len(open('/etc/hostname').read()) > 0)\nos.mkdir('/tmp/' + str(os.getpid()) + '.d'); os.rmdir('/tmp/' + str(os.getpid()) + '.d'); print('tmp ok')";
+    let out = crate::support::as_nobody(
+        &supervise(),
+        &["--policy", &policy("paths-protect-etc.json"), "--", "python3", "-c", script],
+    );
+    assert_eq!(out.stdout, "Read-only file system\nRead-only file system\nTrue\ntmp ok\n", "{}", out.stderr);
+    // exe-network: python3 is not a listed client.
+    let sock = root.join("s");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let script = format!("import socket\ntry:\n    socket.socket(socket.AF_UNIX).connect('{}')\nexcept OSError as e:\n    print(e.strerror)", sock.display());
+    let out = run(supervise(), &["--policy", &policy("exe-network.json"), "--", "python3", "-c", &script]);
+    assert_eq!(out.stdout, "Permission denied\n", "{}", out.stderr);
+    drop(listener);
+    // uid-ptrace: root may trace, nobody may not (even its own child).
+    let out = run(supervise(), &["--policy", &policy("uid-ptrace.json"), "--", "strace", "-o", "/dev/null", "true"]);
+    assert_eq!(out.code, Some(0), "root may ptrace: {}", out.stderr);
+    let script =
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.ptrace(0, 0, 0, 0), ctypes.get_errno())";
+    let out = crate::support::as_nobody(
+        &supervise(),
+        &["--policy", &policy("uid-ptrace.json"), "--", "python3", "-c", script],
+    );
+    assert_eq!(out.stdout, "-1 1\n", "{}", out.stderr);
+}

@@ -153,7 +153,7 @@ fn identical_questions_merge_and_others_queue() {
 fn always_answers_are_remembered_and_saved() {
     let dir = temp_dir();
     let root = dir.path();
-    for f in ["a", "b", "c"] {
+    for f in ["a", "a2", "b", "c"] {
         std::fs::write(root.join(f), "").unwrap();
     }
     let policy = prompt_policy(root, "", 30);
@@ -161,13 +161,17 @@ fn always_answers_are_remembered_and_saved() {
     let t = Tmux::start(
         root,
         &format!(
-            "{} --policy {policy} --save-decisions {} -- sh -c 'rm a; rm b; rm c' > out.txt 2>&1",
+            "{} --policy {policy} --save-decisions {} -- sh -c 'rm a; rm a2; touch a; rm a; echo a-again=$?; rm b; rm c'",
             sup(),
             saved.display()
         ),
     );
     t.wait_for("(rm a)");
     t.keys("a");
+    t.wait_for("(rm a2)");
+    t.keys("a");
+    // The same executable, syscall and path again: answered by the "always" with no new question.
+    t.wait_for("a-again=0");
     t.wait_for("(rm b)");
     t.keys("d");
     t.wait_for("(rm c)");
@@ -228,6 +232,23 @@ fn without_a_terminal_on_timeout_applies_at_once_with_a_warning() {
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("no terminal"), "warning in the log: {}", out.stderr);
     assert!(root.join("a").exists());
+}
+
+#[test]
+fn y_lets_mkdir_succeed_and_n_fails_it_with_the_rules_errno() {
+    let dir = temp_dir();
+    let extra = r#"{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY",
+       "supervise": { "decision": "prompt", "errnoRet": "EROFS" } },"#;
+    let policy = prompt_policy(dir.path(), extra, 30);
+    let t = Tmux::start(dir.path(), &format!("{} --policy {policy} -- sh -c 'mkdir yes; mkdir no' 2> err.txt", sup()));
+    t.wait_for("wants mkdir");
+    t.keys("y");
+    t.wait_for("/no\"");
+    t.keys("n");
+    t.wait_for("EXIT=1");
+    assert!(dir.path().join("yes").is_dir() && !dir.path().join("no").exists());
+    let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
+    assert!(err.contains("Read-only file system"), "the rule's errno: {err}");
 }
 
 #[test]
