@@ -154,6 +154,21 @@ pub struct LaunchOptions {
     pub listener: bool,
     /// Extra `seccomp(2)` flags from the policy (`SECCOMP_FILTER_FLAG_LOG`, `SPEC_ALLOW`).
     pub extra_flags: u32,
+    /// What happens to the program if the process that called [`spawn`] dies.
+    pub on_supervisor_exit: OnSupervisorExit,
+}
+
+/// What happens to the program when the supervisor dies (`--on-supervisor-exit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnSupervisorExit {
+    /// The kernel's fail-closed behaviour: the listener closes, so every pending and later notified syscall fails
+    /// with ENOSYS; the program keeps running.
+    #[default]
+    Enosys,
+    /// The program is killed with SIGKILL (`PR_SET_PDEATHSIG`, set in the launcher before the filter is loaded).
+    /// The death signal belongs to the program's own process: processes it forks later are not killed, and their
+    /// notified syscalls fail with ENOSYS.
+    Kill,
 }
 
 /// Why the launch failed before the program started.
@@ -254,13 +269,19 @@ pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Lau
         program.argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
     let envp: Vec<*const libc::c_char> =
         program.envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+    // The death signal is tied to the thread that forks (this one), and checked against this pid after it is set.
+    let death_signal = match options.on_supervisor_exit {
+        OnSupervisorExit::Enosys => None,
+        OnSupervisorExit::Kill => Some(nix::unistd::getpid()),
+    };
 
     // SAFETY: fork(2). The caller is single-threaded (no tokio runtime exists yet), so the child may run arbitrary
     // code; it only uses memory prepared above and exits through `execve`, `_exit` or a fault.
     match unsafe { fork() }.map_err(|e| LaunchError::Fork(e.into()))? {
         ForkResult::Child => {
             drop(parent_sock);
-            let code = launcher(&shared, child_sock.as_raw_fd(), &prog, flags, &program.path, &argv, &envp);
+            let code =
+                launcher(&shared, child_sock.as_raw_fd(), &prog, flags, death_signal, &program.path, &argv, &envp);
             // SAFETY: _exit(2) is always safe; reached only when the filter was not loaded.
             unsafe { libc::_exit(code) }
         }
@@ -347,11 +368,13 @@ fn launch_failure(shared: &SharedPage) -> LaunchError {
 }
 
 /// The launcher, in the forked child. Returns an exit code only if the filter could not be loaded.
+#[allow(clippy::too_many_arguments)]
 fn launcher(
     shared: &SharedPage,
     sock: RawFd,
     prog: &libc::sock_fprog,
     flags: u32,
+    death_signal: Option<Pid>,
     path: &CString,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
@@ -359,7 +382,7 @@ fn launcher(
     let page = shared.get();
     // SAFETY: getpid(2) cannot fail.
     page.launcher_pid.store(unsafe { libc::getpid() }, Ordering::Release);
-    if let Err(code) = prepare() {
+    if let Err(code) = prepare(death_signal) {
         return code;
     }
     // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it.
@@ -407,8 +430,9 @@ fn launcher(
     die_without_syscall()
 }
 
-/// Signal state and process attributes, set before the filter exists.
-fn prepare() -> Result<(), i32> {
+/// Signal state and process attributes, set before the filter exists. With `death_signal` (the supervisor's pid),
+/// the launcher, and so the program, gets SIGKILL when the supervisor dies (`--on-supervisor-exit kill`).
+fn prepare(death_signal: Option<Pid>) -> Result<(), i32> {
     // SAFETY: plain prctl(2)/sigaction(2)/sigprocmask(2) calls on this process with valid arguments.
     unsafe {
         // std ignores SIGPIPE in Rust programs; the program must start with the default, as with Command.
@@ -422,6 +446,16 @@ fn prepare() -> Result<(), i32> {
         // Not dumpable until execve (which resets it), so that dying by a fault after a failed execve leaves
         // no core file behind.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if let Some(supervisor) = death_signal {
+            // prctl(2): the signal comes when the parent thread exits; execve keeps it (NO_NEW_PRIVS rules out the
+            // set-user-ID and file-capability cases that would clear it). If the supervisor died before this
+            // call, we were already reparented and no signal will come: stop here.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
+                || libc::getppid() != supervisor.as_raw()
+            {
+                return Err(125);
+            }
+        }
     }
     Ok(())
 }

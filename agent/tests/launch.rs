@@ -48,7 +48,7 @@ fn notifying_the_launchers_own_syscalls_never_deadlocks_the_hand_off() {
     let names = ["write", "sendmsg", "sendto", "close", "fcntl", "execve", "exit_group", "nanosleep", "sched_yield"];
     let compiled = compile(&policy(Action::Allow, vec![rule(&names, Action::Notify)])).unwrap();
     assert!(compiled.notifies);
-    let options = LaunchOptions { listener: true, extra_flags: 0 };
+    let options = LaunchOptions { listener: true, ..LaunchOptions::default() };
     let launched = spawn(&sh("exit 5"), &compiled.bpf, options).unwrap();
     let listener = launched.listener.as_ref().expect("listener fd handed over");
     let first = ScmpNotifReq::receive(listener.as_raw_fd()).unwrap();
@@ -68,7 +68,7 @@ fn notifying_the_launchers_own_syscalls_never_deadlocks_the_hand_off() {
 #[test]
 fn the_listener_fd_is_not_inherited_by_the_program() {
     let compiled = compile(&policy(Action::Allow, vec![rule(&["swapon"], Action::Notify)])).unwrap();
-    let options = LaunchOptions { listener: true, extra_flags: 0 };
+    let options = LaunchOptions { listener: true, ..LaunchOptions::default() };
     // The program fails if any of its fds is a seccomp listener.
     let script = "for f in /proc/self/fd/*; do case $(readlink $f) in *seccomp*) exit 9;; esac; done; exit 0";
     let launched = spawn(&sh(script), &compiled.bpf, options).unwrap();
@@ -85,7 +85,8 @@ fn a_second_listener_in_the_same_chain_is_ebusy() {
         ["--exact", "nested_launch_helper", "--nocapture", "--include-ignored"].map(Into::into).to_vec();
     let program = Program::resolve(exe.as_os_str(), &args).unwrap();
     std::env::set_var("SUPERVISE_NESTED_HELPER", "1");
-    let launched = spawn(&program, &compiled.bpf, LaunchOptions { listener: true, extra_flags: 0 }).unwrap();
+    let launched =
+        spawn(&program, &compiled.bpf, LaunchOptions { listener: true, ..LaunchOptions::default() }).unwrap();
     std::env::remove_var("SUPERVISE_NESTED_HELPER");
     let status = waitpid(launched.pid, None).unwrap();
     assert_eq!(status, WaitStatus::Exited(launched.pid, 0), "the nested launch must fail with EBUSY");
@@ -99,7 +100,8 @@ fn nested_launch_helper() {
         return;
     }
     let compiled = compile(&policy(Action::Allow, vec![rule(&["swapon"], Action::Notify)])).unwrap();
-    let err = spawn(&sh("exit 0"), &compiled.bpf, LaunchOptions { listener: true, extra_flags: 0 }).unwrap_err();
+    let err =
+        spawn(&sh("exit 0"), &compiled.bpf, LaunchOptions { listener: true, ..LaunchOptions::default() }).unwrap_err();
     assert!(matches!(err, LaunchError::Load(nix::errno::Errno::EBUSY)), "{err:?}");
     assert!(err.to_string().contains("EBUSY"));
 }

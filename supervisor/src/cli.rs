@@ -49,9 +49,32 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub save_decisions: Option<PathBuf>,
 
+    /// What happens to the program if supervise dies: `enosys` (notified syscalls fail with ENOSYS, the program
+    /// keeps running) or `kill` (the program is killed with SIGKILL).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnSupervisorExit::Enosys)]
+    pub on_supervisor_exit: OnSupervisorExit,
+
     /// The program and its arguments (after `--`).
     #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
     pub program: Vec<OsString>,
+}
+
+/// `--on-supervisor-exit`: see [`agent::launch::OnSupervisorExit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnSupervisorExit {
+    /// Fail closed: notified syscalls fail with ENOSYS; the program keeps running.
+    Enosys,
+    /// Kill the program (SIGKILL).
+    Kill,
+}
+
+impl From<OnSupervisorExit> for agent::launch::OnSupervisorExit {
+    fn from(value: OnSupervisorExit) -> Self {
+        match value {
+            OnSupervisorExit::Enosys => agent::launch::OnSupervisorExit::Enosys,
+            OnSupervisorExit::Kill => agent::launch::OnSupervisorExit::Kill,
+        }
+    }
 }
 
 /// Logging options, shared by every mode.

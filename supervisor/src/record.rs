@@ -106,7 +106,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let recorder = Arc::new(Recorder { watched: options.args.clone(), ..Recorder::default() });
     let progress = std::io::stderr().is_terminal().then(|| spawn_progress(recorder.clone()));
     let handler = recorder.clone();
-    let status = launch_and_supervise(&program, &compiled.bpf, LaunchOptions { listener: true, extra_flags: 0 }, move || handler);
+    let status = launch_and_supervise(&program, &compiled.bpf, LaunchOptions { listener: true, ..LaunchOptions::default() }, move || handler);
     if let Some(stop) = progress {
         stop.store(usize::MAX, Ordering::Relaxed);
         eprint!("\r\x1b[K");

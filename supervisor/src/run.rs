@@ -65,7 +65,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     for (index, name) in &compiled.skipped {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
-    let options = LaunchOptions { listener: compiled.notifies, extra_flags: seccomp_flags(&policy) };
+    let options = LaunchOptions {
+        listener: compiled.notifies,
+        extra_flags: seccomp_flags(&policy),
+        on_supervisor_exit: args.on_supervisor_exit.into(),
+    };
     let decider = Arc::new(decider);
     let saver = args.save_decisions.as_ref().map(|path| Saver::new(path, &source.text));
     launch_and_supervise(&program, &compiled.bpf, options, move || {
