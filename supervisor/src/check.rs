@@ -29,8 +29,7 @@ pub fn check(files: &[PathBuf]) -> Result<i32, Failure> {
         });
         match result {
             Ok((source, profile, policy)) => {
-                let names: Vec<(usize, String)> =
-                    profile.rule_names().map(|(i, name)| (i, name.to_string())).collect();
+                let names: Vec<(usize, String)> = profile.rule_names().map(|(i, name)| (i, name.to_string())).collect();
                 println!("{}", summary(&source.name, &policy));
                 for warning in unknown_names(&names, &known) {
                     eprintln!("supervise: {}: warning: {warning}", source.name);
@@ -45,7 +44,10 @@ pub fn check(files: &[PathBuf]) -> Result<i32, Failure> {
         }
     }
     if invalid > 0 {
-        return Err(Failure { code: EXIT_INVALID, lines: vec![format!("{invalid} of {} policies invalid", files.len())] });
+        return Err(Failure {
+            code: EXIT_INVALID,
+            lines: vec![format!("{invalid} of {} policies invalid", files.len())],
+        });
     }
     Ok(0)
 }
@@ -75,7 +77,17 @@ pub fn summary(name: &str, policy: &Policy) -> String {
 
 /// Every syscall name libseccomp knows on any architecture.
 fn known_syscalls() -> BTreeSet<String> {
-    let arches = [Arch::X86_64, Arch::X86, Arch::X32, Arch::Aarch64, Arch::Arm, Arch::Riscv64, Arch::Ppc64le, Arch::S390x, Arch::Mips64];
+    let arches = [
+        Arch::X86_64,
+        Arch::X86,
+        Arch::X32,
+        Arch::Aarch64,
+        Arch::Arm,
+        Arch::Riscv64,
+        Arch::Ppc64le,
+        Arch::S390x,
+        Arch::Mips64,
+    ];
     let mut names = BTreeSet::new();
     for arch in arches {
         let base = if arch == Arch::X32 { proto::arch::X32_SYSCALL_BIT } else { 0 };
@@ -104,7 +116,10 @@ fn unknown_names(names: &[(usize, String)], known: &BTreeSet<String>) -> Vec<Str
                 .map(|k| (strsim::levenshtein(name, k), k))
                 .filter(|(d, _)| *d <= 2.max(name.len() / 4))
                 .min();
-            let unknown = format!("syscalls[{index}]: {name:?} is unknown on every architecture (to libseccomp {})", libseccomp_version());
+            let unknown = format!(
+                "syscalls[{index}]: {name:?} is unknown on every architecture (to libseccomp {})",
+                libseccomp_version()
+            );
             match best {
                 Some((_, k)) => format!("{unknown}; did you mean {k:?}?"),
                 None => format!("{unknown}; it is skipped"),

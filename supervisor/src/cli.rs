@@ -103,7 +103,9 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Run a program with every syscall allowed and observed, then write a Docker-format profile for it.
-    #[command(after_help = "Examples:\n  supervise record --output ls.json -- ls /\n  supervise --policy ls.json -- ls /\n  supervise record --output app.json --merge app.json --args personality,socket -- ./app --other-mode\n  supervise record --for runc --output busybox.json -- busybox ls /")]
+    #[command(
+        after_help = "Examples:\n  supervise record --output ls.json -- ls /\n  supervise --policy ls.json -- ls /\n  supervise record --output app.json --merge app.json --args personality,socket -- ./app --other-mode\n  supervise record --for runc --output busybox.json -- busybox ls /"
+    )]
     Record {
         /// Where to write the profile.
         #[arg(long, short, value_name = "FILE")]
@@ -122,7 +124,9 @@ pub enum Command {
         program: Vec<OsString>,
     },
     /// Run as an OCI seccomp agent: runc and crun hand over each container's listener fd at `--socket`.
-    #[command(after_help = "Examples:\n  supervise serve --socket /run/supervise.sock --policy /etc/supervise/default.json\n  supervise serve --socket /run/supervise.sock --policy base.json --policy-dir /etc/supervise/policies\n\nIn the container's seccomp profile: \"listenerPath\": \"/run/supervise.sock\", and optionally\n\"listenerMetadata\": \"NAME.json\" to pick a policy of --policy-dir.")]
+    #[command(
+        after_help = "Examples:\n  supervise serve --socket /run/supervise.sock --policy /etc/supervise/default.json\n  supervise serve --socket /run/supervise.sock --policy base.json --policy-dir /etc/supervise/policies\n\nIn the container's seccomp profile: \"listenerPath\": \"/run/supervise.sock\", and optionally\n\"listenerMetadata\": \"NAME.json\" to pick a policy of --policy-dir."
+    )]
     Serve {
         /// Unix socket to listen on (the profile's `listenerPath`); created with mode 0600.
         #[arg(long, value_name = "PATH")]

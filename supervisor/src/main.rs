@@ -12,7 +12,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
-    if let Err(line) = supervisor::logging::init(cli.log.log_level.as_deref(), cli.log.log_format, cli.log.log_file.as_deref())
+    if let Err(line) =
+        supervisor::logging::init(cli.log.log_level.as_deref(), cli.log.log_format, cli.log.log_file.as_deref())
     {
         return fail(Failure::new(EXIT_FAILURE, line));
     }
@@ -28,11 +29,13 @@ fn main() -> ExitCode {
                 program: program.clone(),
             })
         }
-        Some(Command::Serve { socket, policy, policy_dir }) => supervisor::serve::serve(&supervisor::serve::ServeOptions {
-            socket: socket.clone(),
-            policy: policy.clone(),
-            policy_dir: policy_dir.clone(),
-        }),
+        Some(Command::Serve { socket, policy, policy_dir }) => {
+            supervisor::serve::serve(&supervisor::serve::ServeOptions {
+                socket: socket.clone(),
+                policy: policy.clone(),
+                policy_dir: policy_dir.clone(),
+            })
+        }
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),

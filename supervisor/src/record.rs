@@ -27,10 +27,44 @@ use crate::syscalls;
 /// Syscalls runc makes after it loads the filter and before the container's process runs (runc 1.1, Go runtime
 /// included). `--for runc` adds them, since runc cannot start the container without them.
 pub const RUNC_AFTER_LOAD: &[&str] = &[
-    "capget", "capset", "chdir", "close", "close_range", "epoll_ctl", "epoll_pwait", "execve", "exit_group", "fchdir",
-    "fchown", "fcntl", "fstat", "fstatfs", "futex", "getdents64", "getpid", "getppid", "gettid", "mmap", "mprotect",
-    "munmap", "nanosleep", "newfstatat", "openat", "prctl", "read", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
-    "sched_getaffinity", "sched_yield", "setgid", "setgroups", "setuid", "sigaltstack", "tgkill", "write",
+    "capget",
+    "capset",
+    "chdir",
+    "close",
+    "close_range",
+    "epoll_ctl",
+    "epoll_pwait",
+    "execve",
+    "exit_group",
+    "fchdir",
+    "fchown",
+    "fcntl",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getdents64",
+    "getpid",
+    "getppid",
+    "gettid",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "openat",
+    "prctl",
+    "read",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sched_getaffinity",
+    "sched_yield",
+    "setgid",
+    "setgroups",
+    "setuid",
+    "sigaltstack",
+    "tgkill",
+    "write",
 ];
 
 /// `record` options.
@@ -106,7 +140,12 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let recorder = Arc::new(Recorder { watched: options.args.clone(), ..Recorder::default() });
     let progress = std::io::stderr().is_terminal().then(|| spawn_progress(recorder.clone()));
     let handler = recorder.clone();
-    let status = launch_and_supervise(&program, &compiled.bpf, LaunchOptions { listener: true, ..LaunchOptions::default() }, move || handler);
+    let status = launch_and_supervise(
+        &program,
+        &compiled.bpf,
+        LaunchOptions { listener: true, ..LaunchOptions::default() },
+        move || handler,
+    );
     if let Some(stop) = progress {
         stop.store(usize::MAX, Ordering::Relaxed);
         eprint!("\r\x1b[K");
@@ -125,7 +164,11 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
         names.len(),
         new.len(),
         options.output.display(),
-        if new.is_empty() { String::new() } else { format!(": new: {}", new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
+        if new.is_empty() {
+            String::new()
+        } else {
+            format!(": new: {}", new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+        }
     );
     Ok(status)
 }
@@ -226,7 +269,12 @@ impl Recorded {
 
 /// Unconditionally allowed names of a policy.
 fn allowed_names(policy: &Policy) -> BTreeSet<String> {
-    policy.rules.iter().filter(|r| r.action == Action::Allow && r.args.is_empty()).flat_map(|r| r.names.clone()).collect()
+    policy
+        .rules
+        .iter()
+        .filter(|r| r.action == Action::Allow && r.args.is_empty())
+        .flat_map(|r| r.names.clone())
+        .collect()
 }
 
 fn write_profile(path: &Path, profile: &Value) -> Result<(), Failure> {

@@ -205,7 +205,11 @@ async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState, Vec
         };
         fds.extend(new_fds);
         if n == 0 {
-            return Err(if data.is_empty() { "connection closed without a message".into() } else { "truncated JSON".into() });
+            return Err(if data.is_empty() {
+                "connection closed without a message".into()
+            } else {
+                "truncated JSON".into()
+            });
         }
         data.extend_from_slice(&chunk[..n]);
         if data.len() > MAX_MESSAGE {
