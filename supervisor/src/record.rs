@@ -78,12 +78,15 @@ pub struct RecordOptions {
     pub program: Vec<OsString>,
 }
 
+/// Values seen per argument index.
+type ArgValues = BTreeMap<usize, BTreeSet<u64>>;
+
 /// What a run made.
 #[derive(Debug, Default)]
 pub struct Recorder {
     seen: Mutex<BTreeSet<(Arch, i32)>>,
     /// For `--args` syscalls: name → arg index → values.
-    values: Mutex<BTreeMap<(Arch, i32), BTreeMap<usize, BTreeSet<u64>>>>,
+    values: Mutex<BTreeMap<(Arch, i32), ArgValues>>,
     watched: Vec<String>,
     count: AtomicUsize,
 }
