@@ -246,7 +246,12 @@ fn emulated_opens_act_with_the_targets_uid_and_umask() {
 fn the_shipped_matcher_examples_do_what_they_say() {
     let dir = temp_dir();
     let root = dir.path().canonicalize().unwrap();
-    let policy = |name: &str| crate::support::policy_file(name).display().to_string();
+    // Copies nobody can read (CI's checkout may sit in a private directory).
+    let policy = |name: &str| {
+        let copy = root.join(name);
+        std::fs::copy(crate::support::policy_file(name), &copy).unwrap();
+        copy.display().to_string()
+    };
     // paths-protect-etc: as nobody, so that even a broken policy could not write /etc (EACCES, not EROFS, then).
     let script = "import os\nfor flags in (os.O_WRONLY, os.O_RDWR):\n    try:\n        os.open('/etc/hostname', flags)\n    except OSError as e:\n        print(e.strerror)\nprint(len(open('/etc/hostname').read()) > 0)\nos.mkdir('/tmp/' + str(os.getpid()) + '.d'); os.rmdir('/tmp/' + str(os.getpid()) + '.d'); print('tmp ok')";
     let out = crate::support::as_nobody(
