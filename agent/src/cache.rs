@@ -14,6 +14,8 @@ use proto::{Arch, Policy};
 use crate::filter::{compile, Bpf, Compiled, FilterError};
 
 const MAGIC: &[u8; 8] = b"SUPVBPF1";
+/// Changes whenever the compiler in `filter.rs` changes what it emits for the same policy (bump it there).
+const COMPILER_REVISION: u32 = 2;
 
 /// [`compile`], through the cache.
 ///
@@ -40,14 +42,22 @@ fn cache_dir() -> Option<PathBuf> {
 fn entry_path(policy: &Policy) -> Option<PathBuf> {
     let version = libseccomp::ScmpVersion::current().ok()?;
     let key = format!(
-        "{policy:?}|libseccomp {}.{}.{}|{}|{}",
+        "{policy:?}|libseccomp {}.{}.{}|{}|{}|compiler {COMPILER_REVISION}|build {}",
         version.major,
         version.minor,
         version.micro,
         Arch::native(),
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        build_id(),
     );
     Some(cache_dir()?.join(format!("{:016x}.bpf", fnv1a(key.as_bytes()))))
+}
+
+/// Size and mtime of the running executable: a new build never reuses filters an older one compiled.
+fn build_id() -> String {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self/exe")
+        .map_or_else(|_| "?".into(), |m| format!("{}:{}.{}", m.size(), m.mtime(), m.mtime_nsec()))
 }
 
 /// FNV-1a, 64-bit: stable across builds, unlike `DefaultHasher`.

@@ -89,6 +89,10 @@ pub enum FilterError {
     Context(#[source] libseccomp::error::SeccompError),
     #[error("libseccomp does not support architecture {0}")]
     Arch(Arch, #[source] libseccomp::error::SeccompError),
+    #[error("syscalls[{index}]: errno {errno} is above {LIBSECCOMP_MAX_ERRNO}, the largest libseccomp accepts")]
+    ErrnoTooLarge { index: usize, errno: u16 },
+    #[error("defaultErrnoRet {0} is above {LIBSECCOMP_MAX_ERRNO}, the largest errno libseccomp accepts")]
+    DefaultErrnoTooLarge(u16),
     #[error("syscalls[{index}]: libseccomp rejected the rule for {name:?}")]
     Rule {
         index: usize,
@@ -126,6 +130,11 @@ pub fn pfc(policy: &Policy) -> Result<String, FilterError> {
 type Built = (ScmpFilterContext, bool, Vec<(usize, String)>);
 
 fn build(policy: &Policy) -> Result<Built, FilterError> {
+    if let Action::Errno(e) = policy.default_action {
+        if e.get() > LIBSECCOMP_MAX_ERRNO {
+            return Err(FilterError::DefaultErrnoTooLarge(e.get()));
+        }
+    }
     let mut ctx = ScmpFilterContext::new(scmp_action(policy.default_action)).map_err(FilterError::Context)?;
     ctx.set_act_badarch(ScmpAction::KillProcess).map_err(FilterError::Context)?;
     let native = scmp_arch(Arch::native());
@@ -144,6 +153,11 @@ fn build(policy: &Policy) -> Result<Built, FilterError> {
     for rule in &policy.rules {
         if rule.action == policy.default_action {
             continue;
+        }
+        if let Action::Errno(e) = rule.action {
+            if e.get() > LIBSECCOMP_MAX_ERRNO {
+                return Err(FilterError::ErrnoTooLarge { index: rule.index, errno: e.get() });
+            }
         }
         let action = scmp_action(rule.action);
         for name in &rule.names {
@@ -174,6 +188,9 @@ fn export(write: impl FnOnce(&File) -> Result<(), libseccomp::error::SeccompErro
     file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_end(&mut bytes)).map_err(FilterError::Export)?;
     Ok(bytes)
 }
+
+/// The largest errno libseccomp 2.5 accepts in `SCMP_ACT_ERRNO` (it wants errno < MAX_ERRNO).
+pub const LIBSECCOMP_MAX_ERRNO: u16 = 4094;
 
 fn scmp_action(action: Action) -> ScmpAction {
     match action {

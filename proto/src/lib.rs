@@ -10,6 +10,8 @@
 
 pub mod arch;
 pub mod errno;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod policy;
 pub mod profile;
 pub mod wire;

@@ -22,6 +22,29 @@ Examples:
   # Check a profile without running anything:
   supervise check my-profile.json";
 
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  supervise check policies/*.json
+  supervise check --strict --format json ls.json     # for CI: warnings fail too, one JSON document
+  supervise check --bpf ls.json                      # what the kernel gets (libseccomp PFC)";
+
+const RECORD_EXAMPLES: &str = "\
+Examples:
+  supervise record --output ls.json -- ls /          # then: supervise --policy ls.json -- ls /
+  supervise record -o py.json --merge py.json --args socket -- python3 -c 'import socket; socket.socket()'
+  supervise record --for runc --output busybox.json -- busybox ls /   # for config.json's linux.seccomp";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  supervise completions bash > ~/.local/share/bash-completion/completions/supervise
+  supervise completions zsh > ~/.zfunc/_supervise          # with fpath+=(~/.zfunc) in ~/.zshrc
+  supervise completions fish > ~/.config/fish/completions/supervise.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  supervise man | man -l -
+  supervise man --dir ~/.local/share/man/man1 && man supervise-record";
+
 /// See, approve, deny or fake what a program asks of the kernel (seccomp user notification).
 #[derive(Debug, Parser)]
 #[command(name = "supervise", version, about, after_help = RUN_EXAMPLES)]
@@ -96,32 +119,65 @@ pub struct LogArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate policies without running anything: a summary for valid files, every error for invalid ones.
-    #[command(after_help = "Examples:\n  supervise check policy.json\n  supervise check policies/*.json")]
+    ///
+    /// Each file is parsed, resolved for this machine and compiled as `supervise --policy` would. Warnings point at
+    /// misspelt syscall names and keys, rules that can never match, duplicate and conflicting rules, notify rules
+    /// on syscalls the launcher (or runc) needs, and path decisions that are only advisory. Exit status: 0 if every
+    /// file is valid, 1 otherwise.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check {
         /// Policy files to check.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Output format: `text` (summary on stdout, findings on stderr) or `json` (one document, for CI).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::check::Format::Text)]
+        format: crate::check::Format,
+        /// Also print the compiled filter, as libseccomp's pseudo filter code (PFC).
+        #[arg(long)]
+        bpf: bool,
+        /// Treat warnings as errors (exit 1).
+        #[arg(long)]
+        strict: bool,
     },
     /// Run a program with every syscall allowed and observed, then write a Docker-format profile for it.
-    #[command(
-        after_help = "Examples:\n  supervise record --output ls.json -- ls /\n  supervise --policy ls.json -- ls /\n  supervise record --output app.json --merge app.json --args personality,socket -- ./app --other-mode\n  supervise record --for runc --output busybox.json -- busybox ls /"
-    )]
+    ///
+    /// Every syscall of the program, its threads and its children is notified and let through (CONTINUE). The
+    /// profile allows exactly the syscalls seen (`defaultAction: SCMP_ACT_ERRNO`), for the architectures seen. A
+    /// summary goes to stderr; on a terminal, a progress line shows the syscalls seen so far. The exit status is
+    /// the program's.
+    #[command(after_help = RECORD_EXAMPLES)]
     Record {
         /// Where to write the profile.
         #[arg(long, short, value_name = "FILE")]
         output: PathBuf,
-        /// Add to this existing profile (often the same file as --output).
+        /// Add to this profile (often the same file as --output): its allow rules are merged, other rules kept.
         #[arg(long, value_name = "FILE")]
         merge: Option<PathBuf>,
-        /// Syscalls whose first-argument values are recorded as `args` conditions (comma-separated).
-        #[arg(long, value_name = "SYSCALLS", value_delimiter = ',')]
+        /// Record the values of one argument of these syscalls as `args` conditions: NAME (argument 0) or
+        /// NAME:INDEX, comma-separated (for example `personality,socket,ioctl:1`).
+        #[arg(long, value_name = "SYSCALL[:INDEX],...", value_delimiter = ',')]
         args: Vec<String>,
-        /// Also allow what the named runtime needs after it loads the filter (today: runc).
+        /// Also allow what the named runtime needs after it loads the filter (today: runc; see
+        /// docs/record-and-check.md).
         #[arg(long = "for", value_name = "RUNTIME", value_parser = ["runc"])]
         for_runtime: Option<String>,
         /// The program and its arguments (after `--`).
         #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
         program: Vec<OsString>,
+    },
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, or write one page per command into a directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// Write supervise.1 and supervise-COMMAND.1 for each subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Run as an OCI seccomp agent: runc and crun hand over each container's listener fd at `--socket`.
     #[command(
@@ -161,6 +217,6 @@ mod tests {
     #[test]
     fn check_takes_files() {
         let cli = Cli::try_parse_from(["supervise", "check", "a.json", "b.json"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Check { files }) if files.len() == 2));
+        assert!(matches!(cli.command, Some(Command::Check { files, .. }) if files.len() == 2));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use supervisor::cli::{Cli, Command};
 use supervisor::run::{self, Failure, EXIT_FAILURE};
 
@@ -19,7 +19,31 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         None => run::run(&cli.run),
-        Some(Command::Check { files }) => supervisor::check::check(files),
+        Some(Command::Check { files, format, bpf, strict }) => {
+            supervisor::check::check(&supervisor::check::CheckOptions {
+                files: files.clone(),
+                format: *format,
+                bpf: *bpf,
+                strict: *strict,
+            })
+        }
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "supervise", &mut script);
+            print_bytes(&script)
+        }
+        Some(Command::Man { dir: Some(dir) }) => {
+            clap_mangen::generate_to(Cli::command(), dir).map(|()| 0).map_err(|e| {
+                Failure::new(EXIT_FAILURE, format!("cannot write the manual pages to {}: {e}", dir.display()))
+            })
+        }
+        Some(Command::Man { dir: None }) => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_bytes(&page),
+                Err(e) => Err(Failure::new(EXIT_FAILURE, format!("cannot render the manual page: {e}"))),
+            }
+        }
         Some(Command::Record { output, merge, args, for_runtime, program }) => {
             supervisor::record::record(&supervisor::record::RecordOptions {
                 output: output.clone(),
@@ -40,6 +64,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
         Err(failure) => fail(failure),
+    }
+}
+
+/// Writes generated text to stdout; a closed stdout (`supervise man | head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> Result<i32, Failure> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::new(EXIT_FAILURE, format!("cannot write to stdout: {e}"))),
     }
 }
 

@@ -60,8 +60,13 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
             format!("cannot run {}: the policy blocks execve ({why})", program.display()),
         ));
     }
-    let compiled = agent::cache::compile_cached(&policy)
-        .map_err(|e| Failure::new(EXIT_FAILURE, format!("{}: {e}", source.name)))?;
+    let compiled = agent::cache::compile_cached(&policy).map_err(|e| {
+        let message = match source.parse() {
+            Ok(profile) => crate::check::explain_compile_error(&e, &profile).1,
+            Err(_) => e.to_string(),
+        };
+        Failure::new(EXIT_FAILURE, format!("{}: {message}", source.name))
+    })?;
     for (index, name) in &compiled.skipped {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
@@ -140,9 +145,15 @@ async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display:
                 notify = None;
             }
             Some(sig) = next_signal(&mut forwarded) => {
-                debug!(signal = sig, "forwarding signal to the program");
-                // SAFETY: kill(2) with a pid we spawned and have not reaped, and a valid signal number.
-                unsafe { libc::kill(app.as_raw(), sig) };
+                if app_status.is_none() {
+                    debug!(signal = sig, "forwarding signal to the program");
+                    // SAFETY: kill(2) with a valid signal number and the pid of our child, which is not reaped yet
+                    // (only `reap` reaps, and it has not seen it exit), so the pid cannot have been reused.
+                    unsafe { libc::kill(app.as_raw(), sig) };
+                } else {
+                    // Its pid may belong to another process by now.
+                    debug!(signal = sig, "the program has exited: signal not forwarded");
+                }
             }
         }
     }

@@ -3,25 +3,33 @@
 //! seccomp listener fd over `SCM_RIGHTS`. Each connection becomes its own task with its own notify loop, deciding
 //! from the policy that `listenerMetadata` selects (or `--policy`).
 //!
+//! Main pieces: [`serve`] (the command: policies, socket, signals), [`run`] (the accept loop, testable in-process
+//! with any shutdown future), [`Policies`] (the default policy and those of `--policy-dir`), [`Dropped`] (why a
+//! connection was refused).
+//!
 //! Bad input never stops the agent: malformed JSON, a missing fd, an fd that is not a seccomp listener, an oversized
-//! message or a silent client is logged and dropped.
+//! message or a silent client is logged and dropped. A dropped listener fd is closed, so that the container's
+//! notified syscalls fail with ENOSYS (fail closed).
 
 use std::collections::HashMap;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use proto::profile::Target;
-use proto::{Arch, Policy};
+use proto::{Action, Arch, Decision, Policy};
 use serde::Deserialize;
 use tokio::net::{UnixListener, UnixStream};
-use tracing::{info, warn, Instrument};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn, Instrument};
 
 use crate::decide::Decider;
+use crate::emulate::path;
 use crate::notify::PolicyHandler;
 use crate::policy_file::{this_target, Source};
 use crate::prompt::Prompts;
@@ -30,8 +38,13 @@ use crate::seccomp::Listener;
 
 /// Largest ContainerProcessState message accepted.
 pub const MAX_MESSAGE: usize = 1 << 20;
-/// How long a client may take to send its message.
+/// How long a client may take to send its message, unless [`READ_TIMEOUT_ENV`] says otherwise.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Environment variable that sets the read timeout in milliseconds (for tests and slow nodes).
+pub const READ_TIMEOUT_ENV: &str = "SUPERVISE_SERVE_READ_TIMEOUT_MS";
+/// Connections that may wait for their message at once; more are closed at once, so that silent clients cannot
+/// use up the agent's fds.
+pub const MAX_PENDING: usize = 128;
 
 /// `supervise serve` options.
 #[derive(Debug, Clone)]
@@ -39,6 +52,37 @@ pub struct ServeOptions {
     pub socket: PathBuf,
     pub policy: PathBuf,
     pub policy_dir: Option<PathBuf>,
+}
+
+/// Limits of the accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to send its message.
+    pub read_timeout: Duration,
+    /// Connections that may wait for their message at once.
+    pub max_pending: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { read_timeout: READ_TIMEOUT, max_pending: MAX_PENDING }
+    }
+}
+
+impl Limits {
+    /// The defaults, with the read timeout from [`READ_TIMEOUT_ENV`] when it is set to a positive number.
+    pub fn from_env() -> Limits {
+        Limits::with_read_timeout(std::env::var(READ_TIMEOUT_ENV).ok().as_deref())
+    }
+
+    /// The defaults, with the read timeout in milliseconds from `ms` when it is a positive number.
+    fn with_read_timeout(ms: Option<&str>) -> Limits {
+        let read_timeout = ms
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map_or(READ_TIMEOUT, Duration::from_millis);
+        Limits { read_timeout, ..Limits::default() }
+    }
 }
 
 /// The OCI runtime-spec `ContainerProcessState`.
@@ -54,6 +98,7 @@ pub struct ContainerProcessState {
     pub state: ContainerState,
 }
 
+/// The OCI runtime-spec `state` inside a [`ContainerProcessState`].
 #[derive(Debug, Deserialize)]
 pub struct ContainerState {
     #[serde(default)]
@@ -68,6 +113,33 @@ pub struct ContainerState {
     pub annotations: HashMap<String, String>,
 }
 
+/// Why a connection was dropped. Each is logged; the agent goes on serving.
+#[derive(Debug, thiserror::Error)]
+pub enum Dropped {
+    #[error("the runtime sent nothing within {0:?}")]
+    Silent(Duration),
+    #[error("connection closed without a message")]
+    Empty,
+    #[error("connection closed in the middle of the message")]
+    Truncated,
+    #[error("message larger than {MAX_MESSAGE} bytes")]
+    TooLarge,
+    #[error("invalid ContainerProcessState: {0}")]
+    Invalid(String),
+    #[error("cannot read the message")]
+    Io(#[source] std::io::Error),
+    #[error("no seccompFd in fds {0:?}")]
+    NoSeccompFd(Vec<String>),
+    #[error("fds names seccompFd at index {index} but the message carries {received} fd(s)")]
+    MissingFd { index: usize, received: usize },
+    #[error("the seccompFd is not a seccomp listener ({0})")]
+    NotListener(String),
+    #[error("listenerMetadata {0:?} names no policy of --policy-dir (notified syscalls fail with ENOSYS)")]
+    UnknownPolicy(String),
+    #[error("{0} connections are already waiting for their message")]
+    Busy(usize),
+}
+
 /// Policies by name: the default one and those of `--policy-dir`, loaded at start so that a bad file is an error
 /// before anything is served.
 pub struct Policies {
@@ -79,31 +151,47 @@ impl Policies {
     /// Loads `--policy` and every `*.json` of `--policy-dir`.
     ///
     /// # Errors
-    /// A [`Failure`] naming the first invalid file.
+    /// A [`Failure`] naming the first invalid file, or a policy whose allowed path syscalls the supervisor would
+    /// perform in its own filesystem instead of the container's (see [`container_safe`]).
     pub fn load(options: &ServeOptions, target: &Target) -> Result<Policies, Failure> {
-        let load = |path: &Path| -> Result<Policy, Failure> {
+        let load = |path: &Path| -> Result<Arc<Decider>, Failure> {
             let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
-            source.load(target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })
+            let policy = source.load(target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+            container_safe(&policy, &source.name).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+            Ok(Arc::new(Decider::new(&policy)))
         };
-        let default = Arc::new(Decider::new(&load(&options.policy)?));
+        let default = load(&options.policy)?;
         let mut by_name = HashMap::new();
         if let Some(dir) = &options.policy_dir {
             let entries = std::fs::read_dir(dir)
                 .map_err(|e| Failure::new(EXIT_FAILURE, format!("--policy-dir {}: {e}", dir.display())))?;
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.extension().is_some_and(|e| e == "json") {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    by_name.insert(name, Arc::new(Decider::new(&load(&path)?)));
-                }
+            let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file()) {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                by_name.insert(name, load(&path)?);
             }
         }
         Ok(Policies { default, by_name })
     }
 
-    /// `listenerMetadata` names a file of `--policy-dir` (`name.json`, `name`, or `policy=name.json`).
+    /// A single policy for every container (tests and embedding).
+    pub fn single(policy: &Policy) -> Policies {
+        Policies { default: Arc::new(Decider::new(policy)), by_name: HashMap::new() }
+    }
+
+    /// Names of the `--policy-dir` policies, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// `listenerMetadata` names a file of `--policy-dir` (`name.json`, `name`, or `policy=name.json`); empty
+    /// metadata means the default policy.
     fn choose(&self, metadata: &str) -> Option<&Arc<Decider>> {
-        let name = metadata.trim().strip_prefix("policy=").unwrap_or(metadata.trim());
+        let name = metadata.trim();
+        let name = name.strip_prefix("policy=").unwrap_or(name).trim();
         if name.is_empty() {
             return Some(&self.default);
         }
@@ -111,75 +199,163 @@ impl Policies {
     }
 }
 
-/// Runs the agent until SIGTERM or SIGINT.
+/// Refuses a policy under which serve would perform an allowed path syscall itself.
+///
+/// An allow decision that rested on a `paths` matcher is carried out by emulation ([`path::perform`]), and that
+/// works in the supervisor's own mount namespace and root: for a container it would create, open or remove files
+/// on the host instead of in the container. Until emulation resolves paths inside the target's root, serve refuses
+/// such policies at start. Deny rules with `paths` and allow rules without them are fine.
 ///
 /// # Errors
-/// A [`Failure`] (125) if a policy is invalid or the socket cannot be created.
+/// One line per offending syscall, naming the file and the rule.
+pub fn container_safe(policy: &Policy, file: &str) -> Result<(), Vec<String>> {
+    let allows = |d: Option<&Decision>| matches!(d.unwrap_or(&policy.notify_default), Decision::Allow);
+    let mut errors = Vec::new();
+    for &syscall in path::EMULATED {
+        let rules: Vec<_> = policy
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Notify && r.names.iter().any(|n| n == syscall))
+            .collect();
+        let Some(first) = rules.iter().position(|r| !r.matchers.paths.is_empty()) else { continue };
+        let place = match rules[first..].iter().find(|r| allows(r.decision.as_ref())) {
+            Some(rule) => format!("syscalls[{}] ({syscall})", rule.index),
+            None if matches!(policy.notify_default, Decision::Allow) => format!("the notify default ({syscall})"),
+            None => continue,
+        };
+        errors.push(format!(
+            "{file}: {place}: an allow decision after a `paths` matcher would be carried out by the agent in its own \
+             filesystem, not the container's; serve refuses it (use deny rules with paths, or allow without paths)"
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Runs the agent until SIGTERM or SIGINT; exits 0 then, after removing the socket.
+///
+/// # Errors
+/// A [`Failure`] (125) if a policy is invalid, the socket cannot be created, or the signal handlers cannot be
+/// installed.
 pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
     let target = Target { native: Arch::native(), caps: u64::MAX, ..this_target() };
     let policies = Arc::new(Policies::load(options, &target)?);
+    raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+        let (mut term, mut int) =
+            signals.map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot handle SIGTERM/SIGINT: {e}")))?;
         let listener = bind(&options.socket)?;
-        info!(socket = %options.socket.display(), "serving");
+        let ours = std::fs::metadata(&options.socket).map(|m| (m.dev(), m.ino())).ok();
+        let limits = Limits::from_env();
+        info!(
+            socket = %options.socket.display(),
+            policy = %options.policy.display(),
+            policy_dir = ?options.policy_dir,
+            policies = ?policies.names(),
+            read_timeout = ?limits.read_timeout,
+            "serving"
+        );
         let shutdown = async {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-                (Ok(t), Ok(i)) => (t, i),
-                _ => return,
-            };
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            tokio::select! {
+                _ = term.recv() => info!(signal = "SIGTERM", "stopping"),
+                _ = int.recv() => info!(signal = "SIGINT", "stopping"),
+            }
         };
-        run(listener, policies, shutdown).await;
-        let _ = std::fs::remove_file(&options.socket);
+        run(listener, policies, limits, shutdown).await;
+        // Remove the socket only if it is still ours (not replaced by another agent meanwhile).
+        if std::fs::metadata(&options.socket).map(|m| (m.dev(), m.ino())).ok() == ours {
+            if let Err(e) = std::fs::remove_file(&options.socket) {
+                warn!(socket = %options.socket.display(), error = %e, "cannot remove the socket");
+            }
+        }
         info!("stopped");
         Ok(0)
     })
 }
 
-/// Accepts connections until `shutdown` completes; one task per connection.
-pub async fn run(listener: UnixListener, policies: Arc<Policies>, shutdown: impl std::future::Future) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let policies = policies.clone();
-                    tokio::spawn(async move { connection(stream, &policies).await });
-                }
-                Err(e) => warn!(error = %e, "accept failed"),
-            },
+/// A node agent serves many containers, each holding a listener fd: use the hard limit of open files.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
     }
 }
 
-async fn connection(stream: UnixStream, policies: &Policies) {
-    let (state, fds) = match tokio::time::timeout(READ_TIMEOUT, read_message(&stream)).await {
+/// Accepts connections until `shutdown` completes; one task per connection. Containers still served at shutdown
+/// lose their agent: their listener fds close and their notified syscalls fail with ENOSYS.
+pub async fn run(listener: UnixListener, policies: Arc<Policies>, limits: Limits, shutdown: impl std::future::Future) {
+    tokio::pin!(shutdown);
+    let pending = Arc::new(Semaphore::new(limits.max_pending));
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        error!(error = %e, "a connection task panicked; the agent goes on");
+                    }
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        warn!(reason = %Dropped::Busy(limits.max_pending), "connection dropped");
+                        continue;
+                    };
+                    let policies = policies.clone();
+                    tasks.spawn(async move { connection(stream, &policies, limits, permit).await });
+                }
+                Err(e) => {
+                    // EMFILE and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    if !tasks.is_empty() {
+        info!(connections = tasks.len(), "shutting down: containers still served now get ENOSYS for notified syscalls");
+    }
+    tasks.shutdown().await;
+}
+
+/// One runtime connection: read the message, take the listener, serve it until the container is gone.
+async fn connection(
+    stream: UnixStream,
+    policies: &Policies,
+    limits: Limits,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let message = tokio::time::timeout(limits.read_timeout, read_message(&stream)).await;
+    // The runtime does not wait for us, and nothing more is said on this connection.
+    drop(stream);
+    drop(permit);
+    let (state, fds) = match message {
         Ok(Ok(message)) => message,
-        Ok(Err(why)) => return warn!(reason = %why, "bad message from the runtime: dropped"),
-        Err(_) => return warn!(timeout = ?READ_TIMEOUT, "the runtime sent nothing in time: dropped"),
+        Ok(Err(why)) => return warn!(reason = %why, "message from the runtime dropped"),
+        Err(_) => return warn!(reason = %Dropped::Silent(limits.read_timeout), "message from the runtime dropped"),
     };
     let span = tracing::info_span!("container", id = %state.state.id, pid = state.pid, bundle = %state.state.bundle);
     async move {
-        let Some(index) = state.fds.iter().position(|name| name == "seccompFd") else {
-            return warn!(fds = ?state.fds, "no seccompFd in the message: dropped");
+        let (fd, decider) = match take_listener(&state, fds, policies) {
+            Ok(taken) => taken,
+            Err(why) => return warn!(reason = %why, metadata = %state.metadata, "message from the runtime dropped"),
         };
-        let Some(fd) = fds.into_iter().nth(index) else {
-            return warn!("the message names a seccompFd but carries no such fd: dropped");
-        };
-        if !is_seccomp_listener(&fd) {
-            return warn!("the fd is not a seccomp listener: dropped");
-        }
-        let Some(decider) = policies.choose(&state.metadata) else {
-            return warn!(metadata = %state.metadata, "listenerMetadata names no policy of --policy-dir: dropped (notified syscalls fail with ENOSYS)");
-        };
-        info!(status = %state.state.status, "container connected");
+        info!(status = %state.state.status, metadata = %state.metadata, "container connected");
         let listener = Arc::new(Listener::new(fd));
-        let handler = Arc::new(PolicyHandler { decider: decider.clone(), prompts: Prompts::start(None) });
+        let handler = Arc::new(PolicyHandler { decider, prompts: Prompts::start(None) });
         match crate::notify::serve(listener, handler).await {
             Ok(()) => info!("container gone"),
             Err(e) => warn!(error = %e, "notify loop failed: listener closed"),
@@ -189,40 +365,66 @@ async fn connection(stream: UnixStream, policies: &Policies) {
     .await
 }
 
+/// Finds the seccomp listener among the received fds (by the index of `seccompFd` in `fds`), checks that it is
+/// one, and chooses the policy. The other fds are closed.
+///
+/// # Errors
+/// The [`Dropped`] reason.
+pub fn take_listener(
+    state: &ContainerProcessState,
+    fds: Vec<OwnedFd>,
+    policies: &Policies,
+) -> Result<(OwnedFd, Arc<Decider>), Dropped> {
+    let Some(index) = state.fds.iter().position(|name| name == "seccompFd") else {
+        return Err(Dropped::NoSeccompFd(state.fds.clone()));
+    };
+    let received = fds.len();
+    let Some(fd) = fds.into_iter().nth(index) else { return Err(Dropped::MissingFd { index, received }) };
+    let kind = fd_kind(&fd);
+    if kind != "anon_inode:seccomp notify" {
+        return Err(Dropped::NotListener(kind));
+    }
+    let Some(decider) = policies.choose(&state.metadata) else {
+        return Err(Dropped::UnknownPolicy(state.metadata.clone()));
+    };
+    Ok((fd, decider.clone()))
+}
+
 /// Reads one ContainerProcessState and its fds. runc keeps the connection open, so the message ends where the JSON
 /// ends, not at EOF.
-async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState, Vec<OwnedFd>), String> {
+///
+/// # Errors
+/// The [`Dropped`] reason; the fds received so far are closed.
+pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState, Vec<OwnedFd>), Dropped> {
     let mut data = Vec::new();
     let mut fds = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        stream.readable().await.map_err(|e| e.to_string())?;
-        let mut chunk = vec![0u8; 64 * 1024];
+        stream.readable().await.map_err(Dropped::Io)?;
         let received = stream.try_io(tokio::io::Interest::READABLE, || recv_chunk(stream.as_raw_fd(), &mut chunk));
         let (n, new_fds) = match received {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(Dropped::Io(e)),
         };
         fds.extend(new_fds);
         if n == 0 {
-            return Err(if data.is_empty() {
-                "connection closed without a message".into()
-            } else {
-                "truncated JSON".into()
-            });
+            return Err(if data.is_empty() { Dropped::Empty } else { Dropped::Truncated });
         }
         data.extend_from_slice(&chunk[..n]);
         if data.len() > MAX_MESSAGE {
-            return Err(format!("message larger than {MAX_MESSAGE} bytes"));
+            return Err(Dropped::TooLarge);
         }
         match serde_json::from_slice::<ContainerProcessState>(&data) {
             Ok(state) => return Ok((state, fds)),
             Err(e) if e.is_eof() => continue,
-            Err(e) => return Err(format!("invalid ContainerProcessState: {e}")),
+            Err(e) => return Err(Dropped::Invalid(e.to_string())),
         }
     }
 }
 
+/// One recvmsg(2) without waiting, with room for 8 fds (received close-on-exec). Fds beyond that are closed by the
+/// kernel (MSG_CTRUNC).
 fn recv_chunk(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>)> {
     let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; 8]);
@@ -230,32 +432,40 @@ fn recv_chunk(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>
     let mut fds = Vec::new();
     for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
-            // SAFETY: SCM_RIGHTS installed these fds in our table; we are their only owner.
+            // SAFETY: SCM_RIGHTS (unix(7)) installed these fds in our table just now; nothing else owns them.
             fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
     Ok((msg.bytes, fds))
 }
 
-/// True if `fd` is a seccomp notify listener (`anon_inode:seccomp notify`).
-fn is_seccomp_listener(fd: &OwnedFd) -> bool {
+/// What an fd is, as `/proc/self/fd` says (`anon_inode:seccomp notify` for a listener, `pipe:[…]`, …).
+fn fd_kind(fd: &OwnedFd) -> String {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .is_ok_and(|target| target.as_os_str() == "anon_inode:seccomp notify")
+        .map_or_else(|e| format!("unreadable: {e}"), |target| target.display().to_string())
 }
 
-/// Binds the socket with mode 0600 (inside a runtime), replacing a stale socket but never a live agent's or a non-socket file.
+/// Binds the socket with mode 0600 (inside a runtime), replacing a stale socket but never a live agent's socket or
+/// a file that is not a socket.
+///
+/// # Errors
+/// A [`Failure`] (125) naming `--socket` and the reason.
 pub fn bind(path: &Path) -> Result<UnixListener, Failure> {
     let fail = |why: String| Failure::new(EXIT_FAILURE, format!("--socket {}: {why}", path.display()));
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            return Err(fail("exists and is not a socket".into()));
+            return Err(fail("exists and is not a socket; not replacing it".into()));
         }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(fail("another agent is already listening there".into()));
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(fail("another agent is already listening there".into())),
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                std::fs::remove_file(path).map_err(|e| fail(format!("cannot remove the stale socket: {e}")))?;
+            }
+            Err(e) => return Err(fail(format!("cannot tell whether an agent is listening there: {e}"))),
         }
-        std::fs::remove_file(path).map_err(|e| fail(format!("cannot remove the stale socket: {e}")))?;
     }
-    // SAFETY: umask(2) only changes this process's file mode mask; restored right after bind.
+    // SAFETY: umask(2) only changes this process's file mode mask, and cannot fail; restored right after bind, so
+    // the socket is never reachable with a wider mode.
     let old = unsafe { libc::umask(0o177) };
     let listener = UnixListener::bind(path);
     // SAFETY: as above.
@@ -263,4 +473,237 @@ pub fn bind(path: &Path) -> Result<UnixListener, Failure> {
     let listener = listener.map_err(|e| fail(e.to_string()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail(e.to_string()))?;
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream as StdStream;
+
+    use nix::sys::socket::{sendmsg, ControlMessage};
+    use proto::{Errno, Matchers, Rule};
+
+    const RUNC: &str = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":42,"metadata":"","state":{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":42,"bundle":"/b"}}"#;
+
+    fn pair() -> (StdStream, UnixStream) {
+        let (a, b) = StdStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        (a, UnixStream::from_std(b).unwrap())
+    }
+
+    fn send_with(stream: &StdStream, data: &[u8], fds: &[RawFd]) {
+        let iov = [std::io::IoSlice::new(data)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        sendmsg::<()>(stream.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None).unwrap();
+    }
+
+    /// `read_message` with a time limit, so that a regression fails instead of hanging.
+    async fn read(server: &UnixStream) -> Result<(ContainerProcessState, Vec<OwnedFd>), Dropped> {
+        tokio::time::timeout(Duration::from_secs(5), read_message(server)).await.expect("read_message hangs")
+    }
+
+    fn policies() -> Policies {
+        let mut p = Policies::single(&Policy::new(Action::Allow, vec![]));
+        let other = Arc::new(Decider::new(&Policy::new(Action::Allow, vec![])));
+        p.by_name.insert("strict.json".into(), other);
+        p
+    }
+
+    fn state(fds: &[&str], metadata: &str) -> ContainerProcessState {
+        let json = RUNC.replace(r#"["seccompFd"]"#, &serde_json::to_string(fds).unwrap());
+        let mut s: ContainerProcessState = serde_json::from_str(&json).unwrap();
+        s.metadata = metadata.into();
+        s
+    }
+
+    #[tokio::test]
+    async fn a_compact_message_is_read_without_waiting_for_eof() {
+        let (client, server) = pair();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        send_with(&client, RUNC.as_bytes(), &[r.as_raw_fd()]);
+        let (state, fds) = read(&server).await.unwrap();
+        assert_eq!((state.state.id.as_str(), state.pid, fds.len()), ("c1", 42, 1));
+        drop(client);
+    }
+
+    #[tokio::test]
+    async fn a_pretty_message_in_pieces_is_read() {
+        let (mut client, server) = pair();
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(RUNC).unwrap()).unwrap();
+        let (head, tail) = pretty.split_at(pretty.len() / 2);
+        let (head, tail) = (head.to_string(), tail.to_string());
+        let writer = std::thread::spawn(move || {
+            client.write_all(head.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            client.write_all(tail.as_bytes()).unwrap();
+            client
+        });
+        let (state, _) = read(&server).await.unwrap();
+        assert_eq!(state.state.bundle, "/b");
+        drop(writer.join());
+    }
+
+    #[tokio::test]
+    async fn bad_messages_are_refused_with_their_reason() {
+        let cases: [(&[u8], bool, &str); 5] = [
+            (b"", true, "without a message"),
+            (br#"{"ociVersion": nope}"#, false, "invalid ContainerProcessState"),
+            (br#"{"ociVersion":"1","fds":[]"#, true, "in the middle"),
+            (br#"[1, 2, 3]"#, false, "invalid ContainerProcessState"),
+            (b"\xff\xfe\x00garbage", false, "invalid ContainerProcessState"),
+        ];
+        for (data, close, want) in cases {
+            let (mut client, server) = pair();
+            client.write_all(data).unwrap();
+            // runc keeps its end open: the verdict must not wait for EOF.
+            let _open = if close {
+                drop(client);
+                None
+            } else {
+                Some(client)
+            };
+            let err = read(&server).await.unwrap_err().to_string();
+            assert!(err.contains(want), "{data:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_message_is_refused() {
+        let (mut client, server) = pair();
+        let writer = std::thread::spawn(move || {
+            let _ = client.write_all(b"{\"metadata\":\"");
+            let _ = client.write_all(&vec![b'a'; MAX_MESSAGE + 10]);
+        });
+        assert!(matches!(read(&server).await, Err(Dropped::TooLarge)));
+        drop(server);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn the_listener_is_found_by_its_name_and_checked() {
+        let p = policies();
+        let pipe = || nix::unistd::pipe().unwrap().0;
+        let err = take_listener(&state(&["pidFd"], ""), vec![pipe()], &p).unwrap_err();
+        assert!(matches!(err, Dropped::NoSeccompFd(_)), "{err}");
+        let err = take_listener(&state(&["pidFd", "seccompFd"], ""), vec![pipe()], &p).unwrap_err();
+        assert!(matches!(err, Dropped::MissingFd { index: 1, received: 1 }), "{err}");
+        let err = take_listener(&state(&["seccompFd"], ""), vec![pipe()], &p).unwrap_err();
+        assert!(err.to_string().contains("pipe:["), "{err}");
+        let err = take_listener(&state(&["seccompFd"], ""), vec![], &p).unwrap_err();
+        assert!(matches!(err, Dropped::MissingFd { index: 0, received: 0 }), "{err}");
+    }
+
+    #[test]
+    fn metadata_chooses_a_policy_by_file_name() {
+        let p = policies();
+        let strict = p.by_name["strict.json"].clone();
+        for (metadata, want) in
+            [("strict.json", true), ("strict", true), ("policy=strict.json", true), (" strict ", true)]
+        {
+            assert!(Arc::ptr_eq(p.choose(metadata).unwrap(), &strict), "{metadata}");
+            assert_eq!(Arc::ptr_eq(p.choose(metadata).unwrap(), &p.default), !want);
+        }
+        for metadata in ["", "  ", "policy="] {
+            assert!(Arc::ptr_eq(p.choose(metadata).unwrap(), &p.default), "{metadata:?}");
+        }
+        for metadata in ["other", "../strict.json", "strict.json.json"] {
+            assert!(p.choose(metadata).is_none(), "{metadata}");
+        }
+    }
+
+    fn notify(index: usize, names: &[&str], decision: Option<Decision>, paths: &[&str]) -> Rule {
+        let mut rule = Rule::new(index, names, Action::Notify);
+        rule.decision = decision;
+        rule.matchers = Matchers { paths: paths.iter().map(|p| p.to_string()).collect(), ..Matchers::default() };
+        rule
+    }
+
+    #[test]
+    fn path_allows_that_would_run_on_the_host_are_refused() {
+        let deny = || Some(Decision::Deny(Errno::EACCES));
+        let allow = || Some(Decision::Allow);
+        let ok: Vec<Vec<Rule>> = vec![
+            vec![notify(0, &["mkdir"], deny(), &["/etc/**"])],
+            vec![notify(0, &["mkdir"], allow(), &[]), notify(1, &["mkdir"], deny(), &["/etc/**"])],
+            vec![notify(0, &["mkdir"], deny(), &["/etc/**"]), notify(1, &["rmdir"], allow(), &[])],
+            vec![notify(0, &["chmod"], allow(), &["/tmp/**"])],
+            vec![notify(0, &["mkdir"], None, &["/etc/**"])],
+        ];
+        for rules in ok {
+            assert_eq!(container_safe(&Policy::new(Action::Allow, rules.clone()), "p.json"), Ok(()), "{rules:?}");
+        }
+        let bad: Vec<(Vec<Rule>, &str)> = vec![
+            (vec![notify(0, &["mkdir"], allow(), &["/tmp/**"])], "syscalls[0] (mkdir)"),
+            (
+                vec![notify(0, &["openat"], deny(), &["/etc/**"]), notify(1, &["openat"], allow(), &[])],
+                "syscalls[1] (openat)",
+            ),
+        ];
+        for (rules, want) in bad {
+            let errs = container_safe(&Policy::new(Action::Allow, rules), "p.json").unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].starts_with(&format!("p.json: {want}: ")), "{errs:?}");
+        }
+        let mut policy = Policy::new(Action::Allow, vec![notify(0, &["unlink"], None, &["/tmp/**"])]);
+        policy.notify_default = Decision::Allow;
+        let errs = container_safe(&policy, "p.json").unwrap_err();
+        assert!(errs[0].contains("syscalls[0] (unlink)"), "{errs:?}");
+    }
+
+    #[test]
+    fn the_read_timeout_is_milliseconds_or_the_default() {
+        assert_eq!(Limits::default().read_timeout, READ_TIMEOUT);
+        assert_eq!(Limits::with_read_timeout(Some("250")).read_timeout, Duration::from_millis(250));
+        for bad in [None, Some("0"), Some("x"), Some("-5"), Some("")] {
+            assert_eq!(Limits::with_read_timeout(bad).read_timeout, READ_TIMEOUT, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_socket_is_private_stale_ones_are_replaced_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists(), "a stale socket is left behind");
+        let live = bind(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let err = bind(&path).unwrap_err();
+        assert!(err.lines[0].ends_with("another agent is already listening there"), "{:?}", err.lines);
+        drop(live);
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = bind(&file).unwrap_err();
+        assert!(err.lines[0].contains("is not a socket"), "{:?}", err.lines);
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    }
+
+    #[tokio::test]
+    async fn the_accept_loop_survives_bad_clients_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.sock");
+        let listener = bind(&path).unwrap();
+        let limits = Limits { read_timeout: Duration::from_millis(100), max_pending: 2 };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let agent = tokio::spawn(run(listener, Arc::new(policies()), limits, async move { drop(stopped.await) }));
+        let path2 = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let (r, _w) = nix::unistd::pipe().unwrap();
+            let silent: Vec<StdStream> = (0..4).map(|_| StdStream::connect(&path2).unwrap()).collect();
+            let mut junk = StdStream::connect(&path2).unwrap();
+            junk.write_all(b"{{{").unwrap();
+            let pipe = StdStream::connect(&path2).unwrap();
+            send_with(&pipe, RUNC.as_bytes(), &[r.as_fd().as_raw_fd()]);
+            std::thread::sleep(Duration::from_millis(300));
+            drop(silent);
+        })
+        .await
+        .unwrap();
+        assert!(!agent.is_finished());
+        StdStream::connect(&path).expect("still accepting");
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), agent).await.expect("stops").unwrap();
+    }
 }

@@ -1,7 +1,20 @@
 //! End-to-end tests: the real `supervise` binary, real filters on real processes, the `probe` helper and real
-//! programs. One integration-test binary, one module per topic; shared helpers in `support`.
+//! programs (`date`, `mkdir`, `sh`, `python3`). One integration-test binary, one module per topic; shared helpers
+//! (binaries, timeouts, users, capabilities) in `support`.
+//!
+//! They need the release `supervise` next to `probe` (`./x setup` builds both). Tests that switch to uid 65534 need
+//! root and say so when skipped.
 
-mod foundation;
+mod actions;
+mod cli;
+mod clock;
+mod exit_codes;
+mod moby_default;
 mod paths;
+mod policies;
 mod prompt;
+mod record_check;
+mod reliability;
+mod serve;
 mod support;
+mod unprivileged;

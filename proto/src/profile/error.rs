@@ -62,8 +62,14 @@ impl PolicyError {
     }
 
     /// The whole line for a file called `name`: `policy.json:3:14: …` or `policy.json: syscalls[2] (mkdir): …`.
+    /// Control characters from the file (a newline in a syscall name, a terminal escape) are shown escaped, so the
+    /// error stays one line and cannot rewrite the terminal.
     pub fn in_file(&self, name: &str) -> String {
-        format!("{name}:{self}")
+        let line = format!("{name}:{self}");
+        if !line.contains(char::is_control) {
+            return line;
+        }
+        line.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
     }
 
     /// A JSON syntax or type error from serde_json, with its position and without the " at line L column C" suffix.

@@ -34,6 +34,15 @@ pub fn is_emulated(syscall: &str) -> bool {
     EMULATED.contains(&syscall)
 }
 
+/// True if the target's root directory is ours (same device and inode as `/`).
+fn same_root(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(format!("/proc/{pid}/root")), std::fs::metadata("/")) {
+        (Ok(theirs), Ok(ours)) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
+        _ => false,
+    }
+}
+
 /// What to do, decoded from the registers (and `openat2`'s `struct open_how`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -69,6 +78,12 @@ pub fn perform(
         Ok(None) => return None,
         Err(errno) => return Some(Reply::Error(errno)),
     };
+    if !same_root(n.pid) {
+        // Our copy of the path means something else in another root (a container, a chroot): performing it here
+        // would act on the host. Fail closed.
+        tracing::warn!(pid = n.pid, syscall, "target has another root: path decision refused (EACCES)");
+        return Some(Reply::Error(Errno::EACCES));
+    }
     let creds = creds(n.pid)?;
     let recheck = |real: &str| -> Result<(), Errno> {
         let facts = Facts { paths: Some(vec![real.to_string()]), ..facts.clone() };
