@@ -5,16 +5,18 @@
 //! `sendmsg`, `close` or `write`, the launcher would wait for a supervisor that has not yet received the fd
 //! (KERNEL-NOTES pitfall 1). So, as crun does, the launcher first creates a **helper** that shares its fd table
 //! (`CLONE_FILES`) and is not filtered. Between the load and `execve` the launcher makes no syscall at all: it
-//! publishes the listener fd number in a shared page and spins until the helper has sent the fd and closed it.
+//! publishes the listener fd number in a shared page and execs. `execve` gives it a private copy of the fd table
+//! (where the close-on-exec listener is closed), while the helper keeps the shared table, listener included, and
+//! sends it. Until the supervisor has it, the program's notified syscalls wait in the kernel.
 //!
 //! ```text
 //! supervise (parent)          launcher (child)                 helper (CLONE_FILES | CLONE_PARENT)
 //!   fork ─────────────────▶   NO_NEW_PRIVS, not dumpable
-//!                             clone ─────────────────────────▶ spin until the page says LOADED/FAILED
+//!                             clone ─────────────────────────▶ yield until the page says LOADED/FAILED
 //!                             seccomp(NEW_LISTENER) → fd
 //!                             page = LOADED(fd)                sendmsg(Hello, SCM_RIGHTS fd); close(fd)
-//!   recvmsg ◀──────────────────────────────────────────────── page = SENT; _exit
-//!                             spin until SENT; execve
+//!                             execve (private fd table)        _exit
+//!   recvmsg ◀──────────────────────────────────────────────── (the Hello and the fd)
 //!                             on failure: page = errno; ud2 (no syscall needed to die)
 //! ```
 //!
@@ -28,7 +30,6 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::time::Duration;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -55,16 +56,12 @@ pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 1 << 2;
 const STATE_STARTING: u32 = 0;
 const STATE_LOADED: u32 = 1;
 const STATE_LOAD_FAILED: u32 = 2;
-const HANDOFF_PENDING: u32 = 0;
-const HANDOFF_SENT: u32 = 1;
-const HANDOFF_FAILED: u32 = 2;
 
 /// The page shared (`MAP_SHARED`) by the parent, the launcher and the helper. Only atomics, so a write is a
 /// plain store and needs no syscall.
 #[repr(C)]
 struct Shared {
     state: AtomicU32,
-    handoff: AtomicU32,
     listener_fd: AtomicI32,
     launcher_pid: AtomicI32,
     helper_pid: AtomicI32,
@@ -413,17 +410,13 @@ fn launcher(
         return 125;
     }
 
-    // From here on, no syscall until execve: the filter may notify or deny any of them.
+    // From here on, no syscall but execve: the filter may notify or deny any of them. There is no need to wait for
+    // the helper: execve gives this process a private copy of the fd table (without the close-on-exec listener),
+    // while the helper keeps the shared one, listener included, until it has sent it. The program's notified
+    // syscalls simply wait in the kernel until the supervisor has the fd.
     let listener = if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 { fd as i32 } else { -1 };
     page.listener_fd.store(listener, Ordering::Release);
     page.state.store(STATE_LOADED, Ordering::Release);
-    loop {
-        match page.handoff.load(Ordering::Acquire) {
-            HANDOFF_PENDING => std::hint::spin_loop(),
-            HANDOFF_SENT => break,
-            _ => die_without_syscall(),
-        }
-    }
     // SAFETY: execve(2) with NUL-terminated strings and NULL-terminated arrays built before fork.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     page.exec_errno.store(NixErrno::last_raw(), Ordering::Release);
@@ -464,7 +457,8 @@ fn prepare(death_signal: Option<Pid>) -> Result<(), i32> {
 fn helper_main(page: &Shared, sock: RawFd) -> ! {
     let state = loop {
         match page.state.load(Ordering::Acquire) {
-            STATE_STARTING => std::thread::sleep(Duration::from_micros(20)),
+            // Yield rather than sleep: a 20 µs nanosleep costs over a millisecond of timer slack here.
+            STATE_STARTING => std::thread::yield_now(),
             state => break state,
         }
     };
@@ -481,7 +475,11 @@ fn helper_main(page: &Shared, sock: RawFd) -> ! {
             // SAFETY: close(2) of the listener in the shared table: the launcher must not keep it across execve.
             unsafe { libc::close(fd) };
         }
-        page.handoff.store(if sent { HANDOFF_SENT } else { HANDOFF_FAILED }, Ordering::Release);
+        if !sent {
+            // The parent sees EOF without a Hello and stops the launch.
+            // SAFETY: _exit(2) is always safe.
+            unsafe { libc::_exit(1) }
+        }
     }
     // SAFETY: _exit(2) is always safe.
     unsafe { libc::_exit(0) }
