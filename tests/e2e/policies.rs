@@ -166,6 +166,7 @@ fn bad_policies_are_one_clear_line_exit_125_and_start_nothing() {
         let p = write_policy(dir.path(), "p.json", &case.text);
         let out = sup_policy(&p, &["touch", marker.to_str().unwrap()]);
         let what = case.what;
+        assert_eq!(out.code, Some(125), "{what}: {}", out.stderr);
         assert_own_failure(&out, 125);
         assert!(out.stderr.contains("p.json"), "{what}: names the file: {}", out.stderr);
         for needle in case.needles {

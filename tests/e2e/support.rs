@@ -177,7 +177,41 @@ pub fn sup_without_sys_time(args: &[&str]) -> Output {
 pub fn as_nobody(program: &Path, args: &[&str]) -> Output {
     let program = program.to_str().expect("utf-8 path");
     let ids = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
-    run("setpriv", &[ids.as_slice(), &[program], args].concat())
+    let args: Vec<String> = args.iter().map(|a| readable_by_nobody(a)).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("setpriv", &[ids.as_slice(), &[program], &args].concat())
+}
+
+/// An argument that names a file of this checkout (a policy, a fixture, `probe`) becomes a copy that uid 65534 can
+/// read and run: CI checks the repository out into a private directory. Other arguments are kept as they are.
+fn readable_by_nobody(arg: &str) -> String {
+    let path = Path::new(arg);
+    let inside =
+        |root: PathBuf| root.canonicalize().is_ok_and(|root| path.canonicalize().is_ok_and(|p| p.starts_with(root)));
+    if !path.is_absolute() || !path.is_file() || !(inside(repo()) || inside(repo().join("../shared"))) {
+        return arg.to_string();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    static SHARED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = SHARED.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("supervise-e2e-nobody-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("shared dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir
+    });
+    let unique = format!("{:x}-{}", fnv(arg), path.file_name().map_or("file".into(), |n| n.to_string_lossy()));
+    let copy = dir.join(unique);
+    if !copy.exists() {
+        let tmp = copy.with_extension(format!("tmp{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        std::fs::copy(path, &tmp).expect("copy for nobody");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::rename(&tmp, &copy).expect("rename");
+    }
+    copy.display().to_string()
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// A temporary directory that uid 65534 can use too.
