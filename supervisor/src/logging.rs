@@ -20,7 +20,17 @@ pub enum LogFormat {
 /// A message if the level does not parse or the log file cannot be opened.
 pub fn init(level: Option<&str>, format: LogFormat, file: Option<&Path>) -> Result<(), String> {
     let filter = match level {
-        Some(level) => EnvFilter::try_new(level).map_err(|e| format!("--log-level {level:?}: {e}"))?,
+        Some(level) => {
+            // A bare word is read by tracing as a target name, so `--log-level loud` would silently log nothing.
+            const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+            if !level.contains(['=', ',']) && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+                return Err(format!(
+                    "--log-level {level:?}: expected one of {} or a filter such as info,supervise=debug",
+                    LEVELS.join(", ")
+                ));
+            }
+            EnvFilter::try_new(level).map_err(|e| format!("--log-level {level:?}: {e}"))?
+        }
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);

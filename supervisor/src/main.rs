@@ -79,6 +79,9 @@ fn print_bytes(bytes: &[u8]) -> Result<i32, Failure> {
 
 fn fail(failure: Failure) -> ExitCode {
     for line in &failure.lines {
+        // A file or program name may hold a newline or a terminal escape: one error stays one line.
+        let line: String =
+            line.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect();
         eprintln!("supervise: {line}");
     }
     ExitCode::from(u8::try_from(failure.code).unwrap_or(255))
@@ -94,8 +97,15 @@ fn clap_exit(e: clap::Error) -> ExitCode {
         }
         _ => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad usage").trim_start_matches("error: ");
-            eprintln!("supervise: {first} (see supervise --help)");
+            // The first line, with the indented lines that complete it ("required arguments were not provided:
+            // <PROGRAM>..."), as one line.
+            let mut lines = text.lines();
+            let mut message = lines.next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
+            for more in lines.take_while(|l| l.starts_with("  ")) {
+                message.push(' ');
+                message.push_str(more.trim());
+            }
+            eprintln!("supervise: {message} (see supervise --help)");
             ExitCode::from(EXIT_FAILURE as u8)
         }
     }

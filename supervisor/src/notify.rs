@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
 use tokio::io::unix::AsyncFd;
-use tracing::{debug, info, warn, Level};
+use tracing::{debug, info, warn, Instrument, Level};
 
 use crate::decide::{Decider, Event, Facts, Verdict};
 use crate::describe::describe;
@@ -127,15 +127,18 @@ fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n
     // Matchers need target memory or /proc: that is a task of its own.
     let (listener, decider, prompts) = (listener.clone(), decider.clone(), prompts.clone());
     let syscall = syscall_name(&decider, &event);
-    tokio::spawn(async move {
-        let facts = match gather(&listener, &n, &syscall, needs) {
-            Ok(facts) => facts,
-            Err(Missing::Gone) => return,
-            Err(Missing::Errno(errno)) => return respond(&listener, &n, Reply::Error(errno)),
-        };
-        let verdict = decider.decide(&event, &facts);
-        execute(&listener, &decider, &prompts, &n, &event, verdict, &facts);
-    });
+    tokio::spawn(
+        async move {
+            let facts = match gather(&listener, &n, &syscall, needs) {
+                Ok(facts) => facts,
+                Err(Missing::Gone) => return,
+                Err(Missing::Errno(errno)) => return respond(&listener, &n, Reply::Error(errno)),
+            };
+            let verdict = decider.decide(&event, &facts);
+            execute(&listener, &decider, &prompts, &n, &event, verdict, &facts);
+        }
+        .in_current_span(),
+    );
 }
 
 fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
@@ -194,11 +197,11 @@ fn execute(
         Decision::Deny(errno) => respond(listener, &n, Reply::Error(*errno)),
         Decision::Emulate(emulator) => {
             let (listener, emulator, arch) = (listener.clone(), *emulator, event.arch);
-            tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) });
+            tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) }.in_current_span());
         }
         Decision::Prompt(spec) => {
             let (listener, prompts, spec) = (listener.clone(), prompts.clone(), *spec);
-            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec).await });
+            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec).await }.in_current_span());
         }
     }
 }
