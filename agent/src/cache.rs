@@ -15,7 +15,7 @@ use crate::filter::{compile, Bpf, Compiled, FilterError};
 
 const MAGIC: &[u8; 8] = b"SUPVBPF1";
 /// Changes whenever the compiler in `filter.rs` changes what it emits for the same policy (bump it there).
-const COMPILER_REVISION: u32 = 2;
+const COMPILER_REVISION: u32 = 3;
 
 /// [`compile`], through the cache.
 ///

@@ -1,7 +1,7 @@
 //! The notify loop: wait for the listener with `AsyncFd`, RECV, decide, respond.
 //!
-//! Decisions that need only the registers (allow, deny) are answered inline: SEND never blocks, so nothing waits
-//! behind them. Anything that touches target memory (emulation) or a person (prompt) runs in its own task and
+//! Decisions that need only the registers (allow, deny) and the clock-set emulation (a few bytes read from the
+//! parked target) are answered inline: none of them can block, so nothing waits behind them. Anything that touches target memory (emulation) or a person (prompt) runs in its own task and
 //! answers when ready; the loop goes on with the next notification at once. ENOENT and EINTR from RECV or SEND are
 //! normal: the target was interrupted or died. The loop ends when the kernel reports POLLHUP, i.e. every process
 //! that uses the filter is gone.
@@ -195,10 +195,9 @@ fn execute(
             respond(listener, &n, Reply::Continue)
         }
         Decision::Deny(errno) => respond(listener, &n, Reply::Error(*errno)),
-        Decision::Emulate(emulator) => {
-            let (listener, emulator, arch) = (listener.clone(), *emulator, event.arch);
-            tokio::spawn(async move { emulate(&listener, &n, arch, &syscall, emulator) }.in_current_span());
-        }
+        // clock-set only reads a few bytes of the parked target and answers: inline is faster than a task, and it
+        // cannot block.
+        Decision::Emulate(emulator) => emulate(listener, &n, event.arch, &syscall, *emulator),
         Decision::Prompt(spec) => {
             let (listener, prompts, spec) = (listener.clone(), prompts.clone(), *spec);
             tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec).await }.in_current_span());
