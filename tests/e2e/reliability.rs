@@ -202,18 +202,9 @@ impl Session {
     /// stays until the session is dropped.
     pub fn finish(&mut self, timeout: Duration) -> Output {
         let mut child = self.child.take().expect("running");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if start.elapsed() > timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                let (_, err) = self.readers.take().expect("readers");
-                panic!("supervise did not finish within {timeout:?}; stderr: {}", err.join().unwrap_or_default());
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let Some(status) = crate::support::wait_until(&mut child, timeout) else {
+            let (_, err) = self.readers.take().expect("readers");
+            panic!("supervise did not finish within {timeout:?}; stderr: {}", err.join().unwrap_or_default());
         };
         let (out, err) = self.readers.take().expect("readers");
         use std::os::unix::process::ExitStatusExt;

@@ -85,17 +85,7 @@ pub fn run_with(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
         });
     }
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let Some(status) = wait_until(&mut child, timeout) else { panic!("{cmd:?} did not finish within {timeout:?}") };
     let (mut stdout, mut stderr) = (String::new(), String::new());
     for _ in 0..2 {
         let left = timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
@@ -107,6 +97,22 @@ pub fn run_with(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
     }
     let code = status.code().or_else(|| status.signal().map(|s| 128 + s));
     Output { code, stdout, stderr }
+}
+
+/// Waits for `child` for at most `timeout`; on timeout kills and reaps it and returns `None`.
+pub fn wait_until(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Runs `program args…` with the default timeout and no stdin.
