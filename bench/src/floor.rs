@@ -104,8 +104,10 @@ pub enum Answer {
     /// check `NOTIF_ID_VALID`, answer this value.
     ReadValue(i64),
     /// The least an emulated open does: read the path (`openat`'s second argument), check `NOTIF_ID_VALID`, open
-    /// it here, inject the fd with `SECCOMP_IOCTL_NOTIF_ADDFD` + `SECCOMP_ADDFD_FLAG_SEND`. No policy check.
-    OpenAddfd,
+    /// it here, inject the fd with `SECCOMP_IOCTL_NOTIF_ADDFD`. No policy check. `atomic`: with
+    /// `SECCOMP_ADDFD_FLAG_SEND` (inject and answer in one ioctl); otherwise ADDFD, then SEND with the new fd as
+    /// the value.
+    OpenAddfd { atomic: bool },
 }
 
 /// The listener side of a floor run.
@@ -420,7 +422,7 @@ fn answer(fd: BorrowedFd<'_>, n: &SeccompNotif, answer: Answer) {
                 None => Reply::Error(libc::EFAULT),
             }
         }
-        Answer::OpenAddfd => match open_for(fd, n) {
+        Answer::OpenAddfd { atomic } => match open_for(fd, n, atomic) {
             Some(reply) => reply,
             None => return,
         },
@@ -457,7 +459,7 @@ fn id_valid(fd: BorrowedFd<'_>, id: u64) -> bool {
 }
 
 /// The minimal emulated `openat`: `None` when the reply was sent with the fd (or the target is gone).
-fn open_for(fd: BorrowedFd<'_>, n: &SeccompNotif) -> Option<Reply> {
+fn open_for(fd: BorrowedFd<'_>, n: &SeccompNotif, atomic: bool) -> Option<Reply> {
     let mut buf = [0u8; 512];
     let Some(len) = read_target(n.pid, n.data.args[1], &mut buf) else { return Some(Reply::Error(libc::EFAULT)) };
     let Some(end) = buf[..len].iter().position(|&b| b == 0) else { return Some(Reply::Continue) };
@@ -484,19 +486,24 @@ fn open_for(fd: BorrowedFd<'_>, n: &SeccompNotif) -> Option<Reply> {
     }
     let addfd = SeccompNotifAddfd {
         id: n.id,
-        flags: SECCOMP_ADDFD_FLAG_SEND,
+        flags: if atomic { SECCOMP_ADDFD_FLAG_SEND } else { 0 },
         srcfd: file as u32,
         newfd: 0,
         newfd_flags: (flags & libc::O_CLOEXEC) as u32,
     };
     // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_ADDFD reads one `struct seccomp_notif_addfd` (a repr(C)
-    // mirror living for the call); with SECCOMP_ADDFD_FLAG_SEND it also answers the notification. Then close(2)
-    // of our copy of the fd.
-    unsafe {
-        libc::ioctl(fd.as_raw_fd(), NOTIF_ADDFD, &addfd);
+    // mirror living for the call) and returns the fd number in the target; with SECCOMP_ADDFD_FLAG_SEND it also
+    // answers the notification. Then close(2) of our copy of the fd.
+    let added = unsafe {
+        let added = libc::ioctl(fd.as_raw_fd(), NOTIF_ADDFD, &addfd);
         libc::close(file);
+        added
+    };
+    match (atomic, added) {
+        (true, _) => None,
+        (false, added) if added >= 0 => Some(Reply::Value(i64::from(added))),
+        (false, _) => Some(Reply::Error(last_errno())),
     }
-    None
 }
 
 /// A thread blocked in RECV. When the last target exits, a blocked RECV returns ENOENT (measured on 6.18) and the

@@ -252,9 +252,11 @@ fn miss_note(key: &str) -> &'static str {
              disturbed: compare the ratio of the minimums."
         }
         "strace" => {
-            "bounded by the floor, not by supervise: on this VM strace's two ptrace stops per syscall cost less \
-             than 4× one notify round trip, so even the raw floor does not reach 4× (`strace ÷ raw floor` in \
-             the measured column). A blocking-RECV loop would bring supervise to about 1.1× the floor."
+            "bounded by the machine state, not by supervise. When the other vCPU is busy, strace's two ptrace \
+             stops per syscall stay on one CPU and cost about 10 µs, less than 4× one notify round trip, so even \
+             the raw floor misses 4× (`strace ÷ raw floor` in the measured column). On an idle VM every stop \
+             wakes the idle vCPU (tens of µs, like the `no SYNC_WAKE_UP` row) and strace costs about 150 µs, \
+             far beyond 4×. A blocking-RECV loop would bring supervise to about 1.1× the floor."
         }
         "bpf" => {
             "both sides run the same program (the harness checks that the BPF it loads raw is the one in \
@@ -262,40 +264,43 @@ fn miss_note(key: &str) -> &'static str {
              this VM: compare the min columns, or rerun."
         }
         "emulate" | "emulate.pinned" => {
-            "the clock-set handler runs in its own tokio task: the loop first goes idle (a `poll(0)` that finds \
-             nothing, then `epoll_wait`), the task reads 16 bytes with `process_vm_readv`, checks ID_VALID, and \
-             `log_set` formats the requested time even when INFO is off. The floor doing the same read + ID_VALID \
-             inline (`raw floor: emulated`) costs about 1.3× the CONTINUE floor. Close it: in \
-             `supervisor/src/notify.rs` `execute`, run `Decision::Emulate(ClockSet)` inline (it never blocks: \
-             the target is parked in the notification) instead of `tokio::spawn`; in \
-             `supervisor/src/emulate/clock.rs` `log_set`, build `requested` only under \
-             `tracing::enabled!(Level::INFO)`; and take the blocking-RECV loop above."
+            "clock-set is answered inline; per notification supervise makes the floor's syscalls (RECV, \
+             `process_vm_readv`, ID_VALID, SEND) plus the `poll(0)` before RECV, and the rest is user space: \
+             `log_set` formats the requested time with `utc_string` even when INFO is off (the `fmt`/`u128` \
+             symbols are about a third of supervise's user-space samples in `perf`), and \
+             `Rule::matches_args` allocates `condition_groups()` on every decision. The floor doing only the \
+             read + ID_VALID (`raw floor: emulated`) is itself about 1.35× the CONTINUE floor, so 1.5× needs all \
+             of: in `supervisor/src/emulate/clock.rs` `log_set`, build `requested` only under \
+             `tracing::enabled!(Level::INFO)`; in `proto/src/policy.rs`, a non-allocating `matches_args` (or \
+             groups precomputed once in `supervisor/src/decide.rs`); and the blocking-RECV loop above."
         }
         "syd" => "the causes of the path-checked openat figure above; closing that closes this.",
         "openat" => {
-            "path emulation runs on tokio's blocking pool (`spawn_blocking` in `notify.rs` `execute`): two \
-             cross-thread wake-ups per call on a 2-vCPU VM, and the pool grows to several threads; per call it \
-             also reads `/proc/PID/status` twice (the target's creds in `emulate/path.rs` `perform`, supervise's \
-             own in `as_target`) and readlinks `/proc/self/fd/N`. The floor's minimal emulated open (read path, \
-             ID_VALID, open, ADDFD|SEND, inline) shows what the kernel costs. Close it: perform the open inline on \
-             the notify thread when the target's fsuid/fsgid/groups equal supervise's (cache supervise's own \
-             creds once) and the file is a regular file or directory (open with `O_NONBLOCK`, `fstat` the fd, \
-             clear `O_NONBLOCK`; anything else, and other creds, go to the blocking pool as now)."
+            "mostly one kernel effect: `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND` does not get \
+             the same-CPU wake-up of `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`. The floor shows it: the same emulated \
+             open answered with ADDFD|SEND costs tens of µs on an idle VM, and ADDFD followed by a plain SEND of \
+             the new fd number costs a few µs (when the other vCPU is busy, both are fast). Then supervise adds \
+             tokio's blocking pool (`spawn_blocking` in `notify.rs` `execute`: a cross-thread hop each way) and \
+             two reads of `/proc/PID/status` per call (the target's creds in `emulate/path.rs` `perform`, \
+             supervise's own in `as_target`). Close it: in `emulate/path.rs` `perform`, call \
+             `listener.add_fd(id, fd, false, cloexec)` and then `respond(Reply::Value(newfd))` (safe with \
+             `WAIT_KILLABLE_RECV`, which supervise sets: once received, only a fatal signal interrupts the target, \
+             so the fd cannot be left behind in a live process; keep SEND where the kernel lacks that flag); \
+             cache supervise's own creds once; and perform the open inline on the notify thread when the creds \
+             match and the file is a regular file or a directory (open with `O_NONBLOCK`, `fstat`, clear \
+             `O_NONBLOCK`; anything else stays on the blocking pool)."
         }
         "start.warm" => {
-            "the launcher alone (`agent::launch::spawn`) costs about 3 ms more than a bare fork + exec: \
-             `seccomp(2)` of the linear libseccomp program for Docker's default (1109 instructions here) takes \
-             about 1.2 ms, while the same profile compiled with `SCMP_FLTATR_CTL_OPTIMIZE` 2 (a binary tree, \
-             1383 instructions) loads in about 0.3 ms and runs arg-checked rules faster (an arg-checked \
-             `personality` 290 → 177 ns of CPU, getppid unchanged at 115 ns; measured once on this machine on \
-             2026-11-23); and three \
-             processes (parent, launcher, helper) must each get a CPU in turn while the launcher spins and the \
-             helper polls in 20 µs sleeps, so on a loaded 2-vCPU VM a hand-off can wait for a time slice (the \
-             `no helper` row is fork + load + exec without it). supervise's own exec is the `--version` row. \
-             Close it: `ctx.set_ctl_optimize(2)` in `agent/src/filter.rs` `build` (and a new cache key in \
-             `agent/src/cache.rs`); in `agent/src/launch.rs`, skip the helper when the compiled BPF, run in the \
-             parent on the launcher's own `sendmsg`/`close`/`execve` (a 60-line classic-BPF interpreter), \
-             returns ALLOW: the launcher then sends the fd itself, with no clone and no spin."
+            "the launcher is already as fast as a raw fork + seccomp + exec (compare the `agent::launch::spawn` \
+             and `no helper` rows), and Docker's default loads as a binary tree (optimize 2). What is left is two \
+             execs (supervise's own start, the `--version` row, is about 0.5 ms over a bare exec: dynamic \
+             loading of libseccomp and libgcc_s, whose CPU-feature probe runs CPUID, a VM exit each) plus about \
+             0.5 ms of set-up between exec and fork: parsing Docker's 13 KB profile into a `serde_json::Value` \
+             and walking it, and `agent/src/cache.rs` `entry_path`, which builds its key with \
+             `format!(\"{policy:?}\")` (a Debug dump of the ~360 resolved rules) on every run. Close it: key \
+             the cache by a hash of the policy text and the resolution target (caps, kernel, arch, versions) \
+             instead of the Debug dump; deserialize the profile into the typed model in one pass; and link \
+             libseccomp statically."
         }
         "start.cold" => {
             "bounded by libseccomp: building and compiling Docker's default costs 10-20 ms here, which is why \
@@ -343,8 +348,9 @@ const METHOD: &str = "## Method
   `XDG_CACHE_HOME` for every run; warm: a filled one. CPU time is wait4's rusage (the process and the children it
   reaped), which the load of other processes does not inflate the way it inflates wall time.
 - **Threads**: the loop runs T threads for a fixed window and reports each thread's count.
-- **Memory**: VmRSS and the number of entries in `/proc/PID/fd` of the supervise process, idle (target started,
-  before its first notification) and after each quarter of the notifications.
+- **Memory**: VmRSS and the number of entries in `/proc/PID/fd` of the supervise process, idle (serving: after
+  the target's first notification, since supervise builds its runtime while the target starts) and after each
+  quarter of the notifications.
 - **Noise**: this is a shared 2-vCPU VM; the cases of a group run interleaved so that drift hits both sides of a
   ratio, and the load average at the start and end is recorded above. Medians, not means.
 
@@ -358,15 +364,16 @@ const METHOD: &str = "## Method
 - **supervise allow/deny**: the floor, plus a `poll(0)` before each RECV (the next notification is usually
   already pending when the loop polls, so it rarely goes back to epoll), plus the decision (an index lookup by arch
   and number).
-- **Emulated**: the floor, plus `process_vm_readv`, ID_VALID and a tokio task hop.
+- **Emulated**: the floor, plus `process_vm_readv` and ID_VALID (the `raw floor: emulated` row), the `poll(0)`
+  before RECV, and the handler's user-space work.
 - **strace**: two ptrace stops per syscall, each a round trip through strace, plus its decoding and output.
 - **BPF-allowed**: the instructions the filter runs for that syscall; with the same filter on both sides the
   ratio is 1 within noise.
-- **Path-checked openat**: the emulation's own syscalls (path read, `/proc` reads, opens, ADDFD) and its thread
-  hops.
-- **Start-up**: two execs and dynamic loads (supervise, then the program), the filter load in the kernel, the
-  launcher's hand-off between three processes, and on this VM the CPUID exits of glibc's and libgcc's CPU feature
-  detection at every exec.
+- **Start-up**: two execs and dynamic loads (supervise, then the program), supervise's set-up (policy parse and
+  resolution, the cache lookup, the runtime), the filter load in the kernel, and on this VM the CPUID exits of
+  glibc's and libgcc's CPU feature detection at every exec.
+- **Path-checked openat**: on top of the emulation's own syscalls, whether the answer wakes the target on the same
+  CPU: ADDFD with SEND does not (see the two emulated-open floor rows).
 - **Threads**: one round trip per CPU at a time (see above); at most the number of free vCPUs.
 - **Memory**: the tokio runtime, the policy and the decision index; nothing per notification is kept.
 ";

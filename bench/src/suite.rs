@@ -320,8 +320,19 @@ pub fn openat(ctx: &Ctx) -> Vec<Row> {
         Case::new("open.plain", "openat + close, no filter", Unit::Ns, || {
             ctx.timed(&mut ctx.target_cmd(&args), Expect::NonNegative, "ns_per_call")
         }),
-        Case::new("open.floor", "raw floor: emulated openat (read path + ID_VALID + open + ADDFD)", Unit::Ns, || {
-            let opts = floor::Options { listener: listener(Serve::Blocking, Answer::OpenAddfd, true), pin: None };
+        Case::new(
+            "open.floor",
+            "raw floor: emulated openat (read path + ID_VALID + open + ADDFD|SEND)",
+            Unit::Ns,
+            || {
+                let answer = Answer::OpenAddfd { atomic: true };
+                let opts = floor::Options { listener: listener(Serve::Blocking, answer, true), pin: None };
+                ctx.floor_timed(&ctx.floor_open_bpf, opts, &args, Expect::NonNegative)
+            },
+        ),
+        Case::new("open.floor.split", "raw floor: emulated openat, ADDFD then SEND (not atomic)", Unit::Ns, || {
+            let answer = Answer::OpenAddfd { atomic: false };
+            let opts = floor::Options { listener: listener(Serve::Blocking, answer, true), pin: None };
             ctx.floor_timed(&ctx.floor_open_bpf, opts, &args, Expect::NonNegative)
         }),
         Case::new("open.sup", "openat + close, supervise path rule (emulated open + ADDFD)", Unit::Ns, || {
@@ -510,7 +521,7 @@ pub fn memory(ctx: &Ctx) -> io::Result<Vec<Row>> {
         Row {
             group: "memory",
             key: "rss.idle",
-            label: "supervise VmRSS, idle (target started, no notification yet)".into(),
+            label: "supervise VmRSS, idle (serving, after the first notification)".into(),
             unit: Unit::MiB,
             stat: Some(single(idle.0 as f64 / 1024.0)),
             note: String::new(),

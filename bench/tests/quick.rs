@@ -71,6 +71,6 @@ fn the_quick_mode_measures_every_figure_and_writes_a_sane_report() {
     let bare = median(&report, "fork + exec /bin/true");
     let warm = median(&report, "supervise docker-default -- /bin/true, warm cache");
     assert!(bare > 0.0 && warm > bare, "bare {bare} ms vs supervise {warm} ms");
-    let rss = median(&report, "supervise VmRSS, idle (target started, no notification yet)");
+    let rss = median(&report, "supervise VmRSS, idle (serving, after the first notification)");
     assert!(rss > 0.5 && rss < 200.0, "idle RSS {rss} MiB");
 }

@@ -101,7 +101,13 @@ impl Rule {
     /// True if `args` (the six syscall argument registers) satisfy this rule's conditions, with the same
     /// semantics as the BPF that [`Rule::condition_groups`] produces.
     pub fn matches_args(&self, args: &[u64; 6]) -> bool {
-        self.condition_groups().iter().any(|group| group.iter().all(|c| c.matches(args)))
+        // The same semantics as `condition_groups`, without allocating (this runs for every notification).
+        let repeats = self.args.iter().enumerate().any(|(i, a)| self.args[..i].iter().any(|b| b.index == a.index));
+        if repeats {
+            self.args.iter().any(|c| c.matches(args))
+        } else {
+            self.args.iter().all(|c| c.matches(args))
+        }
     }
 }
 

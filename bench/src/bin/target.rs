@@ -9,9 +9,9 @@
 //!   a call that reached the kernel would fail with EPERM instead of touching the clock).
 //! - `openat N PATH`: N `openat(AT_FDCWD, PATH, O_RDONLY)` + `close` pairs.
 //! - `threads T MS`: T threads call `getppid` for MS milliseconds; prints `calls`, `elapsed_ns` and `per_thread`.
-//! - `phases TOTAL STEPS`: prints `phase 0`, then for each of STEPS steps waits for a line on stdin and makes
-//!   TOTAL/STEPS `getppid` calls, printing `phase k`; waits for a last line and exits (the harness samples the
-//!   supervisor's memory at each phase).
+//! - `phases TOTAL STEPS`: makes one `getppid` call and prints `phase 0`, then for each of STEPS steps waits for a
+//!   line on stdin and makes TOTAL/STEPS `getppid` calls, printing `phase k`; waits for a last line and exits (the
+//!   harness samples the supervisor's memory at each phase).
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -156,6 +156,9 @@ fn phases(total: u64, steps: u64) {
     let mut lines = stdin.lock().lines();
     let mut out = std::io::stdout();
     let per_step = total / steps;
+    // One notified call first: the supervisor is then surely serving (it sets up its runtime after the target
+    // has started), so the phase-0 sample is its idle state, not its start-up.
+    getppid();
     for step in 0..=steps {
         if step > 0 {
             for _ in 0..per_step {

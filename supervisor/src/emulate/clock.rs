@@ -363,6 +363,9 @@ fn clockid_to_fd(clock: i32) -> Option<RawFd> {
 
 /// The log line of a faked clock set: the requested time (if any) as a UTC string, and the time zone.
 fn log_set(t: &Target<'_>, ts: Option<(i64, i64)>, minuteswest: Option<i32>) {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
     let requested = ts.map_or_else(|| "(unchanged)".to_owned(), |(sec, nsec)| utc_string(sec, nsec));
     info!(
         pid = t.n.pid,
