@@ -277,18 +277,8 @@ impl Drop for Container {
 
 /// Waits for a background runtime with a time limit; returns its status.
 fn wait_child(mut child: Child, what: &str) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status.code();
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let status = crate::support::wait_until(&mut child, TIMEOUT);
+    status.unwrap_or_else(|| panic!("{what} did not finish within {TIMEOUT:?}")).code()
 }
 
 /// Runs one container whose `mkdir /x` must be denied by the agent; proves the agent still serves.
@@ -494,17 +484,7 @@ fn a_stale_socket_is_replaced_and_a_live_one_refused() {
 }
 
 fn wait_child_status(child: &mut Child) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status.code();
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("the agent did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::support::wait_until(child, TIMEOUT).expect("the agent did not exit").code()
 }
 
 #[test]
