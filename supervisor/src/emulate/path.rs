@@ -233,7 +233,9 @@ fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errn
 /// thread of its own whose fsuid, fsgid and groups are switched (per-thread raw syscalls; needs CAP_SETUID and
 /// CAP_SETGID, which root has).
 fn as_target<T: Send>(creds: &Creds, f: impl FnOnce() -> Result<T, Errno> + Send) -> Result<T, Errno> {
-    let ours = crate::facts::creds(std::process::id()).unwrap_or_default();
+    // Our own credentials do not change while we run: read them once.
+    static OURS: std::sync::OnceLock<Creds> = std::sync::OnceLock::new();
+    let ours = OURS.get_or_init(|| crate::facts::creds(std::process::id()).unwrap_or_default());
     if ours.fsuid == creds.fsuid && ours.fsgid == creds.fsgid && ours.groups == creds.groups {
         return f();
     }
