@@ -2,4 +2,5 @@
 //! `Err(errno)`; the notify loop turns that into the kernel response in one place.
 
 pub mod clock;
+pub mod mounts;
 pub mod path;
