@@ -277,3 +277,36 @@ fn the_shipped_matcher_examples_do_what_they_say() {
     );
     assert_eq!(out.stdout, "-1 1\n", "{}", out.stderr);
 }
+
+/// Path emulation runs on the notify thread only for what cannot block: opening a FIFO (which waits for the other
+/// end) goes elsewhere, so other path-checked calls go on meanwhile, and a regular file opened on the notify
+/// thread keeps the flags the program asked for (no O_NONBLOCK left behind).
+#[test]
+fn a_blocking_open_does_not_hold_up_other_path_calls() {
+    let (_dir, root) = setup();
+    nix::unistd::mkfifo(&root.join("ok/fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let script = r#"
+import fcntl, os, threading, time
+got = []
+def reader():
+    with open('ok/fifo') as f:  # waits for a writer
+        got.append(f.read())
+t = threading.Thread(target=reader)
+t.start()
+time.sleep(0.3)
+opened = 0
+for _ in range(50):
+    fd = os.open('ok/file', os.O_RDONLY)
+    assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK == 0, 'O_NONBLOCK left on the fd'
+    os.close(fd)
+    opened += 1
+print('opened while the reader waits', opened, 'reader alive', t.is_alive())
+with open('ok/fifo', 'w') as f:
+    f.write('hello')
+t.join(5)
+print('reader got', got)
+"#;
+    let out = python_under_policy(&root, script);
+    assert!(out.contains("opened while the reader waits 50 reader alive True"), "{out}");
+    assert!(out.contains("reader got ['hello']"), "{out}");
+}
