@@ -15,7 +15,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use proto::{Decision, Errno};
@@ -273,12 +273,12 @@ fn run(
     here: bool,
 ) -> Result<Done, Errno> {
     let follow_last = matches!(op, Op::Open { flags, .. } if flags & libc::O_NOFOLLOW as u64 == 0);
-    let (parent, name, real) = walk(path, follow_last)?;
+    let Walked { parent, name, real, kind } = walk(path, follow_last)?;
     recheck(&real)?;
     let cname = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
     match op {
         Op::Open { flags, mode } => {
-            if here && !cannot_block(kind_at(&parent, &cname)) {
+            if here && !cannot_block(kind) {
                 return Ok(Done::Later);
             }
             // Here, O_NONBLOCK guards against a FIFO or device swapped in since the look: open returns at once,
@@ -307,7 +307,7 @@ fn run(
                     return Ok(Done::Later);
                 }
                 if flags & libc::O_NONBLOCK as u64 == 0 {
-                    clear_nonblock(&fd)?;
+                    clear_nonblock(&fd, flags)?;
                 }
             }
             Ok(Done::Fd(fd, flags & libc::O_CLOEXEC as u64 != 0))
@@ -355,22 +355,30 @@ fn cannot_block(kind: Option<u32>) -> bool {
     matches!(kind, None | Some(libc::S_IFREG | libc::S_IFDIR))
 }
 
-fn clear_nonblock(fd: &OwnedFd) -> Result<(), Errno> {
-    // SAFETY: fcntl(2) F_GETFL/F_SETFL on an fd we own; no memory is passed.
-    let ok = unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) == 0
-    };
-    if ok {
+/// Sets the status flags the program asked for (`flags`, without the O_NONBLOCK we added); F_SETFL ignores the
+/// access mode and the creation flags in them.
+fn clear_nonblock(fd: &OwnedFd, flags: u64) -> Result<(), Errno> {
+    let wanted = flags as libc::c_int & !libc::O_NONBLOCK;
+    // SAFETY: fcntl(2) F_SETFL on an fd we own; no memory is passed.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, wanted) } == 0 {
         Ok(())
     } else {
         Err(last_errno())
     }
 }
 
+/// What [`walk`] found: the pinned parent, the last component, the real full path, and the type of the last
+/// component (`None`: nothing there).
+struct Walked {
+    parent: OwnedFd,
+    name: String,
+    real: String,
+    kind: Option<u32>,
+}
+
 /// Opens the parent of `path` (`O_PATH`), learns its real location, and follows a symlink in the last component
-/// when `follow_last`. Returns the pinned parent, the last component and the real full path.
-fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errno> {
+/// when `follow_last`.
+fn walk(path: &str, follow_last: bool) -> Result<Walked, Errno> {
     let mut path = path.to_string();
     for _ in 0..=MAX_SYMLINKS {
         let p = Path::new(&path);
@@ -378,21 +386,15 @@ fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errn
             (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_string_lossy().into_owned()),
             _ => (Path::new("/").to_path_buf(), ".".to_string()),
         };
-        let cparent = CString::new(parent_path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: open(2) with a NUL-terminated path; the result is checked.
-        let fd = unsafe { libc::open(cparent.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(last_errno());
-        }
-        // SAFETY: open returned a new fd that we own.
-        let parent = unsafe { OwnedFd::from_raw_fd(fd) };
-        let real_parent = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EPERM)?;
+        let (parent, real_parent) = open_parent(&parent_path)?;
         let real = normalize(&real_parent.join(&name));
-        if follow_last {
-            let cname = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+        let cname = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+        let kind = kind_at(&parent, &cname);
+        if follow_last && kind == Some(libc::S_IFLNK) {
             let mut buf = [0u8; 4096];
-            // SAFETY: readlinkat(2) into a buffer of the given size; a non-symlink gives EINVAL (or ENOENT).
-            let len = unsafe { libc::readlinkat(fd, cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            // SAFETY: readlinkat(2) into a buffer of the given size; the result is checked.
+            let len =
+                unsafe { libc::readlinkat(parent.as_raw_fd(), cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
             if len > 0 {
                 let target = String::from_utf8_lossy(&buf[..len as usize]).into_owned();
                 path = if target.starts_with('/') {
@@ -403,9 +405,40 @@ fn walk(path: &str, follow_last: bool) -> Result<(OwnedFd, String, String), Errn
                 continue;
             }
         }
-        return Ok((parent, name, real));
+        return Ok(Walked { parent, name, real, kind });
     }
     Err(Errno::new(i64::from(libc::ELOOP)).expect("valid errno"))
+}
+
+/// Opens a directory `O_PATH` and says where it really is. Without a symlink on the way (`RESOLVE_NO_SYMLINKS`
+/// succeeds), that is the path itself with `.` and `..` removed; otherwise the kernel's answer in
+/// `/proc/self/fd`.
+fn open_parent(dir: &Path) -> Result<(OwnedFd, PathBuf), Errno> {
+    let cdir = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: openat2(2) with a NUL-terminated path and a correctly sized open_how; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, cdir.as_ptr(), &how, size_of::<OpenHow>()) };
+    if fd >= 0 {
+        // SAFETY: openat2 returned a new fd that we own.
+        return Ok((unsafe { OwnedFd::from_raw_fd(fd as i32) }, PathBuf::from(normalize(dir))));
+    }
+    let errno = last_errno();
+    if i32::from(errno.get()) != libc::ELOOP {
+        return Err(errno);
+    }
+    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
+    let fd = unsafe { libc::open(cdir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: open returned a new fd that we own.
+    let parent = unsafe { OwnedFd::from_raw_fd(fd) };
+    let real = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EPERM)?;
+    Ok((parent, real))
 }
 
 /// Runs `f` with the target's filesystem credentials. With the same credentials as ours, directly; otherwise on a
@@ -459,11 +492,20 @@ mod tests {
         std::fs::write(root.join("secret"), "x").unwrap();
         std::os::unix::fs::symlink(root.join("secret"), root.join("ok/link")).unwrap();
         std::os::unix::fs::symlink(&root, root.join("ok/up")).unwrap();
-        let (_, name, real) = walk(&format!("{}/ok/link", root.display()), true).unwrap();
-        assert_eq!((name.as_str(), real), ("secret", format!("{}/secret", root.display())));
-        let (_, _, real) = walk(&format!("{}/ok/link", root.display()), false).unwrap();
-        assert_eq!(real, format!("{}/ok/link", root.display()));
-        let (_, _, real) = walk(&format!("{}/ok/up/secret", root.display()), true).unwrap();
-        assert_eq!(real, format!("{}/secret", root.display()), "a symlinked parent is judged by where it leads");
+        let w = walk(&format!("{}/ok/link", root.display()), true).unwrap();
+        assert_eq!((w.name.as_str(), w.real), ("secret", format!("{}/secret", root.display())));
+        assert_eq!(w.kind, Some(libc::S_IFREG));
+        let w = walk(&format!("{}/ok/link", root.display()), false).unwrap();
+        assert_eq!((w.real, w.kind), (format!("{}/ok/link", root.display()), Some(libc::S_IFLNK)));
+        let w = walk(&format!("{}/ok/up/secret", root.display()), true).unwrap();
+        assert_eq!(w.real, format!("{}/secret", root.display()), "a symlinked parent is judged by where it leads");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(root.join("a/b"), root.join("ok/deep")).unwrap();
+        let w = walk(&format!("{}/ok/deep/../x", root.display()), true).unwrap();
+        assert_eq!(w.real, format!("{}/a/x", root.display()), "`..` after a symlink is the kernel's `..`");
+        let w = walk(&format!("{}/ok/../secret", root.display()), true).unwrap();
+        assert_eq!(w.real, format!("{}/secret", root.display()));
+        let w = walk(&format!("{}/ok/absent", root.display()), true).unwrap();
+        assert_eq!(w.kind, None);
     }
 }
