@@ -241,15 +241,10 @@ pub fn checks(rows: &[Row], cfg: &Config) -> Vec<Check> {
 fn miss_note(key: &str) -> &'static str {
     match key {
         "allow" | "allow.pinned" | "deny" | "deny.pinned" => {
-            "supervise answers allow/deny inline, but asks `poll(0)` before every RECV (RECV would block), so \
-             each notification costs three syscalls (poll, RECV, SEND) where a thread blocked in RECV needs two. \
-             The floor's `epoll + poll(0)` row has exactly supervise's shape and is within a few percent of it: \
-             the rest of supervise (decision, tokio) costs little. Close it with a dedicated thread blocked in \
-             `SECCOMP_IOCTL_NOTIF_RECV` in `supervisor/src/notify.rs` (`serve`), which answers register-only \
-             decisions itself and hands only slow work to the runtime. When the last target exits, a blocked \
-             RECV returns ENOENT and the fd polls POLLHUP, so the thread ends by itself (the floor's blocking \
-             loop does exactly that). If the figure is far above the `epoll + poll(0)` row, the run was \
-             disturbed: compare the ratio of the minimums."
+            "supervise's notify loop is a thread blocked in RECV that answers register-only decisions itself, \
+             the shape of the floor's blocking row: two syscalls per notification (RECV, SEND) plus an index \
+             lookup. A figure far above the floor means the run was disturbed: compare the ratio of the minimums, \
+             or rerun."
         }
         "strace" => {
             "bounded by the machine state, not by supervise. When the other vCPU is busy, strace's two ptrace \
@@ -264,43 +259,36 @@ fn miss_note(key: &str) -> &'static str {
              this VM: compare the min columns, or rerun."
         }
         "emulate" | "emulate.pinned" => {
-            "clock-set is answered inline; per notification supervise makes the floor's syscalls (RECV, \
-             `process_vm_readv`, ID_VALID, SEND) plus the `poll(0)` before RECV, and the rest is user space: \
-             `log_set` formats the requested time with `utc_string` even when INFO is off (the `fmt`/`u128` \
-             symbols are about a third of supervise's user-space samples in `perf`), and \
-             `Rule::matches_args` allocates `condition_groups()` on every decision. The floor doing only the \
-             read + ID_VALID (`raw floor: emulated`) is itself about 1.35× the CONTINUE floor, so 1.5× needs all \
-             of: in `supervisor/src/emulate/clock.rs` `log_set`, build `requested` only under \
-             `tracing::enabled!(Level::INFO)`; in `proto/src/policy.rs`, a non-allocating `matches_args` (or \
-             groups precomputed once in `supervisor/src/decide.rs`); and the blocking-RECV loop above."
+            "clock-set is answered on the notify thread (blocked in RECV, as the floor), and its log line is \
+             formatted only when INFO is on. What is left is the emulation's own syscalls: `process_vm_readv` \
+             of the timespec and NOTIF_ID_VALID after it (the `raw floor: emulated` row does exactly these and is \
+             itself about 1.4-1.5× the CONTINUE floor on this VM). To close the rest: skip the ID_VALID for calls \
+             whose read only chooses the reply (clock_settime: a successful SEND proves the target was alive, so \
+             the memory was its own) and log after the SEND; that saves one ioctl per call."
         }
         "syd" => "the causes of the path-checked openat figure above; closing that closes this.",
         "openat" => {
-            "mostly one kernel effect: `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND` does not get \
-             the same-CPU wake-up of `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`. The floor shows it: the same emulated \
-             open answered with ADDFD|SEND costs tens of µs on an idle VM, and ADDFD followed by a plain SEND of \
-             the new fd number costs a few µs (when the other vCPU is busy, both are fast). Then supervise adds \
-             tokio's blocking pool (`spawn_blocking` in `notify.rs` `execute`: a cross-thread hop each way) and \
-             two reads of `/proc/PID/status` per call (the target's creds in `emulate/path.rs` `perform`, \
-             supervise's own in `as_target`). Close it: in `emulate/path.rs` `perform`, call \
-             `listener.add_fd(id, fd, false, cloexec)` and then `respond(Reply::Value(newfd))` (safe with \
-             `WAIT_KILLABLE_RECV`, which supervise sets: once received, only a fatal signal interrupts the target, \
-             so the fd cannot be left behind in a live process; keep SEND where the kernel lacks that flag); \
-             cache supervise's own creds once; and perform the open inline on the notify thread when the creds \
-             match and the file is a regular file or a directory (open with `O_NONBLOCK`, `fstat`, clear \
-             `O_NONBLOCK`; anything else stays on the blocking pool)."
+            "the emulated open itself is at the floor's shape (ADDFD then a plain SEND, on the notify thread, no \
+             hop to another thread); what is left is the checks a path decision needs on every call, each a \
+             `/proc` or path lookup that costs 2-10 µs on this VM: `/proc/PID/root` (the target may have \
+             chrooted), `/proc/PID/status` (its fsuid, fsgid and groups: read only when supervise could launch \
+             a target with other credentials, i.e. as root or with CAP_SETUID/CAP_SETGID, or when the call \
+             creates and needs the umask; as an unprivileged user it is skipped, about 25% faster here), plus the \
+             walk (the parent opened with RESOLVE_NO_SYMLINKS, one fstatat, openat2). Close it: cache per-thread \
+             credentials with `PIDFD_GET_INFO` (Linux 6.13) instead of reading `status`, and resolve under a \
+             cached `/proc/PID/root` fd with RESOLVE_IN_ROOT, which would also lift the refusal of targets with \
+             another root."
         }
         "start.warm" => {
-            "the launcher is already as fast as a raw fork + seccomp + exec (compare the `agent::launch::spawn` \
-             and `no helper` rows), and Docker's default loads as a binary tree (optimize 2). What is left is two \
-             execs (supervise's own start, the `--version` row, is about 0.5 ms over a bare exec: dynamic \
-             loading of libseccomp and libgcc_s, whose CPU-feature probe runs CPUID, a VM exit each) plus about \
-             0.5 ms of set-up between exec and fork: parsing Docker's 13 KB profile into a `serde_json::Value` \
-             and walking it, and `agent/src/cache.rs` `entry_path`, which builds its key with \
-             `format!(\"{policy:?}\")` (a Debug dump of the ~360 resolved rules) on every run. Close it: key \
-             the cache by a hash of the policy text and the resolution target (caps, kernel, arch, versions) \
-             instead of the Debug dump; deserialize the profile into the typed model in one pass; and link \
-             libseccomp statically."
+            "the ratio target (≤ 5× bare fork+exec) is met; the absolute 3 ms is below this VM's floor for the job. \
+             supervise must exec itself (the `--version` row) and then fork, load the filter and exec the \
+             program (the `agent::launch::spawn` row, which is as fast as a raw fork + seccomp + exec, the `no \
+             helper` row); the sum of those two rows is already close to 3 ms here, where a bare fork+exec costs \
+             about twice the 0.6 ms of the reference machine. The rest is set-up between the two (parsing and \
+             resolving Docker's 13 KB profile, the cache lookup, the runtime). On a machine with the reference \
+             fork+exec the same ratio gives about 2.5 ms. Close the rest: key the cache by a hash of the policy \
+             text and the resolution target instead of a Debug dump of the resolved rules, and deserialize the \
+             profile into the typed model in one pass."
         }
         "start.cold" => {
             "bounded by libseccomp: building and compiling Docker's default costs 10-20 ms here, which is why \
@@ -333,8 +321,8 @@ const METHOD: &str = "## Method
 - **Raw notify floor**: a forked child sets NO_NEW_PRIVS, loads the same libseccomp-compiled filter as supervise
   (getppid → NOTIFY, x86_64/x86/x32) with `NEW_LISTENER | WAIT_KILLABLE_RECV`, hands the listener over with
   SCM_RIGHTS and execs the loop; the harness sets `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (as supervise does) and
-  answers from a thread blocked in RECV, or in supervise's shape (edge-triggered epoll, then `poll(0)` before each
-  RECV). `raw floor: emulated` adds what every emulation needs (read 16 bytes of target memory, ID_VALID, answer a
+  answers from a thread blocked in RECV (supervise's shape), or through edge-triggered epoll with `poll(0)` before
+  each RECV (the `AsyncFd` shape supervise used before). `raw floor: emulated` adds what every emulation needs (read 16 bytes of target memory, ID_VALID, answer a
   value); the emulated-open floor reads the path, checks ID_VALID, opens and injects with ADDFD|SEND.
 - **Pinning**: supervise does not pin. The pinned rows pin the target and the floor's thread to CPU 0, and
   supervise (and so its target) with `sched_setaffinity` before exec, as `taskset -c 0` would.
@@ -361,19 +349,19 @@ const METHOD: &str = "## Method
   wakes the target, which re-enters the syscall (CONTINUE) or returns. Two context switches and four syscall
   entries. Without SYNC_WAKE_UP the wake-up may cross vCPUs, which costs tens of µs when the other vCPU idles
   (see that row's max).
-- **supervise allow/deny**: the floor, plus a `poll(0)` before each RECV (the next notification is usually
-  already pending when the loop polls, so it rarely goes back to epoll), plus the decision (an index lookup by arch
-  and number).
-- **Emulated**: the floor, plus `process_vm_readv` and ID_VALID (the `raw floor: emulated` row), the `poll(0)`
-  before RECV, and the handler's user-space work.
+- **supervise allow/deny**: the floor (a thread blocked in RECV answers on the spot), plus the decision (an index
+  lookup by arch and number).
+- **Emulated**: the floor, plus `process_vm_readv` and ID_VALID (the `raw floor: emulated` row) and the
+  handler's user-space work.
 - **strace**: two ptrace stops per syscall, each a round trip through strace, plus its decoding and output.
 - **BPF-allowed**: the instructions the filter runs for that syscall; with the same filter on both sides the
   ratio is 1 within noise.
 - **Start-up**: two execs and dynamic loads (supervise, then the program), supervise's set-up (policy parse and
   resolution, the cache lookup, the runtime), the filter load in the kernel, and on this VM the CPUID exits of
   glibc's and libgcc's CPU feature detection at every exec.
-- **Path-checked openat**: on top of the emulation's own syscalls, whether the answer wakes the target on the same
-  CPU: ADDFD with SEND does not (see the two emulated-open floor rows).
+- **Path-checked openat**: on top of the emulation's own syscalls (ADDFD then SEND: ADDFD with SEND misses the
+  same-CPU wake-up, see the two emulated-open floor rows), the per-call checks of a path decision: the target's
+  root and, when supervise could launch targets with other credentials (as root), its `/proc/PID/status`.
 - **Threads**: one round trip per CPU at a time (see above); at most the number of free vCPUs.
 - **Memory**: the tokio runtime, the policy and the decision index; nothing per notification is kept.
 ";
