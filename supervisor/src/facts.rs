@@ -24,7 +24,7 @@ pub struct Creds {
 /// Reads `/proc/PID/status`.
 pub fn creds(pid: u32) -> Option<Creds> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
+    let field = |key: &str| status_field(&status, key);
     let ids = |key: &str| -> Option<Vec<u32>> { field(key)?.split_whitespace().map(|v| v.parse().ok()).collect() };
     let uids = ids("Uid:")?;
     let gids = ids("Gid:")?;
@@ -36,6 +36,11 @@ pub fn creds(pid: u32) -> Option<Creds> {
         groups: ids("Groups:").unwrap_or_default(),
         umask: field("Umask:").and_then(|u| u32::from_str_radix(u, 8).ok()).unwrap_or(0o022),
     })
+}
+
+/// The value of `key` (such as `"Uid:"`) in the text of a `/proc/PID/status` file, trimmed.
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim)
 }
 
 /// What went wrong while gathering.

@@ -13,7 +13,7 @@
 //! Emulated: `open`, `openat`, `openat2`, `creat`, `mkdir`, `mkdirat`, `unlink`, `unlinkat`, `rmdir`. Other path
 //! syscalls are carried out with CONTINUE after the check: that is advisory (docs/security.md), and `check` says so.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -23,7 +23,7 @@ use proto::{Decision, Errno};
 use crate::decide::{Decider, Event, Facts};
 use crate::describe::normalize;
 use crate::emulate::mounts;
-use crate::facts::{creds, Creds};
+use crate::facts::{creds, status_field, Creds};
 use crate::memory::TargetMemory;
 use crate::notify::respond;
 use crate::seccomp::{Listener, Notification, Reply};
@@ -197,7 +197,7 @@ impl Identity {
         static FIXED: OnceLock<bool> = OnceLock::new();
         *FIXED.get_or_init(|| {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
+            let field = |key: &str| status_field(&status, key);
             let one_id = |key: &str| {
                 let ids: Vec<&str> = field(key).unwrap_or("").split_whitespace().collect();
                 ids.len() == 4 && ids.iter().all(|id| *id == ids[0])
@@ -303,7 +303,7 @@ fn run(
             // SAFETY: openat2 returned a new fd that we own.
             let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
             if here {
-                if !cannot_block(kind_of(&fd)) {
+                if !cannot_block(kind_at(&fd, c"")) {
                     return Ok(Done::Later);
                 }
                 if flags & libc::O_NONBLOCK as u64 == 0 {
@@ -331,21 +331,15 @@ fn run(
     }
 }
 
-/// A file's type bits (`S_IFMT`), or `None` when there is no such file.
-fn kind_at(parent: &OwnedFd, name: &CString) -> Option<u32> {
+/// The type bits (`S_IFMT`) of `name` in `dir`, not following a symlink, or `None` when there is no such file.
+/// An empty `name` is `dir` itself.
+fn kind_at(dir: &OwnedFd, name: &CStr) -> Option<u32> {
+    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer of the right size, which it fills
     // when it returns 0.
-    let rc = unsafe { libc::fstatat(parent.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    let rc = unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), flags) };
     // SAFETY: fstatat returned 0, so it filled the buffer.
-    (rc == 0).then(|| unsafe { st.assume_init() }.st_mode & libc::S_IFMT)
-}
-
-fn kind_of(fd: &OwnedFd) -> Option<u32> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat(2) on an fd we own into a buffer of the right size, which it fills when it returns 0.
-    let rc = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
-    // SAFETY: fstat returned 0, so it filled the buffer.
     (rc == 0).then(|| unsafe { st.assume_init() }.st_mode & libc::S_IFMT)
 }
 
