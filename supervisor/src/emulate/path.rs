@@ -298,7 +298,14 @@ fn run(
                 libc::syscall(libc::SYS_openat2, parent.as_raw_fd(), cname.as_ptr(), &how, size_of::<OpenHow>())
             };
             if fd < 0 {
-                return Err(last_errno());
+                let errno = last_errno();
+                // ENXIO (a FIFO without a reader) or EAGAIN may come from the O_NONBLOCK we added, not from the
+                // call the program made: the pool makes that one.
+                let ours = nonblock != 0 && flags & libc::O_NONBLOCK as u64 == 0;
+                if ours && matches!(i32::from(errno.get()), libc::ENXIO | libc::EAGAIN) {
+                    return Ok(Done::Later);
+                }
+                return Err(errno);
             }
             // SAFETY: openat2 returned a new fd that we own.
             let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
