@@ -1,4 +1,4 @@
-//! Docker's default profile: moby's `default.json` (the shared fixture), its copy in policies/docker-default.json
+//! Docker's default profile: moby's `default.json` (`tests/fixtures/moby/`), its copy in policies/docker-default.json
 //! and the built-in policy used without `--policy` run real programs, and block user namespaces for a user without
 //! CAP_SYS_ADMIN, as Docker does. Every moby fixture loads.
 

@@ -47,9 +47,9 @@ pub fn policy_file(name: &str) -> PathBuf {
     repo().join("policies").join(name)
 }
 
-/// A fixture of the shared folder (`../shared/fixtures/…`, next to the repository).
+/// A fixture of `tests/fixtures/` (real Docker and podman profiles, kept in the repository).
 pub fn fixture(rel: &str) -> PathBuf {
-    repo().join("../shared/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
 }
 
 /// What a finished command did.
@@ -194,7 +194,7 @@ fn readable_by_nobody(arg: &str) -> String {
     let path = Path::new(arg);
     let inside =
         |root: PathBuf| root.canonicalize().is_ok_and(|root| path.canonicalize().is_ok_and(|p| p.starts_with(root)));
-    if !path.is_absolute() || !path.is_file() || !(inside(repo()) || inside(repo().join("../shared"))) {
+    if !path.is_absolute() || !path.is_file() || !inside(repo()) {
         return arg.to_string();
     }
     use std::os::unix::fs::PermissionsExt;

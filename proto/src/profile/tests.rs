@@ -12,7 +12,7 @@ const X86_ALL: Target = Target { native: Arch::X86_64, caps: Target::ALL_CAPS, k
 const X86_NONE: Target = Target { native: Arch::X86_64, caps: 0, kernel: (6, 18) };
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/../../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
