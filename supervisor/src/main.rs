@@ -8,6 +8,10 @@ use supervisor::cli::{Cli, Command};
 use supervisor::run::{self, Failure, EXIT_FAILURE};
 
 fn main() -> ExitCode {
+    // Before anything else (no fd is open, no thread runs yet): see `protect_self`.
+    if let Err(line) = protect_self() {
+        return fail(Failure::new(EXIT_FAILURE, line));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -65,6 +69,22 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
         Err(failure) => fail(failure),
     }
+}
+
+/// Makes this process non-dumpable, in every mode. The program supervise launches runs as the same user, and the
+/// kernel lets a same-user process `ptrace` us, read or write our memory (`process_vm_readv`/`writev`,
+/// `/proc/PID/mem`), open our fds through `/proc/PID/fd` or copy them with `pidfd_getfd`: it could take the
+/// listener and answer its own notifications. For a non-dumpable process every one of these checks
+/// (`ptrace_may_access`) needs CAP_SYS_PTRACE instead (ptrace(2), "Ptrace access mode checking"; proc(5)), and
+/// the `/proc/PID` files are owned by root. The launcher inherits the flag across `fork`; `execve` of a readable
+/// program makes the program dumpable again, so supervise can still read its memory and `/proc` files.
+fn protect_self() -> Result<(), String> {
+    // SAFETY: prctl(2) PR_SET_DUMPABLE with the value 0 changes an attribute of this process only; no memory is
+    // passed.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(format!("cannot make supervise non-dumpable: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// Writes generated text to stdout; a closed stdout (`supervise man | head`) is not an error.

@@ -7,6 +7,8 @@
 //! - `arch`: denied syscalls stay denied through `int 0x80` and x32; a profile listing only x86_64 kills other arches.
 //! - `storms`: a signal every millisecond during notified syscalls, a fork storm, python threads.
 //! - `hostile`: bad policies through the real binary: one clear `supervise:` line, exit 125, no panic.
+//! - `self_protection`: the program cannot reach its supervisor (pidfd_getfd, ptrace, process_vm_readv/writev,
+//!   /proc/PID/mem, fd, environ), as the same uid or after dropping to another.
 //! - `target_memory`: targets killed while their clock_settime emulation is pending.
 //!
 //! The test programs are small C files compiled with gcc at test time ([`cc`]); they make raw syscalls, so what
@@ -17,6 +19,7 @@ mod arch;
 mod fail_closed;
 mod fds;
 mod hostile;
+mod self_protection;
 mod storms;
 mod target_memory;
 
