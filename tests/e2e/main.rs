@@ -15,6 +15,7 @@ mod policies;
 mod prompt;
 mod record_check;
 mod reliability;
+mod repository;
 mod serve;
 mod support;
 mod unprivileged;
