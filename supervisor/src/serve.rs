@@ -12,14 +12,12 @@
 //! notified syscalls fail with ENOSYS (fail closed).
 
 use std::collections::HashMap;
-use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use proto::profile::Target;
 use proto::{Action, Arch, Decision, Policy};
 use serde::Deserialize;
@@ -42,6 +40,9 @@ pub const MAX_MESSAGE: usize = 1 << 20;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Environment variable that sets the read timeout in milliseconds (for tests and slow nodes).
 pub const READ_TIMEOUT_ENV: &str = "SUPERVISE_SERVE_READ_TIMEOUT_MS";
+/// Most fds a message may carry; runc and crun send one or two (`seccompFd`, `pidFd`). A client that sends more
+/// is dropped at once, so that one connection cannot fill the agent's fd table before its read timeout.
+pub const MAX_FDS: usize = 16;
 /// Connections that may wait for their message at once; more are closed at once, so that silent clients cannot
 /// use up the agent's fds.
 pub const MAX_PENDING: usize = 128;
@@ -128,6 +129,10 @@ pub enum Dropped {
     Invalid(String),
     #[error("cannot read the message")]
     Io(#[source] std::io::Error),
+    #[error("the message carries {0} fds (at most {MAX_FDS} accepted); all closed")]
+    TooManyFds(usize),
+    #[error("the message's control data was truncated (MSG_CTRUNC); the fds received are closed")]
+    ControlTruncated,
     #[error("no seccompFd in fds {0:?}")]
     NoSeccompFd(Vec<String>),
     #[error("fds names seccompFd at index {index} but the message carries {received} fd(s)")]
@@ -394,7 +399,7 @@ pub fn take_listener(
 /// ends, not at EOF.
 ///
 /// # Errors
-/// The [`Dropped`] reason; the fds received so far are closed.
+/// The [`Dropped`] reason; the fds received so far are closed (they are owned from the moment they arrive).
 pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState, Vec<OwnedFd>), Dropped> {
     let mut data = Vec::new();
     let mut fds = Vec::new();
@@ -402,12 +407,19 @@ pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState,
     loop {
         stream.readable().await.map_err(Dropped::Io)?;
         let received = stream.try_io(tokio::io::Interest::READABLE, || recv_chunk(stream.as_raw_fd(), &mut chunk));
-        let (n, new_fds) = match received {
-            Ok(r) => r,
+        let got = match received {
+            Ok(got) => got,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(Dropped::Io(e)),
         };
-        fds.extend(new_fds);
+        let n = got.bytes;
+        fds.extend(got.fds);
+        if got.truncated {
+            return Err(Dropped::ControlTruncated);
+        }
+        if fds.len() > MAX_FDS {
+            return Err(Dropped::TooManyFds(fds.len()));
+        }
         if n == 0 {
             return Err(if data.is_empty() { Dropped::Empty } else { Dropped::Truncated });
         }
@@ -423,20 +435,68 @@ pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState,
     }
 }
 
-/// One recvmsg(2) without waiting, with room for 8 fds (received close-on-exec). Fds beyond that are closed by the
-/// kernel (MSG_CTRUNC).
-fn recv_chunk(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>)> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!([RawFd; 8]);
-    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT)?;
-    let mut fds = Vec::new();
-    for cmsg in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(received) = cmsg {
-            // SAFETY: SCM_RIGHTS (unix(7)) installed these fds in our table just now; nothing else owns them.
-            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
+/// Most fds one recvmsg(2) can deliver (`SCM_MAX_FD` in the kernel): a single message never carries more.
+const SCM_MAX_FD: usize = 253;
+/// `SCM_PIDFD` (Linux 6.5): a pidfd, delivered only with `SO_PASSPIDFD`, which we never set; owned all the same.
+const SCM_PIDFD: libc::c_int = 4;
+/// The control buffer, in 8-byte words (aligned for `cmsghdr`): SCM_MAX_FD fds with their header, plus 1 KiB for
+/// the other control messages the kernel may add (credentials, a pidfd, a security label), so that it does not
+/// have to truncate.
+const CONTROL_WORDS: usize =
+    (std::mem::size_of::<libc::cmsghdr>() + SCM_MAX_FD * std::mem::size_of::<libc::c_int>()).div_ceil(8) + 128;
+
+/// What one recvmsg(2) brought.
+struct Chunk {
+    bytes: usize,
+    /// Every fd the kernel installed, owned from the moment recvmsg returned.
+    fds: Vec<OwnedFd>,
+    /// `MSG_CTRUNC`: the kernel had more control data than room (the fds beyond the room were closed by it).
+    truncated: bool,
+}
+
+/// One recvmsg(2) without waiting, fds received close-on-exec. The control messages are parsed by hand: every
+/// fd the kernel installed is owned (and so closed on every path) before anything can fail, whatever the number
+/// of fds, the kind of control messages or a truncation.
+fn recv_chunk(fd: RawFd, buf: &mut [u8]) -> std::io::Result<Chunk> {
+    let mut control = [0u64; CONTROL_WORDS];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: an all-zero msghdr is valid (no name, no iovecs, no control); the pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg(2) writes at most iov_len bytes into `buf` and msg_controllen bytes into `control`, both live
+    // and exclusively borrowed for the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
     }
-    Ok((msg.bytes, fds))
+    let mut fds = Vec::new();
+    // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR (cmsg(3)) walk the control data the kernel wrote, within msg_controllen
+    // (which recvmsg set to the length used); each header they return lies inside `control`.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` points to a complete cmsghdr inside `control` (see above); read without assuming alignment.
+        let header = unsafe { std::ptr::read_unaligned(cmsg) };
+        let rights = header.cmsg_type == libc::SCM_RIGHTS || header.cmsg_type == SCM_PIDFD;
+        if header.cmsg_level == libc::SOL_SOCKET && rights {
+            // SAFETY: CMSG_DATA of a header inside `control`; the data runs to cmsg_len from the header's start.
+            let data = unsafe { libc::CMSG_DATA(cmsg) };
+            let header_len = data as usize - cmsg as usize;
+            let count = (header.cmsg_len as usize).saturating_sub(header_len) / std::mem::size_of::<libc::c_int>();
+            for i in 0..count {
+                // SAFETY: the i-th int of this message's data, inside `control` (count comes from cmsg_len).
+                let raw = unsafe { std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i)) };
+                // SAFETY: SCM_RIGHTS/SCM_PIDFD (unix(7)) installed this fd in our table just now; nothing else owns
+                // it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR; returns null after the last header.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok(Chunk { bytes: n as usize, fds, truncated: msg.msg_flags & libc::MSG_CTRUNC != 0 })
 }
 
 /// What an fd is, as `/proc/self/fd` says (`anon_inode:seccomp notify` for a listener, `pipe:[…]`, …).
@@ -482,7 +542,7 @@ mod tests {
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream as StdStream;
 
-    use nix::sys::socket::{sendmsg, ControlMessage};
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     use proto::{Errno, Matchers, Rule};
 
     const RUNC: &str = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":42,"metadata":"","state":{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":42,"bundle":"/b"}}"#;
@@ -568,6 +628,36 @@ mod tests {
             let err = read(&server).await.unwrap_err().to_string();
             assert!(err.contains(want), "{data:?}: {err}");
         }
+    }
+
+    #[test]
+    fn every_fd_of_a_message_is_owned_however_many_and_whatever_comes_with_them() {
+        let (client, server) = StdStream::pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let fds = vec![r.as_raw_fd(); SCM_MAX_FD];
+        let creds = nix::sys::socket::UnixCredentials::new();
+        let (a, b) = fds.split_at(100);
+        let cmsgs =
+            [ControlMessage::ScmRights(a), ControlMessage::ScmCredentials(&creds), ControlMessage::ScmRights(b)];
+        let iov = [std::io::IoSlice::new(b"{")];
+        sendmsg::<()>(client.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).unwrap();
+        let mut buf = [0u8; 16];
+        let got = recv_chunk(server.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!((got.bytes, got.fds.len(), got.truncated), (1, SCM_MAX_FD, false));
+        for fd in &got.fds {
+            assert!(fd_kind(fd).starts_with("pipe:["), "{}", fd_kind(fd));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_with_more_fds_than_runtimes_send_is_refused() {
+        let (client, server) = pair();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        send_with(&client, RUNC.as_bytes(), &[r.as_raw_fd(); MAX_FDS + 1]);
+        assert!(matches!(read(&server).await, Err(Dropped::TooManyFds(n)) if n == MAX_FDS + 1));
+        let (client, server) = pair();
+        send_with(&client, RUNC.as_bytes(), &[r.as_raw_fd(); MAX_FDS]);
+        assert_eq!(read(&server).await.unwrap().1.len(), MAX_FDS);
     }
 
     #[tokio::test]

@@ -435,6 +435,79 @@ fn bad_clients_never_stop_the_agent() {
     assert_eq!(log.matches("container connected").count(), cases.len() + 2, "{log}");
 }
 
+/// The agent's open fds (`/proc/PID/fd`; the agent is not dumpable, so this needs root, as the suite runs).
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
+}
+
+/// Sends `pieces` over one connection, each in its own sendmsg(2) with the given control messages: `fds` copies of
+/// one pipe end as SCM_RIGHTS (split over two control messages when `split`), and SCM_CREDENTIALS when `creds`.
+fn send_hostile(socket: &Path, pieces: &[&[u8]], fds: usize, split: bool, creds: bool) {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixCredentials};
+    let stream = UnixStream::connect(socket).expect("connect");
+    let (r, _w) = nix::unistd::pipe().expect("pipe");
+    let raw = vec![r.as_raw_fd(); fds];
+    let credentials = UnixCredentials::new();
+    for piece in pieces {
+        let (first, second) = raw.split_at(if split { fds / 2 } else { fds });
+        let mut cmsgs = Vec::new();
+        for part in [first, second] {
+            if !part.is_empty() {
+                cmsgs.push(ControlMessage::ScmRights(part));
+            }
+        }
+        if creds {
+            cmsgs.push(ControlMessage::ScmCredentials(&credentials));
+        }
+        let iov = [std::io::IoSlice::new(piece)];
+        // The agent may hang up first (too many fds): a failed send is part of the test.
+        if sendmsg::<()>(stream.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).is_err() {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+#[test]
+fn fds_of_hostile_messages_are_all_closed_whatever_their_number() {
+    let mut agent = Agent::start(POLICY, &[]);
+    let pid = agent.child.id();
+    assert_served(&agent, Runtime::Runc, "warmup");
+    let baseline = open_fds(pid);
+    assert!(baseline > 0, "the agent's fds are readable");
+    let state = state_json("hostile");
+    let (head, tail) = state.split_at(state.len() / 2);
+    let whole: &[&[u8]] = &[state.as_bytes()];
+    let halves: &[&[u8]] = &[head.as_bytes(), tail.as_bytes()];
+    let bad: &[&[u8]] = &[b"{\"fds\": nope"];
+    let spaces: &[&[u8]] = &[b" ".as_slice(); 40];
+    // (what, pieces, fds per piece, split over two SCM_RIGHTS, SCM_CREDENTIALS too, the reason logged)
+    let cases: [(&str, &[&[u8]], usize, bool, bool, &str); 8] = [
+        ("8 fds", whole, 8, false, false, "is not a seccomp listener"),
+        ("9 fds", whole, 9, false, false, "is not a seccomp listener"),
+        ("12 fds in two SCM_RIGHTS", whole, 12, true, false, "is not a seccomp listener"),
+        ("8 fds and SCM_CREDENTIALS", whole, 8, false, true, "is not a seccomp listener"),
+        ("8 fds with each half of the message", halves, 8, false, false, "is not a seccomp listener"),
+        ("253 fds (SCM_MAX_FD)", whole, 253, false, true, "fds (at most"),
+        ("253 fds with bad JSON", bad, 253, true, false, "fds (at most"),
+        ("64 fds with each of many pieces", spaces, 64, false, false, "fds (at most"),
+    ];
+    for (what, pieces, fds, split, creds, reason) in cases {
+        let offset = agent.log().len();
+        send_hostile(&agent.socket, pieces, fds, split, creds);
+        agent.wait_log_after(offset, "message from the runtime dropped");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while open_fds(pid) > baseline && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(open_fds(pid), baseline, "{what}: fds left open; log:\n{}", &agent.log()[offset..]);
+        assert!(agent.log()[offset..].contains(reason), "{what}: {reason:?} expected:\n{}", &agent.log()[offset..]);
+        assert!(agent.alive(), "{what} stopped the agent");
+    }
+    assert_served(&agent, Runtime::Runc, "afterhostile");
+    assert!(!agent.log().contains("panicked"), "{}", agent.log());
+}
+
 #[test]
 fn sigterm_and_sigint_stop_the_agent_cleanly_and_the_socket_is_private() {
     for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
