@@ -147,7 +147,7 @@ impl Session {
         cmd.args(["--inh-caps=-sys_time", "--bounding-set=-sys_time"]).arg(supervise());
         cmd.args(options).arg("--policy").arg(&policy_path).arg("--").arg(program);
         cmd.args(args.iter().map(|a| a.replace("{dir}", &d)));
-        cmd.env("XDG_CACHE_HOME", std::env::temp_dir().join("supervise-e2e-cache"));
+        cmd.env("XDG_CACHE_HOME", crate::support::cache_home(crate::support::euid()));
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn setpriv supervise");
         let mut out = child.stdout.take().expect("piped");

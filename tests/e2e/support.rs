@@ -52,6 +52,12 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
 }
 
+/// The tests' filter cache (`XDG_CACHE_HOME`) for supervise running as `uid`: one per uid, since supervise refuses
+/// a cache directory that another user owns.
+pub fn cache_home(uid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("supervise-e2e-cache-{uid}"))
+}
+
 /// What a finished command did.
 #[derive(Debug)]
 pub struct Output {
@@ -65,8 +71,10 @@ pub struct Output {
 /// hangs the suite; the same limit covers a leftover process that keeps the output pipes open.
 pub fn run_with(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    // A private cache keeps tests off the user's ~/.cache.
-    cmd.env("XDG_CACHE_HOME", std::env::temp_dir().join("supervise-e2e-cache"));
+    // A private cache keeps tests off the user's ~/.cache (unless the test chose one).
+    if !cmd.get_envs().any(|(key, _)| key == "XDG_CACHE_HOME") {
+        cmd.env("XDG_CACHE_HOME", cache_home(euid()));
+    }
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
     let mut input = child.stdin.take().expect("piped");
     let data = stdin.to_vec();
@@ -145,6 +153,12 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The effective uid of the tests.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Prints why a test (or half of it) is skipped and returns false when not root, for `if !needs_root(…) { return }`.
 pub fn needs_root(what: &str) -> bool {
     if !is_root() {
@@ -185,7 +199,9 @@ pub fn as_nobody(program: &Path, args: &[&str]) -> Output {
     let ids = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
     let args: Vec<String> = args.iter().map(|a| readable_by_nobody(a)).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run("setpriv", &[ids.as_slice(), &[program], &args].concat())
+    let mut cmd = Command::new("setpriv");
+    cmd.args([ids.as_slice(), &[program], &args].concat()).env("XDG_CACHE_HOME", cache_home(NOBODY));
+    run_with(cmd, b"", TIMEOUT)
 }
 
 /// An argument that names a file of this checkout (a policy, a fixture, `probe`) becomes a copy that uid 65534 can
