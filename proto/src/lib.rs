@@ -5,6 +5,7 @@
 //! - [`profile`]: the Docker/moby and OCI seccomp profile JSON model, its validation with precise error places,
 //!   and its resolution into a [`Policy`] for one target (architecture, capabilities, kernel).
 //! - [`arch`], [`errno`]: the [`Arch`] and [`Errno`] newtypes with their name tables.
+//! - [`paths`]: which syscall arguments are paths and how the kernel resolves them.
 //! - [`wire`]: the messages that cross the launcher → supervisor socket.
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ pub mod arch;
 pub mod errno;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod paths;
 pub mod policy;
 pub mod profile;
 pub mod wire;

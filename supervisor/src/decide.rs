@@ -10,6 +10,9 @@
 //! those. A verdict that rested on a path says so ([`Verdict::path_checked`]): such a decision must not be carried
 //! out with CONTINUE, because the target can rewrite the path after the check.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -31,8 +34,8 @@ pub struct Facts {
     pub exe: Option<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// The syscall's path arguments, absolute and normalized.
-    pub paths: Option<Vec<String>>,
+    /// The syscall's path arguments as bytes, absolute and resolved as the kernel resolves them for the target.
+    pub paths: Option<Vec<Vec<u8>>>,
 }
 
 /// Which facts the rules for an event look at.
@@ -67,13 +70,17 @@ struct Compiled {
     rule: Rule,
     paths: Option<GlobSet>,
     exe: Option<GlobSet>,
+    /// For a call with several paths (rename, link): a deny rule applies if any path matches, any other rule only
+    /// if all do. So a denied place can be neither the source nor the destination.
+    any_path: bool,
 }
 
 impl Compiled {
-    fn new(rule: Rule) -> Compiled {
+    fn new(rule: Rule, default: &Decision) -> Compiled {
         let paths = globset(&rule.matchers.paths);
         let exe = globset(&rule.matchers.exe);
-        Compiled { rule, paths, exe }
+        let any_path = matches!(rule.decision.as_ref().unwrap_or(default), Decision::Deny(_));
+        Compiled { rule, paths, exe, any_path }
     }
 
     fn matches(&self, facts: &Facts) -> bool {
@@ -82,7 +89,10 @@ impl Compiled {
         let uid_ok = m.uids.is_empty() || facts.uid.is_some_and(|u| m.uids.contains(&u));
         let gid_ok = m.gids.is_empty() || facts.gid.is_some_and(|g| m.gids.contains(&g));
         let paths_ok = self.paths.as_ref().is_none_or(|g| {
-            facts.paths.as_ref().is_some_and(|paths| !paths.is_empty() && paths.iter().all(|p| g.is_match(p)))
+            let matches = |p: &Vec<u8>| g.is_match(Path::new(OsStr::from_bytes(p)));
+            facts.paths.as_ref().is_some_and(|paths| {
+                !paths.is_empty() && if self.any_path { paths.iter().any(matches) } else { paths.iter().all(matches) }
+            })
         });
         exe_ok && uid_ok && gid_ok && paths_ok
     }
@@ -114,8 +124,12 @@ pub struct Decider {
 impl Decider {
     /// Indexes the policy's `SCMP_ACT_NOTIFY` rules for every arch of the policy.
     pub fn new(policy: &Policy) -> Decider {
-        let rules: Vec<Compiled> =
-            policy.rules.iter().filter(|r| r.action == Action::Notify).cloned().map(Compiled::new).collect();
+        let rules: Vec<Compiled> = policy
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Notify)
+            .map(|r| Compiled::new(r.clone(), &policy.notify_default))
+            .collect();
         let mut by_syscall = SyscallMap::default();
         for (i, c) in rules.iter().enumerate() {
             for name in &c.rule.names {
@@ -253,7 +267,7 @@ mod tests {
         let d = Decider::new(&p);
         let openat = event(Arch::X86_64, 257, [0; 6]);
         assert_eq!(d.needs(&openat), Needs { paths: true, ..Needs::default() });
-        let facts = |p: &str| Facts { paths: Some(vec![p.to_string()]), ..Facts::default() };
+        let facts = |p: &str| Facts { paths: Some(vec![p.as_bytes().to_vec()]), ..Facts::default() };
         let table: &[(&str, &Decision, Option<usize>)] = &[
             ("/tmp/ok/a/b", &Decision::Allow, Some(0)),
             ("/tmp/ok", &Decision::Deny(Errno::EPERM), None),
@@ -273,5 +287,30 @@ mod tests {
         assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 1000)).rule, None);
         assert_eq!(d.decide(&mkdir, &who("/usr/local/bin/x/mkdir", 0)).rule, None, "* stays within a component");
         assert!(!d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).path_checked);
+    }
+
+    #[test]
+    fn two_paths_deny_if_any_matches_and_allow_only_if_all_do() {
+        let paths =
+            |globs: &[&str]| Matchers { paths: globs.iter().map(|s| s.to_string()).collect(), ..Matchers::default() };
+        let p = policy(vec![
+            with(
+                rule(0, &["rename"], Action::Notify, vec![], Some(Decision::Deny(Errno::EPERM))),
+                paths(&["/prot/**"]),
+            ),
+            with(rule(1, &["rename"], Action::Notify, vec![], Some(Decision::Allow)), paths(&["/ok/**"])),
+            with(rule(2, &["link"], Action::Notify, vec![], None), paths(&["/prot/**"])),
+        ]);
+        let d = Decider::new(&p);
+        let two = |a: &str, b: &str| Facts { paths: Some(vec![a.into(), b.into()]), ..Facts::default() };
+        let rename = event(Arch::X86_64, 82, [0; 6]);
+        assert_eq!(d.decide(&rename, &two("/ok/new", "/prot/secret")).rule, Some(0), "into a denied place");
+        assert_eq!(d.decide(&rename, &two("/prot/secret", "/ok/x")).rule, Some(0), "out of a denied place");
+        assert_eq!(d.decide(&rename, &two("/ok/a", "/ok/b")).rule, Some(1));
+        assert_eq!(d.decide(&rename, &two("/ok/a", "/elsewhere/b")).rule, None, "allow needs every path");
+        let link = event(Arch::X86_64, 86, [0; 6]);
+        assert_eq!(d.decide(&link, &two("/prot/secret", "/out/hl")).rule, Some(2), "the default (deny) counts as deny");
+        let odd = Facts { paths: Some(vec![b"/prot/caf\xe9".to_vec()]), ..Facts::default() };
+        assert_eq!(d.decide(&rename, &odd).rule, Some(0), "paths are bytes, not UTF-8");
     }
 }

@@ -2,6 +2,8 @@
 //! modes as names (`O_WRONLY|O_CREAT`, `0755`), numbers as numbers. Used by prompts and logs; decisions never rest on
 //! what this module reads (it may be stale by the time anyone looks).
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::memory::TargetMemory;
@@ -66,20 +68,6 @@ const TABLE: &[(&str, &[Kind])] = &[
     ("utimensat", &[Dirfd, PathAt(0)]),
 ];
 
-/// The path arguments of `syscall`: (argument index, index of its dirfd argument if any).
-pub fn path_args(syscall: &str) -> Vec<(usize, Option<usize>)> {
-    let Some((_, kinds)) = TABLE.iter().find(|(name, _)| *name == syscall) else { return Vec::new() };
-    kinds
-        .iter()
-        .enumerate()
-        .filter_map(|(i, kind)| match kind {
-            Path => Some((i, None)),
-            PathAt(d) => Some((i, Some(*d))),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The decoded arguments, and the first resolved path if the syscall has one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Described {
@@ -106,17 +94,17 @@ pub fn describe(listener: &Listener, n: &Notification, syscall: &str) -> Option<
                     Ok(Err(_gone)) => return None,
                     Err(errno) => format!("<unreadable {raw:#x}: {errno}>"),
                     Ok(Ok(bytes)) => {
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
                         if *kind == Str {
-                            format!("{text:?}")
+                            format!("\"{}\"", show(&bytes))
                         } else {
                             let dirfd = match kind {
                                 PathAt(d) => n.args[*d] as i32,
                                 _ => libc::AT_FDCWD,
                             };
-                            let resolved = resolve(n.pid, dirfd, &text);
-                            first_path.get_or_insert_with(|| resolved.clone());
-                            format!("{resolved:?}")
+                            let resolved = resolve(n.pid, dirfd, Path::new(OsStr::from_bytes(&bytes)));
+                            let shown = show(resolved.as_os_str().as_bytes());
+                            first_path.get_or_insert_with(|| shown.clone());
+                            format!("\"{shown}\"")
                         }
                     }
                 }
@@ -132,10 +120,11 @@ pub fn describe(listener: &Listener, n: &Notification, syscall: &str) -> Option<
     Some(Described { args: shown.join(", "), path: first_path })
 }
 
-/// Resolves `path` as the target would: against its cwd, or the directory its `dirfd` refers to.
-pub fn resolve(pid: u32, dirfd: i32, path: &str) -> String {
-    if path.starts_with('/') {
-        return path.into();
+/// Resolves `path` lexically against the target's cwd or the directory its `dirfd` refers to: for people, and for
+/// deciding on a path that the kernel would refuse anyway (`crate::view` resolves for real).
+pub fn resolve(pid: u32, dirfd: i32, path: &Path) -> PathBuf {
+    if path.as_os_str().as_bytes().first() == Some(&b'/') {
+        return normalize(path);
     }
     let base = if dirfd == libc::AT_FDCWD {
         std::fs::read_link(format!("/proc/{pid}/cwd"))
@@ -148,8 +137,8 @@ pub fn resolve(pid: u32, dirfd: i32, path: &str) -> String {
     }
 }
 
-/// Removes `.` and `..` lexically (for display; the kernel resolves symlinks for real).
-pub fn normalize(path: &Path) -> String {
+/// Removes `.` and `..` lexically.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for part in path.components() {
         match part {
@@ -160,7 +149,12 @@ pub fn normalize(path: &Path) -> String {
             _ => {}
         }
     }
-    out.display().to_string()
+    out
+}
+
+/// A path for a log line or a question: bytes that are not printable UTF-8 escaped (`caf\xe9`), never lost.
+pub fn show(path: &[u8]) -> String {
+    path.escape_ascii().to_string()
 }
 
 const OPEN_FLAGS: &[(u64, &str)] = &[
@@ -243,8 +237,9 @@ mod tests {
     fn relative_paths_resolve_against_cwd_and_normalize() {
         let pid = std::process::id();
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(resolve(pid, libc::AT_FDCWD, "a/../b"), cwd.join("b").display().to_string());
-        assert_eq!(resolve(pid, libc::AT_FDCWD, "/etc/passwd"), "/etc/passwd");
-        assert_eq!(normalize(Path::new("/a/./b/../../c")), "/c");
+        assert_eq!(resolve(pid, libc::AT_FDCWD, Path::new("a/../b")), cwd.join("b"));
+        assert_eq!(resolve(pid, libc::AT_FDCWD, Path::new("/etc/passwd")), Path::new("/etc/passwd"));
+        assert_eq!(normalize(Path::new("/a/./b/../../c")), Path::new("/c"));
+        assert_eq!(show(b"/tmp/caf\xe9\n"), "/tmp/caf\\xe9\\n");
     }
 }

@@ -1,46 +1,35 @@
-//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, and its path arguments read from its
-//! memory and resolved against its cwd or dirfd. Every memory read is verified with `NOTIF_ID_VALID`, and so is the
-//! set of `/proc` reads as a whole, so that nothing read from a reused pid is ever used.
+//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, and its path arguments, read from its
+//! memory and resolved in its view ([`crate::view`]) as its kernel would resolve them. Every memory read is
+//! verified with `NOTIF_ID_VALID`, and so is the set of `/proc` reads as a whole, so that nothing read from a reused
+//! pid is ever used.
+//!
+//! For paths, gathering also pins what the kernel would act on ([`PathCall`]): an allowed emulated call acts on
+//! exactly what was decided on, with no second walk.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use proto::paths::{follows, path_args};
+use proto::Errno;
 
 use crate::decide::{Facts, Needs};
-use crate::describe::{path_args, resolve};
+use crate::describe::resolve;
+use crate::emulate::path::{is_emulated, Op};
 use crate::memory::TargetMemory;
 use crate::seccomp::{Listener, Notification};
+use crate::view::identity::Assumed;
+use crate::view::{walk, Lookup, Resolved, Start, View};
 
-/// Longest path read from a target (PATH_MAX, without the NUL).
-pub const PATH_MAX: usize = 4095;
+/// The longest path the kernel reads from a program, with its NUL (PATH_MAX): 4095 bytes of text.
+pub const PATH_MAX: usize = 4096;
 
 /// The target's credentials and umask, from `/proc/PID/status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Creds {
-    pub uid: u32,
-    pub gid: u32,
-    pub fsuid: u32,
-    pub fsgid: u32,
-    pub groups: Vec<u32>,
-    pub umask: u32,
-}
+pub use crate::view::identity::Identity as Creds;
 
 /// Reads `/proc/PID/status`.
 pub fn creds(pid: u32) -> Option<Creds> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |key: &str| status_field(&status, key);
-    let ids = |key: &str| -> Option<Vec<u32>> { field(key)?.split_whitespace().map(|v| v.parse().ok()).collect() };
-    let uids = ids("Uid:")?;
-    let gids = ids("Gid:")?;
-    Some(Creds {
-        uid: *uids.first()?,
-        gid: *gids.first()?,
-        fsuid: *uids.get(3)?,
-        fsgid: *gids.get(3)?,
-        groups: ids("Groups:").unwrap_or_default(),
-        umask: field("Umask:").and_then(|u| u32::from_str_radix(u, 8).ok()).unwrap_or(0o022),
-    })
-}
-
-/// The value of `key` (such as `"Uid:"`) in the text of a `/proc/PID/status` file, trimmed.
-pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim)
+    crate::view::identity::read(pid)
 }
 
 /// What went wrong while gathering.
@@ -48,31 +37,44 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
 pub enum Missing {
     /// The notification is no longer valid: send nothing.
     Gone,
-    /// A path argument cannot be read: the syscall fails with this errno, as the kernel would (EFAULT,
-    /// ENAMETOOLONG).
-    Errno(proto::Errno),
+    /// The syscall fails with this errno before anything is decided, as the kernel would fail it (EFAULT,
+    /// ENAMETOOLONG, EINVAL for bad flags, EACCES for a target supervise cannot act for).
+    Errno(Errno),
+}
+
+/// The path arguments of one call, resolved in the target's view.
+#[derive(Debug)]
+pub struct PathCall {
+    pub view: View,
+    /// For an emulated syscall, what to do.
+    pub op: Option<Op>,
+    /// Each path, resolved; or the errno the kernel gives for it.
+    pub resolved: Vec<Result<Resolved, Errno>>,
+}
+
+impl PathCall {
+    /// The first path that the kernel would refuse, and its errno.
+    pub fn failure(&self) -> Option<Errno> {
+        self.resolved.iter().find_map(|r| r.as_ref().err().copied())
+    }
 }
 
 /// Gathers what `needs` asks for.
 ///
 /// # Errors
-/// [`Missing::Gone`] if the notification became invalid, [`Missing::Errno`] if a path argument is unreadable.
-pub fn gather(listener: &Listener, n: &Notification, syscall: &str, needs: Needs) -> Result<Facts, Missing> {
+/// [`Missing::Gone`] if the notification became invalid, [`Missing::Errno`] if the call fails before any decision.
+pub fn gather(
+    listener: &Listener,
+    n: &Notification,
+    syscall: &str,
+    needs: Needs,
+) -> Result<(Facts, Option<PathCall>), Missing> {
     let mut facts = Facts::default();
+    let mut call = None;
     if needs.paths {
-        let memory = TargetMemory::new(n.pid);
-        let mut paths = Vec::new();
-        for (index, dirfd) in path_args(syscall) {
-            let raw = memory.read_cstring(n.args[index], PATH_MAX).map_err(Missing::Errno)?;
-            let bytes = raw.verify(listener, n.id).map_err(|_| Missing::Gone)?;
-            if bytes.is_empty() && dirfd.is_none() {
-                return Err(Missing::Errno(proto::Errno::ENOENT));
-            }
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            let dirfd = dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32);
-            paths.push(resolve(n.pid, dirfd, &text));
-        }
+        let (paths, resolved) = paths(listener, n, syscall)?;
         facts.paths = Some(paths);
+        call = Some(resolved);
     }
     if needs.exe {
         facts.exe = std::fs::read_link(format!("/proc/{}/exe", n.pid)).ok().map(|p| p.display().to_string());
@@ -87,18 +89,77 @@ pub fn gather(listener: &Listener, n: &Notification, syscall: &str, needs: Needs
     if !listener.id_valid(n.id) {
         return Err(Missing::Gone);
     }
-    Ok(facts)
+    Ok((facts, call))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_own_creds_parse() {
-        let c = creds(std::process::id()).unwrap();
-        assert_eq!(c.uid, nix::unistd::getuid().as_raw());
-        assert_eq!(c.fsgid, nix::unistd::getegid().as_raw());
-        assert!(c.umask <= 0o777);
+/// Reads and resolves every path argument of `syscall`: the real paths to decide on, and the pinned resolution.
+fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Vec<u8>>, PathCall), Missing> {
+    // The kernel checks flags before it reads a path: so do we.
+    let op = if is_emulated(syscall) {
+        match Op::decode(listener, n, syscall) {
+            Ok(Some(op)) => Some(op),
+            Ok(None) => return Err(Missing::Gone),
+            Err(errno) => return Err(Missing::Errno(errno)),
+        }
+    } else {
+        None
+    };
+    let args = path_args(syscall);
+    // Memory first, with supervise's credentials (reading it needs them).
+    let memory = TargetMemory::new(n.pid);
+    let mut texts = Vec::with_capacity(args.len());
+    for arg in args {
+        let addr = n.args[arg.path];
+        if addr == 0 && arg.nullable {
+            texts.push(Vec::new());
+            continue;
+        }
+        let raw = memory.read_cstring(addr, PATH_MAX).map_err(Missing::Errno)?;
+        let bytes = raw.verify(listener, n.id).map_err(|_| Missing::Gone)?;
+        let names_dirfd = arg.nullable || arg.empty.allowed(&n.args);
+        if bytes.is_empty() && !names_dirfd {
+            return Err(Missing::Errno(Errno::ENOENT));
+        }
+        texts.push(bytes);
     }
+    let creates = op.is_some_and(Op::creates);
+    let view = match View::of(n.pid, creates) {
+        Ok(Some(view)) => view,
+        Ok(None) => return Err(Missing::Gone),
+        Err(errno) => return Err(Missing::Errno(errno)),
+    };
+    let resolve = op.map_or(0, Op::resolve);
+    // The start directories (the target's cwd or dirfds) are opened with supervise's credentials too.
+    let mut starts = Vec::with_capacity(args.len());
+    for (arg, text) in args.iter().zip(&texts) {
+        let dirfd = arg.dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32);
+        let start =
+            if text.is_empty() { Start::of(&view, b".", dirfd, 0) } else { Start::of(&view, text, dirfd, resolve) };
+        starts.push((dirfd, start));
+    }
+    let _as_target = Assumed::take(&view.identity).map_err(Missing::Errno)?;
+    let mut real = Vec::with_capacity(args.len());
+    let mut resolved = Vec::with_capacity(args.len());
+    for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {
+        let lookup = |start| Lookup {
+            path: if text.is_empty() { b"." } else { text },
+            start,
+            follow: follows(arg.follow, &n.args, op.map_or(0, Op::open_flags)),
+            resolve,
+            step_dots: op.is_some_and(Op::is_open),
+        };
+        let result = start.and_then(|start| walk(&view, lookup(start)));
+        match &result {
+            Ok(r) => real.push(r.real.clone()),
+            // The kernel fails the call; decide on where it points (a deny rule still wins over the errno).
+            Err(_) => real.push(resolve_lexically(n.pid, dirfd, text)),
+        }
+        resolved.push(result);
+    }
+    Ok((real, PathCall { view, op, resolved }))
+}
+
+/// The path normalised without looking at the filesystem: what a failed resolution is decided on.
+fn resolve_lexically(pid: u32, dirfd: i32, text: &[u8]) -> Vec<u8> {
+    resolve(pid, dirfd, Path::new(OsStr::from_bytes(text))).into_os_string().into_encoded_bytes()
 }

@@ -7,6 +7,7 @@
 //! - [`memory`]: the only module that reads or writes target memory; reads come back [`memory::Unverified`].
 //! - [`notify`]: the notify loop, [`decide`]: the pure policy evaluation, [`syscalls`]: (arch, nr) ↔ name.
 //! - [`emulate`]: emulation handlers, one syscall family per file.
+//! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
 
 pub mod check;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod run;
 pub mod seccomp;
 pub mod serve;
 pub mod syscalls;
+pub mod view;

@@ -18,10 +18,10 @@ use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
 use tracing::{debug, info, warn, Instrument, Level};
 
 use crate::decide::{Decider, Event, Facts, Verdict};
-use crate::describe::describe;
+use crate::describe::{describe, show};
 use crate::emulate;
 use crate::emulate::path;
-use crate::facts::{gather, Missing};
+use crate::facts::{gather, Missing, PathCall};
 use crate::prompt::{Answer, Prompts, Question};
 use crate::seccomp::{Listener, Notification, Reply};
 
@@ -110,17 +110,17 @@ fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n
     if !needs.any() {
         // Registers only: decide and (for allow/deny) answer inline.
         let verdict = decider.decide(&event, &Facts::default());
-        return execute(listener, decider, prompts, &n, &event, verdict, &Facts::default());
+        return execute(listener, decider, prompts, &n, &event, verdict, &Facts::default(), None);
     }
     // Matchers need target memory or /proc: read here, on the notify thread (neither can wait on anyone).
     let syscall = syscall_name(decider, &event);
-    let facts = match gather(listener, &n, &syscall, needs) {
-        Ok(facts) => facts,
+    let (facts, call) = match gather(listener, &n, &syscall, needs) {
+        Ok(gathered) => gathered,
         Err(Missing::Gone) => return,
         Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
     };
     let verdict = decider.decide(&event, &facts);
-    execute(listener, decider, prompts, &n, &event, verdict, &facts);
+    execute(listener, decider, prompts, &n, &event, verdict, &facts, call);
 }
 
 fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
@@ -133,6 +133,7 @@ fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
 }
 
 /// Carries out a verdict: inline when that cannot block, in a task otherwise.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     listener: &Arc<Listener>,
     decider: &Arc<Decider>,
@@ -141,6 +142,7 @@ fn execute(
     event: &Event,
     verdict: Verdict<'_>,
     facts: &Facts,
+    call: Option<PathCall>,
 ) {
     let syscall: Arc<str> = match verdict.syscall {
         Some(name) => name.clone(),
@@ -154,16 +156,21 @@ fn execute(
             syscall = &*syscall,
             arch = %event.arch,
             args = ?n.args,
-            paths = ?facts.paths,
+            paths = ?facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()),
             rule = ?verdict.rule,
             decision = ?verdict.decision,
             "notified syscall"
         );
     }
     match verdict.decision {
-        Decision::Allow if verdict.path_checked && path::is_emulated(&syscall) => {
-            // The decision rested on a path: never CONTINUE; perform it from our verified copy.
-            path::perform(listener, &n, syscall, decider, event, facts);
+        Decision::Allow if verdict.path_checked && call.as_ref().is_some_and(|c| c.op.is_some()) => {
+            // The decision rested on a path: never CONTINUE; perform it on what was resolved and decided on.
+            let Some(PathCall { view, op: Some(op), mut resolved }) = call else { return };
+            match resolved.pop() {
+                Some(Ok(resolved)) => path::perform(listener, &n, op, view, resolved),
+                Some(Err(errno)) => respond(listener, &n, Reply::Error(errno)),
+                None => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+            }
         }
         Decision::Allow => {
             if verdict.path_checked {

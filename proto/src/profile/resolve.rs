@@ -231,6 +231,15 @@ fn rule(i: usize, r: &SyscallRule, target: &Target, errs: &mut Vec<PolicyError>)
     let args = args(r.args.as_deref().unwrap_or_default(), &here, errs);
     let decision = r.supervise.as_ref().and_then(|s| decision(s, &here, errs));
     let matchers = r.supervise.as_ref().map(|s| matchers(s, &here, errs)).unwrap_or_default();
+    if !matchers.paths.is_empty() {
+        // A matcher that can never see a path would never match: refuse it rather than let the rule be dead.
+        for name in names.iter().filter(|n| !crate::paths::has_path_args(n)) {
+            errs.push(here.err(
+                "supervise.paths",
+                format!("{name:?} has no path argument, so a \"paths\" matcher cannot decide it"),
+            ));
+        }
+    }
     if let (Some(_), Some(a)) = (&r.supervise, action) {
         if a != Action::Notify {
             let written = r.action.as_deref().unwrap_or_default();

@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use proto::profile::Profile;
 use proto::{Action, Arch, ArgCmp, Decision, Policy, Rule};
 
-use crate::describe::path_args;
 use crate::emulate::path::is_emulated;
 use crate::record::{GO_RUNTIME, RUNC_AFTER_LOAD};
 use crate::syscalls;
+use proto::paths::has_path_args;
 
 /// How bad a finding is. Only errors make a file invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -469,7 +469,7 @@ fn path_decisions(policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     for rule in policy.rules.iter().filter(|r| r.action == Action::Notify) {
         let continued: Vec<&str> =
-            rule.names.iter().map(String::as_str).filter(|n| !path_args(n).is_empty() && !is_emulated(n)).collect();
+            rule.names.iter().map(String::as_str).filter(|n| has_path_args(n) && !is_emulated(n)).collect();
         if continued.is_empty() {
             continue;
         }

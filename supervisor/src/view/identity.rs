@@ -1,0 +1,252 @@
+//! The target's credentials ([`Identity`]: fsuid, fsgid, groups, effective capabilities, umask), read from
+//! `/proc/<tid>/status`, and [`Assumed`]: this thread acting with them for one call.
+//!
+//! Credentials and the umask are per thread in Linux. The raw `setfsuid`, `setfsgid`, `setgroups` and `capset`
+//! syscalls change only the calling thread (glibc's wrappers would change every thread), and a thread that
+//! unshared `CLONE_FS` has its own umask. So one thread of supervise can take the target's identity for a call and
+//! give it back afterwards, while every other thread keeps supervise's.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use proto::Errno;
+
+use super::last_errno;
+
+/// Credentials that the kernel's permission checks on files read (credentials(7), capabilities(7)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+    /// `CapEff`: the effective capabilities, in the target's user namespace.
+    pub cap_eff: u64,
+    pub umask: u32,
+    /// The thread group (process) id, as our `/proc` sees it.
+    pub tgid: u32,
+}
+
+/// Reads `/proc/<tid>/status` (proc(5)). `None`: the thread is gone.
+pub fn read(tid: u32) -> Option<Identity> {
+    parse(&std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?)
+}
+
+/// Parses the text of a `/proc/PID/status` file.
+pub fn parse(status: &str) -> Option<Identity> {
+    let field = |key: &str| status_field(status, key);
+    let ids = |key: &str| -> Option<Vec<u32>> { field(key)?.split_whitespace().map(|v| v.parse().ok()).collect() };
+    let uids = ids("Uid:")?;
+    let gids = ids("Gid:")?;
+    Some(Identity {
+        uid: *uids.first()?,
+        gid: *gids.first()?,
+        fsuid: *uids.get(3)?,
+        fsgid: *gids.get(3)?,
+        groups: ids("Groups:").unwrap_or_default(),
+        cap_eff: field("CapEff:").and_then(|v| u64::from_str_radix(v, 16).ok())?,
+        umask: field("Umask:").and_then(|u| u32::from_str_radix(u, 8).ok())?,
+        tgid: field("Tgid:")?.parse().ok()?,
+    })
+}
+
+/// The value of `key` (such as `"Uid:"`) in the text of a `/proc/PID/status` file, trimmed.
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim)
+}
+
+/// Supervise's own credentials (read once; they do not change) and its permitted capabilities.
+pub struct Ours {
+    pub identity: Identity,
+    pub cap_prm: u64,
+    /// One uid and one gid (real, effective, saved, fs) and no capability at all: then a process we launched can
+    /// hold no other file credentials than ours (a child gets at most our permitted set, NO_NEW_PRIVS stops exec
+    /// from granting more, and setgroups needs CAP_SETGID). Its user namespace still has to be ours.
+    pub fixed: bool,
+}
+
+/// Our own credentials.
+pub fn ours() -> &'static Ours {
+    static OURS: OnceLock<Ours> = OnceLock::new();
+    OURS.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let field = |key: &str| status_field(&status, key);
+        let one_id = |key: &str| {
+            let ids: Vec<&str> = field(key).unwrap_or("").split_whitespace().collect();
+            ids.len() == 4 && ids.iter().all(|id| *id == ids[0])
+        };
+        let cap_prm = field("CapPrm:").and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(u64::MAX);
+        Ours {
+            identity: parse(&status).unwrap_or_default(),
+            cap_prm,
+            fixed: one_id("Uid:") && one_id("Gid:") && cap_prm == 0,
+        }
+    })
+}
+
+thread_local! {
+    /// The identity this thread acts with now, when not supervise's own.
+    static CURRENT: Cell<bool> = const { Cell::new(false) };
+    /// True once this thread has its own cwd, root and umask (`unshare(CLONE_FS)`).
+    static PRIVATE_FS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// This thread acting as the target, until dropped. Holds nothing of the target: it gives supervise's own
+/// credentials back on drop.
+#[must_use]
+pub struct Assumed {
+    switched: bool,
+}
+
+impl Assumed {
+    /// Takes `target`'s fsuid, fsgid, groups, effective capabilities and umask on this thread.
+    ///
+    /// # Errors
+    /// EACCES when the target holds what we cannot take (a capability outside our permitted set, or other ids
+    /// without CAP_SETUID/CAP_SETGID): acting with ours instead would not be the kernel's answer.
+    pub fn take(target: &Identity) -> Result<Assumed, Errno> {
+        private_fs()?;
+        set_umask(target.umask);
+        let ours = ours();
+        let same = target.fsuid == ours.identity.fsuid
+            && target.fsgid == ours.identity.fsgid
+            && target.groups == ours.identity.groups
+            && target.cap_eff == ours.identity.cap_eff;
+        if same {
+            return Ok(Assumed { switched: false });
+        }
+        if target.cap_eff & !ours.cap_prm != 0 || !has_setid_caps(ours.identity.cap_eff) {
+            tracing::warn!(
+                fsuid = target.fsuid,
+                cap_eff = format_args!("{:#x}", target.cap_eff),
+                "the target holds credentials supervise cannot act with: path call refused (EACCES)"
+            );
+            return Err(Errno::EACCES);
+        }
+        debug_assert!(!CURRENT.get(), "identities do not nest");
+        let assumed = Assumed { switched: true };
+        CURRENT.set(true);
+        set_ids(target.fsuid, target.fsgid, &target.groups)?;
+        set_effective(target.cap_eff)?;
+        Ok(assumed)
+    }
+}
+
+impl Drop for Assumed {
+    fn drop(&mut self) {
+        if !self.switched {
+            return;
+        }
+        let ours = &ours().identity;
+        // Raise our effective set first (it stays within our permitted set), so that the ids can be set back.
+        let back = set_effective(ours.cap_eff)
+            .and_then(|()| set_ids(ours.fsuid, ours.fsgid, &ours.groups))
+            .and_then(|()| set_effective(ours.cap_eff));
+        if back.is_err() {
+            // A thread that cannot become supervise again must not serve anything else.
+            tracing::error!("cannot restore supervise's credentials on this thread: aborting");
+            std::process::abort();
+        }
+        CURRENT.set(false);
+    }
+}
+
+/// capability.h: CAP_SETGID is 6, CAP_SETUID is 7.
+fn has_setid_caps(eff: u64) -> bool {
+    let setid = (1u64 << 6) | (1u64 << 7);
+    eff & setid == setid
+}
+
+/// Gives this thread its own cwd, root and umask (unshare(2) `CLONE_FS`), once.
+///
+/// # Errors
+/// The errno of unshare.
+pub fn private_fs() -> Result<(), Errno> {
+    if PRIVATE_FS.get() {
+        return Ok(());
+    }
+    // SAFETY: unshare(2) with CLONE_FS copies this thread's fs_struct (root, cwd, umask); no memory is passed.
+    if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+        return Err(last_errno());
+    }
+    PRIVATE_FS.set(true);
+    Ok(())
+}
+
+fn set_umask(mask: u32) {
+    // SAFETY: umask(2) always succeeds; after private_fs it changes only this thread's umask.
+    unsafe { libc::umask(mask & 0o777) };
+}
+
+fn set_ids(fsuid: u32, fsgid: u32, groups: &[u32]) -> Result<(), Errno> {
+    // SAFETY: the raw setgroups(2)/setfsgid(2)/setfsuid(2) syscalls change only this thread's credentials; the
+    // group list is a valid slice for the length given.
+    unsafe {
+        if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
+            return Err(last_errno());
+        }
+        libc::syscall(libc::SYS_setfsgid, fsgid);
+        libc::syscall(libc::SYS_setfsuid, fsuid);
+        // setfsuid/setfsgid return the previous value and never fail visibly: read back to check.
+        if libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32 != fsuid
+            || libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32 != fsgid
+        {
+            return Err(Errno::EPERM);
+        }
+    }
+    Ok(())
+}
+
+/// Sets this thread's effective capabilities, keeping the permitted and inheritable sets (capset(2)).
+fn set_effective(eff: u64) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header { version: VERSION_3, pid: 0 };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget(2) with a version-3 header and room for two data structs, as that version requires.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        return Err(last_errno());
+    }
+    data[0].effective = eff as u32;
+    data[1].effective = (eff >> 32) as u32;
+    // SAFETY: capset(2) on this thread (pid 0) with the same header and two data structs.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_files_parse_with_capabilities_and_umask() {
+        let text = "Name:\tx\nUmask:\t0027\nTgid:\t42\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t9 10 \n\
+                    CapEff:\t0000000000000400\n";
+        let id = parse(text).unwrap();
+        assert_eq!((id.uid, id.fsuid, id.gid, id.fsgid), (1, 4, 5, 8));
+        assert_eq!((id.groups, id.cap_eff, id.umask, id.tgid), (vec![9, 10], 0x400, 0o027, 42));
+        assert_eq!(parse("Uid:\t1\t1\t1\t1\n"), None, "a file without the other fields is not an identity");
+    }
+
+    #[test]
+    fn our_own_identity_reads_back() {
+        let me = read(std::process::id()).unwrap();
+        assert_eq!(me.uid, nix::unistd::getuid().as_raw());
+        assert_eq!(me.tgid, std::process::id());
+        assert!(me.umask <= 0o777);
+    }
+}

@@ -1,0 +1,158 @@
+//! The target's view of the filesystem: the one place that reads what the kernel would resolve a path with for
+//! the program (its root, mount namespace, user namespace, cwd, dirfds, credentials, capabilities, umask and its
+//! `/proc/self`), and that acts with it.
+//!
+//! - [`View::of`] checks that the target shares our root, mount namespace and user namespace (otherwise a path
+//!   means something else for it, and the call is refused with EACCES: fail closed), and reads its [`Identity`].
+//! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
+//!   ([`identity::Assumed`]), and pins the parent directory of the last component.
+//!
+//! Nothing of supervise reaches the target through a view: `/proc/self` and `/proc/thread-self` are rewritten to
+//! the target's pid, magic links are followed only inside another process's `/proc/<pid>` (where the kernel checks
+//! the target's right to them), and supervise's own `/proc/<pid>` is refused.
+
+pub mod identity;
+pub mod walk;
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+use proto::Errno;
+
+pub use identity::Identity;
+pub use walk::{walk, Lookup, Resolved, Start};
+
+/// What a path resolves against for one notification.
+#[derive(Debug)]
+pub struct View {
+    /// The thread that made the call (the notification's pid).
+    pub tid: u32,
+    pub identity: Identity,
+}
+
+impl View {
+    /// The view of thread `tid`. With `umask`, the target's umask is read even when its other credentials are
+    /// known to be ours.
+    ///
+    /// # Errors
+    /// `None` inside: the thread is gone. EACCES: it has another root, mount namespace or user namespace.
+    pub fn of(tid: u32, umask: bool) -> Result<Option<View>, Errno> {
+        let Some(same) = shares_our_world(tid) else { return Ok(None) };
+        if !same {
+            tracing::warn!(
+                pid = tid,
+                "the target has another root, mount namespace or user namespace: path call refused (EACCES)"
+            );
+            return Err(Errno::EACCES);
+        }
+        let ours = identity::ours();
+        let identity = if ours.fixed && !umask {
+            ours.identity.clone()
+        } else {
+            match identity::read(tid) {
+                Some(identity) => identity,
+                None => return Ok(None),
+            }
+        };
+        Ok(Some(View { tid, identity }))
+    }
+
+    /// The target's cwd, opened `O_PATH` (with supervise's credentials, before it takes the target's).
+    ///
+    /// # Errors
+    /// The errno of the open (ENOENT: the thread is gone).
+    pub fn cwd(&self) -> Result<OwnedFd, Errno> {
+        open_path(&format!("/proc/{}/cwd", self.tid))
+    }
+
+    /// The target's fd `fd`, reopened `O_PATH` through `/proc/<tid>/fd`: the same file at the same place.
+    ///
+    /// # Errors
+    /// EBADF if the target has no such fd.
+    pub fn fd(&self, fd: i32) -> Result<OwnedFd, Errno> {
+        if fd < 0 {
+            return Err(errno(libc::EBADF));
+        }
+        open_path(&format!("/proc/{}/fd/{fd}", self.tid)).map_err(|e| match i32::from(e.get()) {
+            libc::ENOENT => errno(libc::EBADF),
+            _ => e,
+        })
+    }
+}
+
+/// True if thread `tid` has our root (the same mount and directory) and our user namespace; `None`: it is gone.
+fn shares_our_world(tid: u32) -> Option<bool> {
+    static OURS: OnceLock<Option<(Place, Place)>> = OnceLock::new();
+    let ours = OURS.get_or_init(|| Some((place(c"/", true)?, place(c"/proc/thread-self/ns/user", true)?)));
+    let root = place(&proc_path(tid, "root"), true)?;
+    let userns = place(&proc_path(tid, "ns/user"), true)?;
+    Some(ours.as_ref().is_some_and(|(r, u)| *r == root && *u == userns))
+}
+
+fn proc_path(tid: u32, what: &str) -> CString {
+    CString::new(format!("/proc/{tid}/{what}")).expect("no NUL in a /proc path")
+}
+
+/// Where a file is: its mount, device and inode (statx(2) with `STATX_MNT_ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    mnt_id: u64,
+    dev: (u32, u32),
+    ino: u64,
+}
+
+/// The place of `path` (following it when `follow`). `None` if it cannot be read.
+fn place(path: &std::ffi::CStr, follow: bool) -> Option<Place> {
+    statx_place(libc::AT_FDCWD, path, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW })
+}
+
+/// The place of an open fd.
+pub fn place_of(fd: BorrowedFd<'_>) -> Option<Place> {
+    statx_place(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+}
+
+fn statx_place(dirfd: i32, path: &std::ffi::CStr, flags: i32) -> Option<Place> {
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: statx(2) with a NUL-terminated path and a buffer of the right size, which it fills on success.
+    let rc =
+        unsafe { libc::statx(dirfd, path.as_ptr(), flags, libc::STATX_INO | libc::STATX_MNT_ID, stx.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statx returned 0, so the buffer is filled (it was zeroed before).
+    let stx = unsafe { stx.assume_init() };
+    Some(Place { mnt_id: stx.stx_mnt_id, dev: (stx.stx_dev_major, stx.stx_dev_minor), ino: stx.stx_ino })
+}
+
+/// Opens `path` with `O_PATH` (following it), close-on-exec.
+fn open_path(path: &str) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: open returned a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Our root directory, opened once (`O_PATH`).
+pub fn root() -> BorrowedFd<'static> {
+    static ROOT: OnceLock<OwnedFd> = OnceLock::new();
+    use std::os::fd::AsFd;
+    ROOT.get_or_init(|| open_path("/").expect("/ can be opened")).as_fd()
+}
+
+pub(crate) fn last_errno() -> Errno {
+    errno_of(&std::io::Error::last_os_error())
+}
+
+pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
+    e.raw_os_error().and_then(|n| Errno::new(i64::from(n))).unwrap_or(Errno::EPERM)
+}
+
+/// An errno from a libc constant.
+pub(crate) fn errno(n: i32) -> Errno {
+    Errno::new(i64::from(n)).expect("libc errno constants are valid")
+}

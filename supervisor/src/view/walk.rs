@@ -1,0 +1,738 @@
+//! Resolving a path as the target's kernel would (path_resolution(7), openat2(2)), and pinning the directory of
+//! its last component, so that the call acts on what was decided on.
+//!
+//! The kernel walks most of the path: each step is one `openat2(dir, component, O_PATH, RESOLVE_NO_SYMLINKS)`, so
+//! mounts, `..`, search permission (with the target's credentials, taken by the caller), name length and the
+//! target's own `RESOLVE_*` restrictions are the kernel's. What supervise does itself is what would otherwise be
+//! resolved as supervise instead of as the target:
+//! - a symlink is read and its text walked, counting links (40, then ELOOP) and applying `fs.protected_symlinks`
+//!   as the kernel applies it to the target;
+//! - in a procfs root, `self` and `thread-self` name the target's process and thread, not supervise's;
+//! - a magic link (`/proc/<pid>/fd/N`, `cwd`, `root`, `exe`, …) is followed by the kernel, and only inside the
+//!   `/proc/<pid>` of a process that is not supervise: the kernel then checks the target's right to it;
+//! - supervise's own `/proc/<pid>` (and its threads') is refused with EACCES.
+//!
+//! A path without a symlink and outside procfs takes one `openat2` for the whole parent (the fast path).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use proto::Errno;
+
+use super::{errno, last_errno, place_of, root, View};
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_CACHED: u64 = 0x20;
+
+/// MAXSYMLINKS in the kernel.
+const MAX_LINKS: u32 = 40;
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const PROC_ROOT_INO: u64 = 1;
+
+/// Where a relative path starts.
+#[derive(Debug)]
+pub enum Start {
+    /// The target's cwd or dirfd, opened by [`View::cwd`] or [`View::fd`].
+    Dir(OwnedFd),
+    /// Not needed: the path is absolute (and not `RESOLVE_IN_ROOT`).
+    Root,
+}
+
+impl Start {
+    /// What `path` relative to `dirfd` (`AT_FDCWD` or an fd of the target's) starts from. An absolute path ignores
+    /// the dirfd, as the kernel does, unless `RESOLVE_IN_ROOT` or `RESOLVE_BENEATH` scope it.
+    ///
+    /// # Errors
+    /// EBADF for a dirfd the target does not have.
+    pub fn of(view: &View, path: &[u8], dirfd: i32, resolve: u64) -> Result<Start, Errno> {
+        let scoped = resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+        if path.first() == Some(&b'/') && !scoped {
+            return Ok(Start::Root);
+        }
+        Ok(Start::Dir(if dirfd == libc::AT_FDCWD { view.cwd()? } else { view.fd(dirfd)? }))
+    }
+}
+
+/// One path to resolve.
+#[derive(Debug)]
+pub struct Lookup<'a> {
+    pub path: &'a [u8],
+    pub start: Start,
+    /// Follow a symlink in the last component (a trailing slash always does).
+    pub follow: bool,
+    /// The target's own `RESOLVE_*` flags (openat2), 0 otherwise.
+    pub resolve: u64,
+    /// `.` and `..` as the last component are stepped through (open) rather than handed to the call (mkdir,
+    /// unlink and rmdir have their own errors for them).
+    pub step_dots: bool,
+}
+
+/// A resolved path: the call acts on `last` in `parent`.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The directory of the last component, pinned (`O_PATH`).
+    pub parent: OwnedFd,
+    /// The name to hand to the `*at` call: a name (with its trailing slash), `.`, `..`, or `/`.
+    pub last: Vec<u8>,
+    /// The absolute path the decision is made on.
+    pub real: Vec<u8>,
+    /// `last` is a magic link in another process's `/proc/<pid>` that the kernel itself must follow.
+    pub magic: bool,
+}
+
+/// Where the walk is in procfs, as far as it matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proc {
+    /// Not in procfs, or in procfs outside any `/proc/<pid>`.
+    No,
+    /// A procfs root (`self`, `thread-self` and `<pid>` live here).
+    Root,
+    /// `depth` directories below `/proc/<pid>` of a process that is not supervise.
+    Pid { depth: u32 },
+    /// In procfs at a place whose owner is not known: links are refused.
+    Unknown,
+}
+
+/// Resolves `lookup` as the target's kernel would. Call it on a thread that has taken the target's identity.
+///
+/// # Errors
+/// The errno the kernel would give for the path (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG, EXDEV, …), or EACCES
+/// where supervise refuses (its own `/proc/<pid>`, a procfs whose owner it cannot tell).
+pub fn walk(view: &View, lookup: Lookup<'_>) -> Result<Resolved, Errno> {
+    if lookup.path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if lookup.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == 0 && lookup.resolve & RESOLVE_NO_SYMLINKS == 0 {
+        if let Some(resolved) = fast(&lookup)? {
+            return Ok(resolved);
+        }
+    }
+    Walker::new(view, lookup)?.run()
+}
+
+/// The fast path: the whole parent in one `openat2(RESOLVE_NO_SYMLINKS)`. `None` when a symlink is on the way, the
+/// parent is in procfs, or the last component is a symlink to follow: the walker takes it then.
+fn fast(lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
+    let (head, last, trailing) = split_last(lookup.path);
+    if is_dots(last) && lookup.step_dots {
+        return Ok(None);
+    }
+    let (start, mut real) = match &lookup.start {
+        Start::Root => (root(), Vec::new()),
+        Start::Dir(fd) => (fd.as_fd(), real_path(fd.as_fd())?),
+    };
+    let resolve = RESOLVE_NO_SYMLINKS | (lookup.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED));
+    let parent = if head.is_empty() {
+        dup(start)?
+    } else {
+        match open_dir(start, head, resolve) {
+            Ok(fd) => fd,
+            Err(e) if i32::from(e.get()) == libc::ELOOP => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    };
+    if is_procfs(parent.as_fd()) {
+        return Ok(None);
+    }
+    for part in components(head) {
+        push(&mut real, part);
+    }
+    if lookup.follow || trailing {
+        let name = cstring(last)?;
+        if read_link(parent.as_fd(), &name).is_ok() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(finish(parent, last, trailing, &real)))
+}
+
+struct Walker<'a> {
+    view: &'a View,
+    follow: bool,
+    resolve: u64,
+    step_dots: bool,
+    dir: OwnedFd,
+    real: Vec<Vec<u8>>,
+    proc: Proc,
+    links: u32,
+    /// The scope of `RESOLVE_BENEATH`/`RESOLVE_IN_ROOT`: the start directory, where it is, and its real path.
+    scope: Option<(OwnedFd, super::Place, Vec<Vec<u8>>)>,
+    /// What is left of the path to walk.
+    rest: Vec<u8>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(view: &'a View, lookup: Lookup<'_>) -> Result<Walker<'a>, Errno> {
+        let (dir, real) = match lookup.start {
+            Start::Root => (dup(root())?, Vec::new()),
+            Start::Dir(fd) => {
+                let real = real_path(fd.as_fd())?;
+                (fd, real)
+            }
+        };
+        let scope = if lookup.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
+            let place = place_of(dir.as_fd()).ok_or(Errno::EACCES)?;
+            Some((dup(dir.as_fd())?, place, real.clone()))
+        } else {
+            None
+        };
+        let mut walker = Walker {
+            view,
+            follow: lookup.follow,
+            resolve: lookup.resolve,
+            step_dots: lookup.step_dots,
+            proc: Proc::No,
+            dir,
+            real,
+            links: 0,
+            scope,
+            rest: lookup.path.to_vec(),
+        };
+        walker.proc = walker.proc_at_start()?;
+        Ok(walker)
+    }
+
+    fn run(mut self) -> Result<Resolved, Errno> {
+        if self.rest.first() == Some(&b'/') {
+            self.jump_to_root()?;
+        }
+        loop {
+            let rest = std::mem::take(&mut self.rest);
+            let (part, after) = next_component(&rest);
+            let is_last = components(after).next().is_none();
+            let trailing = is_last && !after.is_empty();
+            if part.is_empty() {
+                // The path is `/` (or only slashes): the root itself.
+                return Ok(self.resolved(b"/".to_vec(), false));
+            }
+            if !is_last {
+                self.rest = after.to_vec();
+                self.step(part)?;
+                continue;
+            }
+            if is_dots(part) && !self.step_dots {
+                return Ok(self.resolved(part.to_vec(), false));
+            }
+            if is_dots(part) {
+                self.step(part)?;
+                return Ok(self.resolved(b".".to_vec(), false));
+            }
+            if self.proc == Proc::Unknown {
+                return Err(refuse("a procfs directory whose process supervise cannot tell"));
+            }
+            self.check_proc_entry(part)?;
+            let name = cstring(part)?;
+            if self.follow || trailing {
+                if let Some(text) = self.substitute(part)? {
+                    self.rest = join(&text, if trailing { b"/" } else { b"" });
+                    continue;
+                }
+                if let Ok(text) = read_link(self.dir.as_fd(), &name) {
+                    if self.magic_here()? {
+                        self.count_link(true)?;
+                        let mut last = part.to_vec();
+                        if trailing {
+                            last.push(b'/');
+                        }
+                        let real = if text.first() == Some(&b'/') { text } else { self.real_text(part) };
+                        return Ok(Resolved { parent: self.dir, last, real, magic: true });
+                    }
+                    self.follow_text(&name, text, if trailing { b"/" } else { b"" })?;
+                    continue;
+                }
+            }
+            let mut last = part.to_vec();
+            if trailing {
+                last.push(b'/');
+            }
+            return Ok(self.resolved(last, false));
+        }
+    }
+
+    /// Steps into the directory `part`.
+    fn step(&mut self, part: &[u8]) -> Result<(), Errno> {
+        if self.proc == Proc::Unknown {
+            return Err(refuse("a procfs directory whose process supervise cannot tell"));
+        }
+        match part {
+            b"." => Ok(()),
+            b".." => self.dotdot(),
+            _ => {
+                self.check_proc_entry(part)?;
+                if let Some(text) = self.substitute(part)? {
+                    // `self`/`thread-self` → the target's own `<tgid>` or `<tgid>/task/<tid>`.
+                    let after = std::mem::take(&mut self.rest);
+                    self.rest = join(&text, &after);
+                    return Ok(());
+                }
+                let name = cstring(part)?;
+                let resolve = RESOLVE_NO_SYMLINKS | (self.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED));
+                match open_dir(self.dir.as_fd(), part, resolve) {
+                    Ok(next) => {
+                        self.enter(part, next);
+                        Ok(())
+                    }
+                    Err(e) if i32::from(e.get()) == libc::ELOOP => {
+                        let text = read_link(self.dir.as_fd(), &name)?;
+                        if self.magic_here()? {
+                            self.count_link(true)?;
+                            self.follow_magic(&name)
+                        } else {
+                            let after = std::mem::take(&mut self.rest);
+                            self.follow_text(&name, text, b"/")?;
+                            self.rest = join(&self.rest, &after);
+                            Ok(())
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Enters directory `next`, reached by the name `part`.
+    fn enter(&mut self, part: &[u8], next: OwnedFd) {
+        self.proc = match self.proc {
+            Proc::Root if is_pid(part) => Proc::Pid { depth: 1 },
+            Proc::Root => {
+                if is_procfs(next.as_fd()) {
+                    Proc::No
+                } else {
+                    self.proc_after_jump(next.as_fd())
+                }
+            }
+            Proc::Pid { depth } => Proc::Pid { depth: depth + 1 },
+            Proc::Unknown => Proc::Unknown,
+            Proc::No => self.proc_after_jump(next.as_fd()),
+        };
+        self.dir = next;
+        push(&mut self.real, part);
+    }
+
+    fn dotdot(&mut self) -> Result<(), Errno> {
+        if let Some((scope_fd, scope_place, scope_real)) = &self.scope {
+            if place_of(self.dir.as_fd()) == Some(*scope_place) {
+                if self.resolve & RESOLVE_BENEATH != 0 {
+                    return Err(errno(libc::EXDEV));
+                }
+                // RESOLVE_IN_ROOT: `..` at the scope root stays there.
+                let (fd, real) = (dup(scope_fd.as_fd())?, scope_real.clone());
+                self.dir = fd;
+                self.real = real;
+                return Ok(());
+            }
+        }
+        let resolve = RESOLVE_NO_SYMLINKS | (self.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED));
+        let next = open_dir(self.dir.as_fd(), b"..", resolve)?;
+        self.proc = match self.proc {
+            Proc::Pid { depth: 1 } => Proc::Root,
+            Proc::Pid { depth } => Proc::Pid { depth: depth - 1 },
+            _ => self.proc_after_jump(next.as_fd()),
+        };
+        self.dir = next;
+        self.real.pop();
+        Ok(())
+    }
+
+    /// Follows a symlink's text: protected_symlinks, the link count, then the text is walked (from the root when
+    /// absolute) before the rest of the path; `tail` ends it (`/` when the link must be a directory).
+    fn follow_text(&mut self, name: &CString, text: Vec<u8>, tail: &[u8]) -> Result<(), Errno> {
+        self.count_link(false)?;
+        self.may_follow(name)?;
+        if text.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        self.rest = join(&text, tail);
+        if text.first() == Some(&b'/') {
+            self.jump_to_root()?;
+        }
+        Ok(())
+    }
+
+    /// Follows the magic link `name` in `/proc/<pid>` (not ours) with the kernel, which checks the target's right.
+    fn follow_magic(&mut self, name: &CString) -> Result<(), Errno> {
+        if self.resolve & RESOLVE_NO_MAGICLINKS != 0 {
+            return Err(errno(libc::ELOOP));
+        }
+        let resolve = self.resolve & RESOLVE_CACHED;
+        let next = open_dir(self.dir.as_fd(), name.as_bytes(), resolve)?;
+        if self.resolve & RESOLVE_NO_XDEV != 0 && !same_mount(self.dir.as_fd(), next.as_fd()) {
+            return Err(errno(libc::EXDEV));
+        }
+        self.real = real_path(next.as_fd())?;
+        self.proc = self.proc_after_jump(next.as_fd());
+        self.dir = next;
+        Ok(())
+    }
+
+    /// Counts one more link; a magic link under `RESOLVE_BENEATH`/`RESOLVE_IN_ROOT` is EXDEV, any link under
+    /// `RESOLVE_NO_SYMLINKS` is ELOOP.
+    fn count_link(&mut self, magic: bool) -> Result<(), Errno> {
+        if self.resolve & RESOLVE_NO_SYMLINKS != 0 {
+            return Err(errno(libc::ELOOP));
+        }
+        if magic && self.resolve & RESOLVE_NO_MAGICLINKS != 0 {
+            return Err(errno(libc::ELOOP));
+        }
+        if magic && self.scope.is_some() {
+            return Err(errno(libc::EXDEV));
+        }
+        self.links += 1;
+        if self.links > MAX_LINKS {
+            return Err(errno(libc::ELOOP));
+        }
+        Ok(())
+    }
+
+    /// Starts again at the root: ours (the target's, checked by [`View::of`]), or the scope's.
+    fn jump_to_root(&mut self) -> Result<(), Errno> {
+        while self.rest.first() == Some(&b'/') {
+            self.rest.remove(0);
+        }
+        let (fd, real) = match &self.scope {
+            Some(_) if self.resolve & RESOLVE_BENEATH != 0 => return Err(errno(libc::EXDEV)),
+            Some((fd, _, real)) => (dup(fd.as_fd())?, real.clone()),
+            None => (dup(root())?, Vec::new()),
+        };
+        if self.resolve & RESOLVE_NO_XDEV != 0 && !same_mount(self.dir.as_fd(), fd.as_fd()) {
+            return Err(errno(libc::EXDEV));
+        }
+        self.proc = self.proc_after_jump(fd.as_fd());
+        self.dir = fd;
+        self.real = real;
+        Ok(())
+    }
+
+    /// fs.protected_symlinks (proc_sys_fs(5)), as the kernel's may_follow_link applies it to the target: in a
+    /// sticky world-writable directory, a symlink is followed only by its owner or when it belongs to the
+    /// directory's owner.
+    fn may_follow(&self, name: &CString) -> Result<(), Errno> {
+        if !protected_symlinks() {
+            return Ok(());
+        }
+        let link = stat_at(self.dir.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)?;
+        if link.st_uid == self.view.identity.fsuid {
+            return Ok(());
+        }
+        let dir = stat_at(self.dir.as_fd(), c"", libc::AT_EMPTY_PATH)?;
+        let sticky_world = libc::S_ISVTX | libc::S_IWOTH;
+        if dir.st_mode & sticky_world != sticky_world || dir.st_uid == link.st_uid {
+            return Ok(());
+        }
+        Err(Errno::EACCES)
+    }
+
+    /// True if a link met here is a magic link for the kernel to follow: we are inside another process's
+    /// `/proc/<pid>`. In procfs at a place we cannot tell, refuse.
+    fn magic_here(&self) -> Result<bool, Errno> {
+        match self.proc {
+            Proc::Pid { .. } if is_procfs(self.dir.as_fd()) => Ok(true),
+            Proc::Pid { .. } | Proc::No | Proc::Root => Ok(false),
+            Proc::Unknown => Err(refuse("a link in a procfs directory whose process supervise cannot tell")),
+        }
+    }
+
+    /// In a procfs root, `self` and `thread-self` become the target's pid (and tid): the text to walk instead. They
+    /// are symlinks for the kernel, so they count as one.
+    fn substitute(&mut self, part: &[u8]) -> Result<Option<Vec<u8>>, Errno> {
+        if self.proc != Proc::Root || !matches!(part, b"self" | b"thread-self") {
+            return Ok(None);
+        }
+        self.count_link(false)?;
+        let our_pid_there = self.our_pid_in_this_procfs();
+        if our_pid_there != Some(std::process::id()) {
+            return Err(refuse("/proc/self in a procfs of another pid namespace"));
+        }
+        let tgid = super::identity::read(self.view.tid).map(|i| i.tgid).ok_or(Errno::ENOENT)?;
+        let text = if part == b"self" { tgid.to_string() } else { format!("{tgid}/task/{}", self.view.tid) };
+        Ok(Some(text.into_bytes()))
+    }
+
+    /// Refuses `/proc/<pid>` of supervise itself (its process or any of its threads) in a procfs root.
+    fn check_proc_entry(&self, part: &[u8]) -> Result<(), Errno> {
+        if self.proc != Proc::Root || !is_pid(part) {
+            return Ok(());
+        }
+        let Some(ours) = self.our_pid_in_this_procfs() else { return Ok(()) };
+        let name = String::from_utf8_lossy(part);
+        let ours_text = ours.to_string();
+        let own_thread = cstring(format!("{ours}/task/{name}").as_bytes())
+            .is_ok_and(|task| stat_at(self.dir.as_fd(), &task, libc::AT_SYMLINK_NOFOLLOW).is_ok());
+        if name == ours_text || own_thread {
+            return Err(refuse("supervise's own /proc/<pid>"));
+        }
+        Ok(())
+    }
+
+    /// Our pid as this procfs root shows it (its `self`).
+    fn our_pid_in_this_procfs(&self) -> Option<u32> {
+        let text = read_link(self.dir.as_fd(), c"self").ok()?;
+        std::str::from_utf8(&text).ok()?.parse().ok()
+    }
+
+    /// Where the walk is in procfs after starting or jumping to `fd`.
+    fn proc_after_jump(&self, fd: BorrowedFd<'_>) -> Proc {
+        if !is_procfs(fd) {
+            return Proc::No;
+        }
+        if place_of(fd).is_some_and(|p| p.ino == PROC_ROOT_INO) {
+            return Proc::Root;
+        }
+        // Inside our own /proc: `/proc/<pid>/...` from the path the kernel gives for it.
+        let Ok(real) = real_path(fd) else { return Proc::Unknown };
+        let on_our_proc = stat_at(root(), c"/proc", 0)
+            .is_ok_and(|proc| stat_at(fd, c"", libc::AT_EMPTY_PATH).is_ok_and(|here| here.st_dev == proc.st_dev));
+        match real.as_slice() {
+            [first, pid, rest @ ..] if on_our_proc && first == b"proc" && is_pid(pid) => {
+                let ours = std::process::id().to_string();
+                if pid == ours.as_bytes() || self.is_our_thread(pid) {
+                    Proc::Unknown
+                } else {
+                    Proc::Pid { depth: 1 + rest.len() as u32 }
+                }
+            }
+            [first, ..] if on_our_proc && first == b"proc" => Proc::No,
+            _ => Proc::Unknown,
+        }
+    }
+
+    fn is_our_thread(&self, pid: &[u8]) -> bool {
+        let path = format!("/proc/self/task/{}", String::from_utf8_lossy(pid));
+        std::path::Path::new(&path).exists()
+    }
+
+    /// The procfs state of the start directory; supervise's own `/proc/<pid>` as a start is refused.
+    fn proc_at_start(&self) -> Result<Proc, Errno> {
+        match self.proc_after_jump(self.dir.as_fd()) {
+            Proc::Unknown if is_procfs(self.dir.as_fd()) => Err(refuse("a start directory in procfs it cannot tell")),
+            state => Ok(state),
+        }
+    }
+
+    /// The real path of `part` in the current directory, as text (for a magic link that names no path).
+    fn real_text(&self, part: &[u8]) -> Vec<u8> {
+        let mut real = self.real.clone();
+        push(&mut real, part);
+        render(&real)
+    }
+
+    fn resolved(self, last: Vec<u8>, magic: bool) -> Resolved {
+        let mut real = self.real;
+        let bare: &[u8] = last.strip_suffix(b"/").unwrap_or(&last);
+        if !matches!(bare, b"" | b".") {
+            push(&mut real, bare);
+        }
+        Resolved { parent: self.dir, last, real: render(&real), magic }
+    }
+}
+
+/// Builds the result of the fast path.
+fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>]) -> Resolved {
+    let mut real = real.to_vec();
+    let mut name = last.to_vec();
+    if last.is_empty() {
+        name = b"/".to_vec();
+    } else {
+        push(&mut real, last);
+        if trailing {
+            name.push(b'/');
+        }
+    }
+    Resolved { parent, last: name, real: render(&real), magic: false }
+}
+
+/// The path's last component and everything before it; `trailing`: the path ends with a slash.
+fn split_last(path: &[u8]) -> (&[u8], &[u8], bool) {
+    let trimmed_len = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    let trailing = trimmed_len < path.len() && trimmed_len > 0;
+    let trimmed = &path[..trimmed_len];
+    match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => {
+            let head = &trimmed[..=i];
+            (head, &trimmed[i + 1..], trailing)
+        }
+        None if path.first() == Some(&b'/') => (b"/", b"", false),
+        None => (b"", trimmed, trailing),
+    }
+}
+
+/// The first component of `path` (after leading slashes) and what follows it (starting with its slash).
+fn next_component(path: &[u8]) -> (&[u8], &[u8]) {
+    let start = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
+    let path = &path[start..];
+    let end = path.iter().position(|&b| b == b'/').unwrap_or(path.len());
+    (&path[..end], &path[end..])
+}
+
+fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+/// Applies one component to a lexical path: `.` stays, `..` goes up (never above `/`).
+fn push(real: &mut Vec<Vec<u8>>, part: &[u8]) {
+    match part {
+        b"." | b"" => {}
+        b".." => {
+            real.pop();
+        }
+        _ => real.push(part.to_vec()),
+    }
+}
+
+fn render(real: &[Vec<u8>]) -> Vec<u8> {
+    if real.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut out = Vec::new();
+    for part in real {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = a.to_vec();
+    if !b.is_empty() {
+        if !out.is_empty() && out.last() != Some(&b'/') && b.first() != Some(&b'/') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+fn is_dots(part: &[u8]) -> bool {
+    matches!(part, b"." | b"..")
+}
+
+fn is_pid(part: &[u8]) -> bool {
+    !part.is_empty() && part.iter().all(u8::is_ascii_digit)
+}
+
+fn refuse(what: &str) -> Errno {
+    tracing::warn!(what, "path call refused (EACCES): supervise cannot resolve it as the target would");
+    Errno::EACCES
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString, Errno> {
+    CString::new(bytes).map_err(|_| Errno::EINVAL)
+}
+
+/// `openat2(dir, path, O_PATH|O_DIRECTORY, resolve)`.
+fn open_dir(dir: BorrowedFd<'_>, path: &[u8], resolve: u64) -> Result<OwnedFd, Errno> {
+    openat2(dir, path, (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, resolve)
+}
+
+/// `struct open_how` (openat2(2)).
+#[repr(C)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+
+/// openat2(2).
+///
+/// # Errors
+/// The call's errno.
+pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: u64, mode: u64, resolve: u64) -> Result<OwnedFd, Errno> {
+    let path = cstring(path)?;
+    let how = OpenHow { flags, mode, resolve };
+    // SAFETY: openat2(2) with a valid dirfd, a NUL-terminated path and a correctly sized open_how.
+    let fd = unsafe { libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how, size_of::<OpenHow>()) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: openat2 returned a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    fd.try_clone_to_owned().map_err(|e| super::errno_of(&e))
+}
+
+/// readlinkat(2): the text of the symlink `name` in `dir`. EINVAL: not a symlink.
+fn read_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat(2) into a buffer of the given size; the result is checked.
+    let len = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if len < 0 {
+        return Err(last_errno());
+    }
+    buf.truncate(len as usize);
+    Ok(buf)
+}
+
+/// The kernel's path of an fd of ours (`/proc/self/fd/N`), split into components.
+fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
+    let text = read_link(root(), &cstring(format!("proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?)?;
+    Ok(components(&text).map(<[u8]>::to_vec).collect())
+}
+
+/// fstatat(2).
+fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<libc::stat, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer it fills on success.
+    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), flags) } != 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: fstatat returned 0.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// True if `fd` is on a procfs (fstatfs(2)).
+fn is_procfs(fd: BorrowedFd<'_>) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs(2) on a valid fd with a buffer it fills on success.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0.
+    unsafe { st.assume_init() }.f_type == PROC_SUPER_MAGIC
+}
+
+fn same_mount(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    matches!((place_of(a), place_of(b)), (Some(x), Some(y)) if x.mnt_id == y.mnt_id)
+}
+
+/// `fs.protected_symlinks`, read at each use (it may change while we run).
+fn protected_symlinks() -> bool {
+    std::fs::read("/proc/sys/fs/protected_symlinks").map_or(true, |v| v.first() != Some(&b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_head_and_last_as_the_kernel_reads_them() {
+        let table: &[(&[u8], (&[u8], &[u8], bool))] = &[
+            (b"a/b/c", (b"a/b/", b"c", false)),
+            (b"a/b/c/", (b"a/b/", b"c", true)),
+            (b"c", (b"", b"c", false)),
+            (b"c//", (b"", b"c", true)),
+            (b"/", (b"/", b"", false)),
+            (b"/c", (b"/", b"c", false)),
+            (b"a/..", (b"a/", b"..", false)),
+        ];
+        for (path, want) in table {
+            assert_eq!(split_last(path), *want, "{}", String::from_utf8_lossy(path));
+        }
+        assert_eq!(next_component(b"//a/b"), (&b"a"[..], &b"/b"[..]));
+        assert_eq!(next_component(b"a/"), (&b"a"[..], &b"/"[..]));
+    }
+
+    #[test]
+    fn the_lexical_path_never_goes_above_the_root() {
+        let mut real = Vec::new();
+        for part in [&b"a"[..], b"..", b"..", b"b", b".", b"c"] {
+            push(&mut real, part);
+        }
+        assert_eq!(render(&real), b"/b/c");
+    }
+}
