@@ -21,6 +21,13 @@
 //! ```
 //!
 //! Everything the child needs (paths, argv, envp, the BPF) is built before `fork`.
+//!
+//! **Async-signal-safety.** The caller may have other threads (supervise's log writer, a test harness), and after
+//! `fork` only the forking thread exists in the child: a lock another thread held (malloc's, stdio's, std's) stays
+//! locked forever there. So from `fork` to `execve` or `_exit`, the launcher and the helper follow fork(2) and
+//! signal-safety(7): they only make raw system calls and async-signal-safe libc calls, store to the shared page's
+//! atomics and read memory prepared before the fork. No allocation (no `Vec`, `String`, `format!`, `CString`), no
+//! locks, no stdio, and no path that can panic. The hand-off message is sent with a raw `sendmsg` from stack buffers.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -39,7 +46,6 @@ use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use proto::wire::{Hello, HELLO_LEN};
-use sendfd::SendWithFd;
 use thiserror::Error;
 
 use crate::filter::Bpf;
@@ -272,8 +278,10 @@ pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Lau
         OnSupervisorExit::Kill => Some(nix::unistd::getpid()),
     };
 
-    // SAFETY: fork(2). The caller is single-threaded (no tokio runtime exists yet), so the child may run arbitrary
-    // code; it only uses memory prepared above and exits through `execve`, `_exit` or a fault.
+    // SAFETY: fork(2). The caller may have other threads, so the child keeps to the async-signal-safety contract of
+    // fork(2) and signal-safety(7) (see the module header): `launcher` and `helper_main` only make raw system calls
+    // and async-signal-safe libc calls on memory prepared above, never allocate, lock or panic, and end in `execve`,
+    // `_exit` or a fault.
     match unsafe { fork() }.map_err(|e| LaunchError::Fork(e.into()))? {
         ForkResult::Child => {
             drop(parent_sock);
@@ -384,7 +392,7 @@ fn launcher(
     }
     // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it.
     // SAFETY: clone(2) without CLONE_VM and with a null stack behaves like fork: the child runs on a copy of this
-    // single-threaded process's memory.
+    // process's memory (the launcher has a single thread), and keeps to the same async-signal-safe rules.
     let helper =
         unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0) };
     if helper == 0 {
@@ -437,7 +445,7 @@ fn prepare(death_signal: Option<Pid>) -> Result<(), i32> {
             return Err(125);
         }
         // Not dumpable until execve (which resets it), so that dying by a fault after a failed execve leaves
-        // no core file behind.
+        // no core file behind. supervise itself is not dumpable either, and fork keeps that; this says it here too.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         if let Some(supervisor) = death_signal {
             // prctl(2): the signal comes when the parent thread exits; execve keeps it (NO_NEW_PRIVS rules out the
@@ -458,6 +466,7 @@ fn helper_main(page: &Shared, sock: RawFd) -> ! {
     let state = loop {
         match page.state.load(Ordering::Acquire) {
             // Yield rather than sleep: a 20 µs nanosleep costs over a millisecond of timer slack here.
+            // (sched_yield(2), a plain system call.)
             STATE_STARTING => std::thread::yield_now(),
             state => break state,
         }
@@ -466,11 +475,7 @@ fn helper_main(page: &Shared, sock: RawFd) -> ! {
         let fd = page.listener_fd.load(Ordering::Acquire);
         let pid = page.launcher_pid.load(Ordering::Acquire);
         let hello = Hello { pid: u32::try_from(pid).unwrap_or(0), has_listener: fd >= 0 }.encode();
-        // SAFETY: `sock` is this process's end of the socketpair, open in the shared fd table; ManuallyDrop keeps
-        // the wrapper from closing it.
-        let stream = std::mem::ManuallyDrop::new(unsafe { UnixStream::from_raw_fd(sock) });
-        let fds: &[RawFd] = if fd >= 0 { &[fd] } else { &[] };
-        let sent = stream.send_with_fd(&hello, fds).is_ok();
+        let sent = send_hello(sock, &hello, fd);
         if fd >= 0 {
             // SAFETY: close(2) of the listener in the shared table: the launcher must not keep it across execve.
             unsafe { libc::close(fd) };
@@ -483,6 +488,46 @@ fn helper_main(page: &Shared, sock: RawFd) -> ! {
     }
     // SAFETY: _exit(2) is always safe.
     unsafe { libc::_exit(0) }
+}
+
+/// Room for one `SCM_RIGHTS` control message carrying one fd.
+// SAFETY: CMSG_SPACE (cmsg(3)) only computes a length.
+const ONE_FD_SPACE: usize = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as libc::c_uint) } as usize;
+
+/// A control buffer on the stack, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct OneFdControl([u8; ONE_FD_SPACE]);
+
+/// Sends the Hello, with `listener` attached as `SCM_RIGHTS` when it is an fd, in one sendmsg(2) from stack
+/// buffers: nothing here allocates (this runs in the forked helper). True if the whole message was sent.
+fn send_hello(sock: RawFd, hello: &[u8; HELLO_LEN], listener: RawFd) -> bool {
+    let mut control = OneFdControl([0; ONE_FD_SPACE]);
+    let mut iov = libc::iovec { iov_base: hello.as_ptr().cast_mut().cast(), iov_len: HELLO_LEN };
+    // SAFETY: an all-zero msghdr is valid (no name, no iovecs, no control); the pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if listener >= 0 {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = ONE_FD_SPACE as _;
+        // SAFETY: cmsg(3): msg_control points to ONE_FD_SPACE zeroed, aligned bytes, room for one header and one
+        // int, so CMSG_FIRSTHDR returns a pointer to the start of `control` and CMSG_DATA one inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as libc::c_uint) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), listener);
+        }
+    }
+    loop {
+        // SAFETY: sendmsg(2) reads the iovec and control buffers set up above, which live until it returns.
+        let sent = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if sent < 0 && NixErrno::last() == NixErrno::EINTR {
+            continue;
+        }
+        return sent == HELLO_LEN as isize;
+    }
 }
 
 /// Ends the launcher without a syscall (the filter may deny `exit_group`): an illegal instruction is a fault, and

@@ -224,14 +224,21 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let compiled = filter::compile(&observe).map_err(|e| Failure::new(EXIT_FAILURE, e.to_string()))?;
     let screen = std::io::stderr().is_terminal().then(|| Arc::new(Screen::new(&observe.arches)));
     let recorder = Arc::new(Recorder::new(&watches, &observe.arches, screen.clone()));
-    let progress = screen.map(|screen| {
-        let recorder = recorder.clone();
-        Progress::start(screen, move || recorder.stats())
-    });
+    let progress = Arc::new(Mutex::new(None));
     let handler = recorder.clone();
     let options_launch = LaunchOptions { listener: true, ..LaunchOptions::default() };
-    let status = launch_and_supervise(&program, &compiled.bpf, options_launch, move || handler);
-    if let Some(progress) = progress {
+    let started = progress.clone();
+    // The progress thread starts once the program is launched (this closure runs after the fork), so that the fork
+    // happens with as few threads as possible; the launcher keeps to async-signal-safe calls either way.
+    let status = launch_and_supervise(&program, &compiled.bpf, options_launch, move || {
+        if let Some(screen) = screen {
+            let recorder = handler.clone();
+            *started.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Progress::start(screen, move || recorder.stats()));
+        }
+        handler
+    });
+    if let Some(progress) = progress.lock().unwrap_or_else(|e| e.into_inner()).take() {
         progress.stop();
     }
     let status = status?;
