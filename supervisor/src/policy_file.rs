@@ -1,6 +1,8 @@
 //! Reading a policy: the file (or the built-in Docker default), parsed and resolved for this machine, with errors
 //! that name the file and the place (`policy.json:3:14: …`, `policy.json: syscalls[2] (mkdir): …`).
 
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use proto::profile::{self, Profile, Target};
@@ -11,7 +13,9 @@ pub const BUILTIN_DEFAULT: &str = include_str!("../../policies/docker-default.js
 /// The name the built-in policy has in messages.
 pub const BUILTIN_NAME: &str = "<built-in docker-default>";
 
-/// Policy files larger than this are refused before parsing (Docker's default is about 20 KiB).
+/// Policy files larger than this are refused before parsing (Docker's default is about 20 KiB). The read itself
+/// stops there, so a device (`/dev/zero`), a pipe or a `/proc` file, whose size the metadata does not tell, is
+/// refused the same way instead of filling memory.
 pub const MAX_POLICY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A policy's text and the name it has in messages.
@@ -25,21 +29,25 @@ impl Source {
     /// The file at `path`, or the built-in default when `None`.
     ///
     /// # Errors
-    /// One message (`FILE: reason`) if the file cannot be read, is a directory, is too large or is not UTF-8.
+    /// One message (`FILE: reason`) if the file cannot be read, is a directory, is larger than
+    /// [`MAX_POLICY_BYTES`] or is not UTF-8.
     pub fn open(path: Option<&Path>) -> Result<Source, String> {
         let Some(path) = path else {
             return Ok(Source { name: BUILTIN_NAME.into(), text: BUILTIN_DEFAULT.into() });
         };
         let name = path.display().to_string();
         let fail = |why: String| format!("{name}: {why}");
-        let meta = std::fs::metadata(path).map_err(|e| fail(io_reason(&e)))?;
+        let file = File::open(path).map_err(|e| fail(io_reason(&e)))?;
+        let meta = file.metadata().map_err(|e| fail(io_reason(&e)))?;
         if meta.is_dir() {
             return Err(fail("is a directory, expected a JSON policy file".into()));
         }
-        if meta.len() > MAX_POLICY_BYTES {
+        if meta.is_file() && meta.len() > MAX_POLICY_BYTES {
             return Err(fail(format!("is {} bytes, larger than the {MAX_POLICY_BYTES}-byte limit", meta.len())));
         }
-        let bytes = std::fs::read(path).map_err(|e| fail(io_reason(&e)))?;
+        let bytes = read_at_most(file, MAX_POLICY_BYTES)
+            .map_err(|e| fail(io_reason(&e)))?
+            .ok_or_else(|| fail(format!("is larger than the {MAX_POLICY_BYTES}-byte limit for a policy file")))?;
         let text =
             String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))?;
         Ok(Source { name, text })
@@ -64,6 +72,13 @@ impl Source {
     fn prefix(&self, errs: Vec<proto::profile::PolicyError>) -> Vec<String> {
         errs.iter().map(|e| e.in_file(&self.name)).collect()
     }
+}
+
+/// All of `file`, or `None` if it has more than `limit` bytes: at most `limit + 1` bytes are ever read.
+fn read_at_most(file: File, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -132,5 +147,16 @@ mod tests {
         assert!(err.ends_with("is a directory, expected a JSON policy file"), "{err}");
         let err = Source::open(Some(&dir.path().join("missing.json"))).unwrap_err();
         assert!(err.ends_with("missing.json: no such file"), "{err}");
+    }
+
+    #[test]
+    fn the_read_itself_is_bounded_for_files_without_a_size() {
+        let err = Source::open(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert_eq!(err, "/dev/zero: is larger than the 16777216-byte limit for a policy file");
+        let small = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(small.path(), vec![b' '; 100]).unwrap();
+        assert_eq!(read_at_most(File::open(small.path()).unwrap(), 100).unwrap().map(|b| b.len()), Some(100));
+        assert_eq!(read_at_most(File::open(small.path()).unwrap(), 99).unwrap(), None);
+        assert!(Source::open(Some(Path::new("/proc/self/status"))).is_ok(), "a /proc file of any size is read");
     }
 }

@@ -2,7 +2,10 @@
 //! the place, exit 125, never a panic, and the program never starts. `supervise check` says the same with exit 1.
 //! (The property tests of the parser and the wire format are in `proto/src/fuzz_tests.rs`.)
 
-use crate::support::{assert_own_failure, sup, temp_dir};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{assert_own_failure, run_with, sup, supervise, temp_dir, Output, TIMEOUT};
 
 /// (what, policy bytes, text the one error line must contain).
 fn hostile_policies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
@@ -118,4 +121,51 @@ fn unknown_top_level_keys_are_ignored_as_docker_ignores_them() {
     let out = sup(&["--policy", path.to_str().unwrap(), "--", "mkdir", target.to_str().unwrap()]);
     assert_eq!(out.code, Some(1), "the policy applies: {}", out.stderr);
     assert!(!target.exists() && !out.stderr.contains("panicked"));
+}
+
+/// `supervise ARGS…` with `stdin`, its address space capped at 1 GiB (`prlimit`): an unbounded read then fails in
+/// a second instead of taking the machine's memory.
+fn sup_capped(args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={}", 1u64 << 30)).arg(supervise()).args(args);
+    run_with(cmd, stdin, TIMEOUT)
+}
+
+/// The one line for a policy that has more than 16 MiB but no size in its metadata.
+fn over_the_limit(name: &str) -> String {
+    format!("supervise: {name}: is larger than the 16777216-byte limit for a policy file")
+}
+
+#[test]
+fn a_policy_of_unknown_size_is_read_up_to_the_limit_only() {
+    let dir = temp_dir();
+    let marker = dir.path().join("started");
+    let touch = ["--", "touch", marker.to_str().unwrap()];
+
+    let start = Instant::now();
+    let out = sup_capped(&[&["--policy", "/dev/zero"], touch.as_slice()].concat(), b"");
+    assert_own_failure(&out, 125);
+    assert_eq!(out.stderr.trim_end(), over_the_limit("/dev/zero"));
+    assert!(start.elapsed() < Duration::from_secs(10), "promptly: {:?}", start.elapsed());
+    let check = sup_capped(&["check", "/dev/zero"], b"");
+    assert_eq!(check.code, Some(1), "check: {}{}", check.stdout, check.stderr);
+    assert!(check.stderr.contains(&over_the_limit("/dev/zero")), "check: {}", check.stderr);
+
+    // A pipe on stdin fed one byte more than the limit, and a FIFO fed 1 MiB more.
+    let feed = vec![b' '; 16 * 1024 * 1024 + 1];
+    let out = sup_capped(&[&["--policy", "/dev/stdin"], touch.as_slice()].concat(), &feed);
+    assert_own_failure(&out, 125);
+    assert_eq!(out.stderr.trim_end(), over_the_limit("/dev/stdin"));
+    let fifo = dir.path().join("policy.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let writer = {
+        let (fifo, feed) = (fifo.clone(), vec![b' '; 17 * 1024 * 1024]);
+        // The write ends with EPIPE once supervise stops reading and exits.
+        std::thread::spawn(move || std::fs::write(fifo, feed))
+    };
+    let out = sup_capped(&[&["--policy", fifo.to_str().unwrap()], touch.as_slice()].concat(), b"");
+    assert_own_failure(&out, 125);
+    assert_eq!(out.stderr.trim_end(), over_the_limit(fifo.to_str().unwrap()));
+    assert!(writer.join().unwrap().is_err(), "supervise stopped reading before the end");
+    assert!(!marker.exists(), "the program ran");
 }
