@@ -311,3 +311,19 @@ print('reader got', got)
     assert!(out.contains("opened while the reader waits 50 reader alive True"), "{out}");
     assert!(out.contains("reader got ['hello']"), "{out}");
 }
+
+/// Regression (issue 13): a FIFO open performed for a target that then dies stays blocked in open(2) on a thread of
+/// supervise's; supervise must still exit with the program's status at once, not wait for that open.
+#[test]
+fn supervise_exits_while_a_fifo_open_for_a_dead_target_is_pending() {
+    let (_dir, root) = setup();
+    nix::unistd::mkfifo(&root.join("ok/fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let policy = write_policy(&root, "policy.json", &path_policy(&root));
+    let script = "python3 -c 'open(\"ok/fifo\")' & sleep 0.5; kill -9 $!; wait; exit 3";
+    let mut cmd = Command::new(supervise());
+    cmd.current_dir(&root).arg("--policy").arg(&policy).args(["--", "sh", "-c", script]);
+    let started = std::time::Instant::now();
+    let out = run_with(cmd, b"", std::time::Duration::from_secs(10));
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
