@@ -735,4 +735,89 @@ mod tests {
         }
         assert_eq!(render(&real), b"/b/c");
     }
+
+    /// A child that sleeps in a temp dir: the target whose view is resolved.
+    struct Target {
+        child: std::process::Child,
+        dir: tempfile::TempDir,
+    }
+
+    impl Target {
+        fn new() -> Target {
+            let dir = tempfile::tempdir().unwrap();
+            let child = std::process::Command::new("sleep").arg("30").current_dir(dir.path()).spawn().unwrap();
+            Target { child, dir }
+        }
+
+        fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        fn resolve(&self, path: &str, follow: bool) -> Result<Resolved, Errno> {
+            let view = View::of(self.pid(), false).unwrap().unwrap();
+            let start = Start::of(&view, path.as_bytes(), libc::AT_FDCWD, 0)?;
+            let _as_target = crate::view::identity::Assumed::take(&view.identity)?;
+            walk(&view, Lookup { path: path.as_bytes(), start, follow, resolve: 0, step_dots: true })
+        }
+    }
+
+    impl Drop for Target {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn real(r: Result<Resolved, Errno>) -> String {
+        String::from_utf8(r.unwrap().real).unwrap()
+    }
+
+    #[test]
+    fn proc_self_is_the_target_and_never_supervise() {
+        let t = Target::new();
+        let pid = t.pid();
+        assert_eq!(real(t.resolve("/proc/self/status", true)), format!("/proc/{pid}/status"));
+        assert_eq!(real(t.resolve("/proc/thread-self/status", true)), format!("/proc/{pid}/task/{pid}/status"));
+        assert_eq!(real(t.resolve("/proc/self", true)), format!("/proc/{pid}"));
+        let cwd = t.dir.path().canonicalize().unwrap();
+        std::fs::write(cwd.join("f"), "x").unwrap();
+        assert_eq!(real(t.resolve("/proc/self/cwd/f", true)), format!("{}/f", cwd.display()));
+        // A symlink that leads to /proc/self is the target's too.
+        std::os::unix::fs::symlink("/proc/self", cwd.join("me")).unwrap();
+        assert_eq!(real(t.resolve("me/status", true)), format!("/proc/{pid}/status"));
+        // /proc/net is a symlink to self/net.
+        assert_eq!(real(t.resolve("/proc/net/unix", true)), format!("/proc/{pid}/net/unix"));
+        let ours = std::process::id();
+        for path in [format!("/proc/{ours}/mem"), format!("/proc/{ours}/fd/0"), format!("/proc/{ours}")] {
+            assert_eq!(t.resolve(&path, true).unwrap_err(), Errno::EACCES, "{path}");
+        }
+        let me = nix::unistd::gettid().as_raw();
+        assert_eq!(t.resolve(&format!("/proc/{me}/status"), true).unwrap_err(), Errno::EACCES, "one of our threads");
+    }
+
+    #[test]
+    fn symlinks_dots_and_limits_resolve_as_the_kernel_does() {
+        let t = Target::new();
+        let cwd = t.dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(cwd.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(cwd.join("a/b"), cwd.join("deep")).unwrap();
+        assert_eq!(real(t.resolve("deep/../x", true)), format!("{}/a/x", cwd.display()), "`..` after a symlink");
+        assert_eq!(real(t.resolve("a/./b/../b", true)), format!("{}/a/b", cwd.display()));
+        std::os::unix::fs::symlink("nothere", cwd.join("dangling")).unwrap();
+        let r = t.resolve("dangling", false).unwrap();
+        assert_eq!((r.last.as_slice(), r.real), (&b"dangling"[..], format!("{}/dangling", cwd.display()).into_bytes()));
+        let r = t.resolve("dangling", true).unwrap();
+        assert_eq!(r.last, b"nothere", "a followed dangling link names its target");
+        let r = t.resolve("a/b/", true).unwrap();
+        assert_eq!(r.last, b"b/", "the trailing slash goes to the kernel");
+        for i in 0..41 {
+            std::os::unix::fs::symlink(format!("l{}", i + 1), cwd.join(format!("l{i}"))).unwrap();
+        }
+        std::fs::write(cwd.join("l41"), "x").unwrap();
+        assert!(t.resolve("l1", true).is_ok(), "40 links");
+        assert_eq!(t.resolve("l0", true).unwrap_err(), errno(libc::ELOOP), "41 links");
+        assert_eq!(t.resolve("/../../..", true).unwrap().real, b"/");
+        let long = "x".repeat(256);
+        assert_eq!(t.resolve(&format!("{long}/y"), true).unwrap_err(), errno(libc::ENAMETOOLONG));
+    }
 }
