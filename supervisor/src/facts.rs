@@ -45,7 +45,8 @@ pub enum Missing {
 /// The path arguments of one call, resolved in the target's view.
 #[derive(Debug)]
 pub struct PathCall {
-    pub view: View,
+    /// `None`: supervise cannot act as the target (another root or namespace); every resolution is then EACCES.
+    pub view: Option<View>,
     /// For an emulated syscall, what to do.
     pub op: Option<Op>,
     /// Each path, resolved; or the errno the kernel gives for it.
@@ -126,7 +127,18 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
     let view = match View::of(n.pid, creates) {
         Ok(Some(view)) => view,
         Ok(None) => return Err(Missing::Gone),
-        Err(errno) => return Err(Missing::Errno(errno)),
+        Err(errno) => {
+            // Another root or namespace: decide on the paths as written (a deny still applies), act on none.
+            let real = args
+                .iter()
+                .zip(&texts)
+                .map(|(arg, text)| {
+                    resolve_lexically(n.pid, arg.dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32), text)
+                })
+                .collect();
+            let resolved = args.iter().map(|_| Err(errno)).collect();
+            return Ok((real, PathCall { view: None, op, resolved }));
+        }
     };
     let resolve = op.map_or(0, Op::resolve);
     // The start directories (the target's cwd or dirfds) are opened with supervise's credentials too.
@@ -156,7 +168,7 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         }
         resolved.push(result);
     }
-    Ok((real, PathCall { view, op, resolved }))
+    Ok((real, PathCall { view: Some(view), op, resolved }))
 }
 
 /// The path normalised without looking at the filesystem: what a failed resolution is decided on.

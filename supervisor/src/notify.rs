@@ -166,10 +166,19 @@ fn execute(
         Decision::Allow if verdict.path_checked && call.as_ref().is_some_and(|c| c.op.is_some()) => {
             // The decision rested on a path: never CONTINUE; perform it on what was resolved and decided on.
             let Some(PathCall { view, op: Some(op), mut resolved }) = call else { return };
-            match resolved.pop() {
-                Some(Ok(resolved)) => path::perform(listener, &n, op, view, resolved),
-                Some(Err(errno)) => respond(listener, &n, Reply::Error(errno)),
-                None => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+            match (view, resolved.pop()) {
+                (Some(view), Some(Ok(resolved))) => path::perform(listener, &n, op, view, resolved),
+                (None, _) => {
+                    warn!(
+                        pid = n.pid,
+                        syscall = &*syscall,
+                        "the target has another root, mount namespace or user namespace: allowed path call refused \
+                         (EACCES)"
+                    );
+                    respond(listener, &n, Reply::Error(Errno::EACCES))
+                }
+                (_, Some(Err(errno))) => respond(listener, &n, Reply::Error(errno)),
+                (_, None) => respond(listener, &n, Reply::Error(Errno::EFAULT)),
             }
         }
         Decision::Allow => {
