@@ -17,7 +17,7 @@ use std::time::Duration;
 use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
 use tracing::{debug, info, warn, Instrument, Level};
 
-use crate::decide::{Decider, Event, Facts, Verdict};
+use crate::decide::{Decider, Event, Facts, Needs, Verdict};
 use crate::describe::{describe, show};
 use crate::emulate;
 use crate::emulate::path;
@@ -165,20 +165,8 @@ fn execute(
     match verdict.decision {
         Decision::Allow if verdict.path_checked && call.as_ref().is_some_and(|c| c.op.is_some()) => {
             // The decision rested on a path: never CONTINUE; perform it on what was resolved and decided on.
-            let Some(PathCall { view, op: Some(op), mut resolved }) = call else { return };
-            match (view, resolved.pop()) {
-                (Some(view), Some(Ok(resolved))) => path::perform(listener, &n, op, view, resolved),
-                (None, _) => {
-                    warn!(
-                        pid = n.pid,
-                        syscall = &*syscall,
-                        "the target has another root, mount namespace or user namespace: allowed path call refused \
-                         (EACCES)"
-                    );
-                    respond(listener, &n, Reply::Error(Errno::EACCES))
-                }
-                (_, Some(Err(errno))) => respond(listener, &n, Reply::Error(errno)),
-                (_, None) => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+            if let Some(call) = call {
+                perform(listener, n, &syscall, call);
             }
         }
         Decision::Allow => {
@@ -192,15 +180,39 @@ fn execute(
         // cannot block.
         Decision::Emulate(emulator) => emulate(listener, &n, event.arch, &syscall, *emulator),
         Decision::Prompt(spec) => {
+            // The answer is carried out on what the question shows: for an emulated syscall, the path resolved
+            // now, performed on allow (never CONTINUE, which would read the path again).
+            let call = match call {
+                None if path::is_emulated(&syscall) => {
+                    let needs = Needs { paths: true, ..Needs::default() };
+                    match gather(listener, &n, &syscall, needs) {
+                        Ok((_, call)) => call,
+                        Err(Missing::Gone) => return,
+                        Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
+                    }
+                }
+                call => call,
+            };
             let (listener, prompts, spec) = (listener.clone(), prompts.clone(), *spec);
-            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec).await }.in_current_span());
+            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec, call).await }.in_current_span());
         }
     }
 }
 
 /// Asks the person at the terminal, then answers; never blocks the loop (this is its own task).
-async fn prompt(listener: &Arc<Listener>, prompts: &Prompts, n: Notification, syscall: &str, spec: PromptSpec) {
-    let Some(described) = describe(listener, &n, syscall) else { return };
+async fn prompt(
+    listener: &Arc<Listener>,
+    prompts: &Prompts,
+    n: Notification,
+    syscall: &str,
+    spec: PromptSpec,
+    call: Option<PathCall>,
+) {
+    let Some(mut described) = describe(listener, &n, syscall) else { return };
+    if let Some(Ok(resolved)) = call.as_ref().and_then(|c| c.resolved.first()) {
+        // The path the call will act on, not the one as written.
+        described.path = Some(show(&resolved.real));
+    }
     if !prompts.interactive() {
         warn!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
     }
@@ -218,17 +230,38 @@ async fn prompt(listener: &Arc<Listener>, prompts: &Prompts, n: Notification, sy
         let listener = listener.clone();
         Box::new(move || listener.id_valid(n.id))
     };
-    let reply = match prompts.ask(question, alive).await {
-        Answer::Allow => Reply::Continue,
-        Answer::Deny => Reply::Error(spec.errno),
-        Answer::Timeout => match spec.on_timeout {
-            OnTimeout::Allow => Reply::Continue,
-            OnTimeout::Deny => Reply::Error(spec.errno),
-        },
+    let allowed = match prompts.ask(question, alive).await {
+        Answer::Allow => true,
+        Answer::Deny => false,
+        Answer::Timeout => spec.on_timeout == OnTimeout::Allow,
         Answer::Withdrawn => return,
     };
-    info!(pid = n.pid, syscall, reply = ?reply, "prompt answered");
-    respond(listener, &n, reply);
+    info!(pid = n.pid, syscall, allowed, "prompt answered");
+    if !allowed {
+        return respond(listener, &n, Reply::Error(spec.errno));
+    }
+    match call {
+        Some(call) if call.op.is_some() => perform(listener, n, &syscall, call),
+        _ => respond(listener, &n, Reply::Continue),
+    }
+}
+
+/// Performs an allowed emulated path call on what was resolved and decided on.
+fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathCall) {
+    let PathCall { view, op, mut resolved } = call;
+    match (view, op, resolved.pop()) {
+        (Some(view), Some(op), Some(Ok(resolved))) => path::perform(listener, &n, op, view, resolved),
+        (None, ..) => {
+            warn!(
+                pid = n.pid,
+                syscall,
+                "the target has another root, mount namespace or user namespace: allowed path call refused (EACCES)"
+            );
+            respond(listener, &n, Reply::Error(Errno::EACCES))
+        }
+        (_, _, Some(Err(errno))) => respond(listener, &n, Reply::Error(errno)),
+        _ => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+    }
 }
 
 /// The target's executable, for people (`?` if it is gone).

@@ -42,6 +42,35 @@ impl Tmux {
     }
 }
 
+/// Output of a tmux pane's terminal stopped with `tcflow(TCOOFF)`, as Ctrl-S does with `ixon`; resumed (TCOON) on
+/// drop, so that a failing test still lets everything that waits on the terminal go on.
+struct Stopped {
+    tty: String,
+}
+
+impl Stopped {
+    fn output_of(t: &Tmux) -> Stopped {
+        let tty = run("tmux", &["display-message", "-p", "-t", &t.name, "#{pane_tty}"]).stdout.trim().to_string();
+        assert!(tty.starts_with("/dev/"), "the pane's terminal: {tty:?}");
+        tcflow(&tty, "TCOOFF");
+        Stopped { tty }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        tcflow(&self.tty, "TCOON");
+    }
+}
+
+fn tcflow(tty: &str, action: &str) {
+    let script = format!(
+        "import os, termios; fd = os.open({tty:?}, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK); termios.tcflow(fd, termios.{action})"
+    );
+    let out = run("python3", &["-c", &script]);
+    assert_eq!(out.code, Some(0), "tcflow {action}: {}", out.stderr);
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
@@ -272,4 +301,81 @@ fn every_shipped_prompt_policy_asks() {
         assert!(dir.path().join("victim").exists(), "{name}");
         assert!(!dir.path().join("newdir").exists(), "{name}");
     }
+}
+
+#[test]
+fn a_stopped_terminal_holds_up_neither_notifications_nor_the_exit() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "").unwrap();
+    let extra =
+        r#"{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY", "supervise": { "decision": "allow" } },"#;
+    let policy = prompt_policy(root, extra, 2);
+    let timer = "import os, time\nfor i in range(200):\n    t = time.monotonic(); os.mkdir('d%d' % i); print(int((time.monotonic() - t) * 1e6))";
+    std::fs::write(root.join("timer.py"), timer).unwrap();
+    // supervise logs every notification (info) to the terminal, and asks about `rm a` there; the program's own
+    // output goes to files. The terminal's output is stopped before supervise starts.
+    let script = "rm a 2> rm.err & sleep 0.5; python3 timer.py > times.txt; echo timed > timed.txt; wait";
+    let command = format!(
+        "while [ ! -e go ]; do sleep 0.02; done; {} --log-level info --policy {policy} -- sh -c '{script}' < /dev/null; \
+         echo $? > status.txt",
+        sup()
+    );
+    let t = Tmux::start(root, &command);
+    let stopped = Stopped::output_of(&t);
+    std::fs::write(root.join("go"), "").unwrap();
+    let start = Instant::now();
+    while !root.join("timed.txt").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "notified mkdirs are held up by the stopped terminal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let times: Vec<u64> =
+        std::fs::read_to_string(root.join("times.txt")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(times.len(), 200);
+    assert!(times.iter().all(|&us| us < 500_000), "each notified mkdir completes within 500 ms: {times:?}");
+    // The question cannot be shown: its timeout (2 s) applies, then supervise exits without waiting for the
+    // terminal.
+    let timed = Instant::now();
+    while !root.join("status.txt").exists() {
+        assert!(timed.elapsed() < Duration::from_secs(8), "supervise does not exit while the terminal is stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(root.join("status.txt")).unwrap().trim(), "0");
+    assert!(root.join("a").exists(), "onTimeout (deny) applied to the unanswered question");
+    drop(stopped);
+    t.wait_for("EXIT=0");
+}
+
+/// The answer is carried out on what the question showed: a thread of the program that rewrites the path after
+/// the question appeared (from `a` to `b`) cannot turn a "y" for `a` into the deletion of `b`.
+#[test]
+fn an_allowed_answer_acts_on_the_path_shown_not_on_rewritten_memory() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "").unwrap();
+    std::fs::write(root.join("b"), "keep").unwrap();
+    let policy = prompt_policy(root, "", 30);
+    let racer = r#"
+import ctypes, os, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+path = ctypes.create_string_buffer(b"a")
+def swap():
+    time.sleep(1.0)
+    path.value = b"b"
+threading.Thread(target=swap, daemon=True).start()
+rc = libc.unlink(path)
+print("unlink", rc, ctypes.get_errno())
+"#;
+    std::fs::write(root.join("racer.py"), racer).unwrap();
+    let t = Tmux::start(root, &format!("{} --policy {policy} -- python3 racer.py > out.txt 2>&1", sup()));
+    let screen = t.wait_for("wants unlink");
+    let shown = format!("\"{}/a\"", root.canonicalize().unwrap().display());
+    assert!(screen.contains(&shown), "the question names a: {screen}");
+    std::thread::sleep(Duration::from_millis(1500));
+    t.keys("y");
+    t.wait_for("EXIT=");
+    let out = std::fs::read_to_string(root.join("out.txt")).unwrap();
+    assert!(out.contains("unlink 0 0"), "{out}");
+    assert!(!root.join("a").exists(), "the file shown was deleted");
+    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "keep", "the rewritten path was not acted on");
 }
