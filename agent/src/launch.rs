@@ -42,7 +42,7 @@ use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use proto::wire::{Hello, HELLO_LEN};
@@ -344,23 +344,21 @@ fn receive_hello(child: Pid, sock: UnixStream, shared: &SharedPage) -> Result<Op
     Ok(listener)
 }
 
-/// recvmsg(2) with `MSG_CMSG_CLOEXEC`, so that the listener is close-on-exec from the moment it exists here.
+/// Receives the hello and the listener fd (recvmsg(2) through `sendfd`). `sendfd` does not ask for
+/// `MSG_CMSG_CLOEXEC`, so the fd is made close-on-exec at once: supervise starts no program between the two (the
+/// launcher is already forked, and no other thread of supervise forks).
 fn recv_hello(sock: &UnixStream, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), LaunchError> {
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| LaunchError::Handoff(e.into()))?;
-    let mut listener = None;
-    for cmsg in msg.cmsgs().map_err(|e| LaunchError::Handoff(e.into()))? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            for fd in fds {
-                // SAFETY: SCM_RIGHTS installed this fd in our table; we are its only owner.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                listener.get_or_insert(owned);
-            }
-        }
+    use sendfd::RecvWithFd;
+    let mut fds: [RawFd; 1] = [-1];
+    let (len, count) = sock.recv_with_fd(buf, &mut fds).map_err(LaunchError::Handoff)?;
+    // SAFETY: SCM_RIGHTS installed this fd in our table (sendfd sized the control buffer for exactly one, so none
+    // can be left unowned); we are its only owner.
+    let listener = (count == 1).then(|| unsafe { OwnedFd::from_raw_fd(fds[0]) });
+    if let Some(fd) = &listener {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+            .map_err(|e| LaunchError::Handoff(e.into()))?;
     }
-    Ok((msg.bytes, listener))
+    Ok((len, listener))
 }
 
 /// Why the launcher ended before the hand-off, from the shared page.
