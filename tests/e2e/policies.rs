@@ -105,7 +105,9 @@ fn bad_policies_are_one_clear_line_exit_125_and_start_nothing() {
         bad("unknown default action", r#"{"defaultAction":"SCMP_ACT_BOGUS"}"#, &["SCMP_ACT_BOGUS", "defaultAction"]),
         bad(
             "paths on a syscall without a path argument",
-            &rule(r#"{"names":["getpid","mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","paths":["/x/**"]}}"#),
+            &rule(
+                r#"{"names":["getpid","mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","paths":["/x/**"]}}"#,
+            ),
             &["syscalls[0]", "supervise.paths", "\"getpid\" has no path argument"],
         ),
         bad("missing default action", r#"{"syscalls":[]}"#, &["defaultAction"]),
