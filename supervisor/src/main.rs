@@ -8,6 +8,14 @@ use supervisor::cli::{Cli, Command};
 use supervisor::run::{self, Failure, EXIT_FAILURE};
 
 fn main() -> ExitCode {
+    let code = run_mode();
+    // Queued log lines and messages are written if the terminal takes them within a short time; a stopped terminal
+    // never holds up the exit.
+    supervisor::logging::flush_at_exit();
+    code
+}
+
+fn run_mode() -> ExitCode {
     // Before anything else (no fd is open, no thread runs yet): see `protect_self`.
     if let Err(line) = protect_self() {
         return fail(Failure::new(EXIT_FAILURE, line));
@@ -102,7 +110,7 @@ fn fail(failure: Failure) -> ExitCode {
         // A file or program name may hold a newline or a terminal escape: one error stays one line.
         let line: String =
             line.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect();
-        eprintln!("supervise: {line}");
+        supervisor::logging::eprint_line(&format!("supervise: {line}"));
     }
     ExitCode::from(u8::try_from(failure.code).unwrap_or(255))
 }

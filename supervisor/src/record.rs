@@ -209,7 +209,10 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     check_output(&options.output).map_err(bad)?;
     let base = match &options.merge {
         Some(path) if !path.exists() => {
-            eprintln!("supervise record: {} does not exist yet: starting a new profile", path.display());
+            crate::logging::eprint_line(&format!(
+                "supervise record: {} does not exist yet: starting a new profile",
+                path.display()
+            ));
             None
         }
         Some(path) => Some(load_base(path)?),
@@ -222,7 +225,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     })?;
     let observe = Policy { notify_default: Decision::Allow, ..Policy::new(Action::Notify, vec![]) };
     let compiled = filter::compile(&observe).map_err(|e| Failure::new(EXIT_FAILURE, e.to_string()))?;
-    let screen = std::io::stderr().is_terminal().then(|| Arc::new(Screen::new(&observe.arches)));
+    let screen = std::io::stderr().is_terminal().then(|| Screen::new(&observe.arches).map(Arc::new)).flatten();
     let recorder = Arc::new(Recorder::new(&watches, &observe.arches, screen.clone()));
     let progress = Arc::new(Mutex::new(None));
     let handler = recorder.clone();
@@ -253,7 +256,11 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let new: Vec<&str> = seen.iter().map(String::as_str).filter(|n| !previous.contains(*n)).collect();
     let calls = recorder.count.load(Ordering::Relaxed);
     let list = if new.is_empty() { String::new() } else { format!(": {}", new.join(", ")) };
-    eprintln!("supervise record: {} syscalls seen in {calls} calls, {} new{list}", seen.len(), new.len());
+    crate::logging::eprint_line(&format!(
+        "supervise record: {} syscalls seen in {calls} calls, {} new{list}",
+        seen.len(),
+        new.len()
+    ));
     let allowed = allowed_names(&profile);
     let runc = if options.for_runc {
         let added = runc_needs().iter().filter(|n| !seen.contains(**n) && !previous.contains(**n)).count();
@@ -262,15 +269,15 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
         String::new()
     };
     let conditional = profile.rules().filter(|r| r.args.as_ref().is_some_and(|a| !a.is_empty())).count();
-    eprintln!(
+    crate::logging::eprint_line(&format!(
         "supervise record: wrote {}: {} syscalls allowed{runc}, {conditional} argument rules",
         options.output.display(),
         allowed.len()
-    );
+    ));
     if status != 0 {
-        eprintln!(
+        crate::logging::eprint_line(&format!(
             "supervise record: {command} exited with status {status}; the profile covers the run as far as it went"
-        );
+        ));
     }
     Ok(status)
 }

@@ -2,6 +2,13 @@
 //!
 //! The terminal is in raw mode (no echo, no line buffering, no signal keys) only while a question is shown, and
 //! its settings are restored after each answer and on drop, so every exit path leaves it as it was found.
+//!
+//! Writes never wait: the terminal is open with O_NONBLOCK, and each drawing (a question with the erasure of the
+//! previous one, or a note) is one frame written as far as the terminal takes it now. A frame the terminal does not
+//! take at all (its output is stopped with Ctrl-S or `tcflow(TCOOFF)`) is skipped; the rest of a frame taken in part
+//! is finished, before anything else is written, on a later draw (the queue draws at least every 250 ms). So a
+//! stopped terminal never holds up the prompt task, the other questions or the exit; a question nobody can see
+//! times out, and its `onTimeout` applies.
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -20,8 +27,10 @@ pub struct TtyPrompter {
     tty: AsyncFd<File>,
     /// Settings to restore; `Some` while in raw mode.
     saved: Option<Termios>,
-    /// Lines of the question currently drawn.
+    /// Lines of the question currently drawn (or being drawn: see `pending`).
     drawn: usize,
+    /// The rest of a frame that the terminal took only in part; written before anything else.
+    pending: Vec<u8>,
 }
 
 impl TtyPrompter {
@@ -37,7 +46,7 @@ impl TtyPrompter {
             .open("/dev/tty")?;
         // SAFETY: the File owns the fd, and the AsyncFd owns the File until drop, so the fd stays open and unchanged.
         let tty = unsafe { AsyncFd::register(file) }.map_err(io::Error::from)?;
-        Ok(TtyPrompter { tty, saved: None, drawn: 0 })
+        Ok(TtyPrompter { tty, saved: None, drawn: 0, pending: Vec::new() })
     }
 
     fn raw(&mut self) -> io::Result<()> {
@@ -57,27 +66,47 @@ impl TtyPrompter {
         }
     }
 
-    fn write(&mut self, text: &str) -> io::Result<()> {
+    /// Writes as much of `bytes` as the terminal takes now, without waiting; returns how much that was.
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
         let mut out = self.tty.get_ref();
-        let mut bytes = text.as_bytes();
-        while !bytes.is_empty() {
-            match out.write(bytes) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+        let mut done = 0;
+        while done < bytes.len() {
+            match out.write(&bytes[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(done)
     }
 
-    /// Erases the drawn question: the cursor is on its last line (no newline after it), so go up to its first
+    /// Writes one frame without waiting: first the rest of an earlier frame, then this one. Returns false if the
+    /// frame was skipped (the terminal takes nothing now); true if it was written, or begun and its rest is pending.
+    fn emit(&mut self, frame: &str) -> io::Result<bool> {
+        if !self.pending.is_empty() {
+            let n = self.write_now(&self.pending)?;
+            self.pending.drain(..n);
+            if !self.pending.is_empty() {
+                return Ok(false);
+            }
+        }
+        let n = self.write_now(frame.as_bytes())?;
+        if n == 0 && !frame.is_empty() {
+            return Ok(false);
+        }
+        self.pending.extend_from_slice(&frame.as_bytes()[n..]);
+        Ok(true)
+    }
+
+    /// What erases the drawn question: the cursor is on its last line (no newline after it), so go up to its first
     /// line, then clear to the end of the screen.
-    fn erase(&mut self) -> io::Result<()> {
-        match std::mem::take(&mut self.drawn) {
-            0 => Ok(()),
-            1 => self.write("\r\x1b[J"),
-            lines => self.write(&format!("\r\x1b[{}A\x1b[J", lines - 1)),
+    fn erasure(&self) -> String {
+        match self.drawn {
+            0 => String::new(),
+            1 => "\r\x1b[J".to_string(),
+            lines => format!("\r\x1b[{}A\x1b[J", lines - 1),
         }
     }
 }
@@ -85,16 +114,21 @@ impl TtyPrompter {
 impl Prompter for TtyPrompter {
     fn show(&mut self, q: &Question, remaining: Duration, waiting: usize) -> io::Result<()> {
         self.raw()?;
-        self.erase()?;
         let text = render(q, remaining, waiting);
-        self.drawn = text.lines().count();
-        self.write(&text.replace('\n', "\r\n"))
+        let frame = format!("{}{}", self.erasure(), text.replace('\n', "\r\n"));
+        if self.emit(&frame)? {
+            self.drawn = text.lines().count();
+        }
+        Ok(())
     }
 
     fn note(&mut self, line: &str) -> io::Result<()> {
-        self.erase()?;
+        let frame = format!("{}supervise: {line}\r\n", self.erasure());
         self.restore();
-        self.write(&format!("supervise: {line}\r\n"))
+        if self.emit(&frame)? {
+            self.drawn = 0;
+        }
+        Ok(())
     }
 
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>> {
@@ -121,7 +155,9 @@ impl Prompter for TtyPrompter {
 
 impl Drop for TtyPrompter {
     fn drop(&mut self) {
-        let _ = self.erase();
+        // One try, without waiting: a stopped terminal keeps the question on its screen.
+        let erasure = self.erasure();
+        let _ = self.emit(&erasure);
         self.restore();
     }
 }

@@ -7,8 +7,15 @@
 //! other write calls the line waits for the next `write` that ends with a newline), so that a prompt such as
 //! `Password: ` is never overwritten. Output to a file or pipe never gets a progress line (it is shown only when
 //! stderr is a terminal), and a program that writes to the terminal through another fd (`/dev/tty`) may see it.
+//!
+//! The line is written through a non-blocking descriptor of its own for the terminal: while the terminal's output
+//! is stopped (Ctrl-S), a draw or an erase is skipped, never waited for, because the handler runs on the notify
+//! thread, which must not block.
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +50,8 @@ pub struct Screen {
     /// (arch, nr) of a write-like syscall → index of its fd argument, and whether it is `write(fd, buf, count)`
     /// shaped (`write`, `pwrite64`), so that its last byte can be read.
     writes: HashMap<(Arch, i32), (usize, bool)>,
+    /// The terminal (stderr reopened with O_NONBLOCK); `None` draws nowhere (tests).
+    terminal: Option<File>,
 }
 
 #[derive(Debug)]
@@ -54,7 +63,19 @@ struct State {
 }
 
 impl Screen {
-    pub fn new(arches: &[Arch]) -> Screen {
+    /// The line on stderr, which the caller has found to be a terminal. `None` if it cannot be opened again.
+    pub fn new(arches: &[Arch]) -> Option<Screen> {
+        // A new open file description of the same terminal, so that O_NONBLOCK does not change the one that fd 2
+        // shares with the shell and the program.
+        let terminal = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/proc/self/fd/2")
+            .ok()?;
+        Some(Screen::drawing_to(arches, Some(terminal)))
+    }
+
+    fn drawing_to(arches: &[Arch], terminal: Option<File>) -> Screen {
         let mut writes = HashMap::new();
         for &(name, fd_arg) in WRITES {
             for &arch in arches {
@@ -64,7 +85,13 @@ impl Screen {
             }
         }
         let state = State { shown: false, last_write: Instant::now(), line_start: true };
-        Screen { state: Mutex::new(state), writes }
+        Screen { state: Mutex::new(state), writes, terminal }
+    }
+
+    /// Writes `text` if the terminal takes all of it now; true if it did (or there is no terminal).
+    fn put(&self, text: &str) -> bool {
+        let Some(mut terminal) = self.terminal.as_ref() else { return true };
+        matches!(terminal.write(text.as_bytes()), Ok(n) if n == text.len())
     }
 
     /// Called for every notification before it is answered: erases the line if the program is about to write to
@@ -89,8 +116,7 @@ impl Screen {
     /// The program is about to write to the terminal: erase the line and hold it back for a while.
     fn program_writes(&self, line_start: bool) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.shown {
-            eprint!("\r\x1b[K");
+        if state.shown && self.put("\r\x1b[K") {
             state.shown = false;
         }
         state.last_write = Instant::now();
@@ -99,16 +125,14 @@ impl Screen {
 
     fn draw(&self, text: &str) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.line_start && state.last_write.elapsed() >= QUIET {
-            eprint!("\r\x1b[K{text}");
+        if state.line_start && state.last_write.elapsed() >= QUIET && self.put(&format!("\r\x1b[K{text}")) {
             state.shown = true;
         }
     }
 
     fn erase(&self) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.shown {
-            eprint!("\r\x1b[K");
+        if state.shown && self.put("\r\x1b[K") {
             state.shown = false;
         }
     }
@@ -147,7 +171,7 @@ mod tests {
 
     #[test]
     fn the_line_waits_for_a_quiet_program_at_a_line_start() {
-        let screen = Screen::new(Arch::native().runnable_on());
+        let screen = Screen::drawing_to(Arch::native().runnable_on(), None);
         let write = syscalls::number_of("write", Arch::native()).unwrap();
         assert_eq!(screen.writes.get(&(Arch::native(), write)), Some(&(0, true)));
         screen.program_writes(false);
