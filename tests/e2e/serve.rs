@@ -482,7 +482,8 @@ fn fds_of_hostile_messages_are_all_closed_whatever_their_number() {
     let bad: &[&[u8]] = &[b"{\"fds\": nope"];
     let spaces: &[&[u8]] = &[b" ".as_slice(); 40];
     // (what, pieces, fds per piece, split over two SCM_RIGHTS, SCM_CREDENTIALS too, the reason logged)
-    let cases: [(&str, &[&[u8]], usize, bool, bool, &str); 8] = [
+    type Case<'a> = (&'a str, &'a [&'a [u8]], usize, bool, bool, &'a str);
+    let cases: [Case; 8] = [
         ("8 fds", whole, 8, false, false, "is not a seccomp listener"),
         ("9 fds", whole, 9, false, false, "is not a seccomp listener"),
         ("12 fds in two SCM_RIGHTS", whole, 12, true, false, "is not a seccomp listener"),
