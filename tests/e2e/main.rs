@@ -9,6 +9,7 @@ mod actions;
 mod cache;
 mod cli;
 mod clock;
+mod differential;
 mod exit_codes;
 mod moby_default;
 mod paths;
