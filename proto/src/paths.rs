@@ -11,8 +11,12 @@
 pub enum Follow {
     /// Always followed (`stat`, `chmod`, `execve`, …).
     Always,
-    /// Never followed: the call acts on the link itself (`lstat`, `unlink`, `mkdir`, `rename`, …).
+    /// Never followed: the call acts on the link itself (`lstat`, `lchown`, `readlink`). A trailing slash still
+    /// makes the kernel follow it, as for any lookup.
     Never,
+    /// The call acts on the last component inside its parent (`mkdir`, `unlink`, `rmdir`, `rename`, the new name
+    /// of `link` and `symlink`, `mknod`): never followed, not even with a trailing slash.
+    Parent,
     /// Followed unless `bit` is set in argument `arg` (`AT_SYMLINK_NOFOLLOW`).
     Unless { arg: usize, bit: u64 },
     /// Followed only if `bit` is set in argument `arg` (`linkat`'s `AT_SYMLINK_FOLLOW`).
@@ -84,7 +88,7 @@ const fn at_flags(dirfd: usize, path: usize, flags: usize) -> PathArg {
     }
 }
 
-use Follow::{Always, Never};
+use Follow::{Always, Never, Parent};
 
 const TABLE: &[(&str, &[PathArg])] = &[
     // The families supervise performs itself (emulation).
@@ -92,16 +96,16 @@ const TABLE: &[(&str, &[PathArg])] = &[
     ("openat", &[at(0, 1, Follow::OpenFlags { arg: 2 })]),
     ("openat2", &[at(0, 1, Follow::OpenHow)]),
     ("creat", &[p(0, Always)]),
-    ("mkdir", &[p(0, Never)]),
-    ("mkdirat", &[at(0, 1, Never)]),
-    ("unlink", &[p(0, Never)]),
-    ("unlinkat", &[at(0, 1, Never)]),
-    ("rmdir", &[p(0, Never)]),
+    ("mkdir", &[p(0, Parent)]),
+    ("mkdirat", &[at(0, 1, Parent)]),
+    ("unlink", &[p(0, Parent)]),
+    ("unlinkat", &[at(0, 1, Parent)]),
+    ("rmdir", &[p(0, Parent)]),
     // Two paths.
-    ("rename", &[p(0, Never), p(1, Never)]),
-    ("renameat", &[at(0, 1, Never), at(2, 3, Never)]),
-    ("renameat2", &[at(0, 1, Never), at(2, 3, Never)]),
-    ("link", &[p(0, Never), p(1, Never)]),
+    ("rename", &[p(0, Parent), p(1, Parent)]),
+    ("renameat", &[at(0, 1, Parent), at(2, 3, Parent)]),
+    ("renameat2", &[at(0, 1, Parent), at(2, 3, Parent)]),
+    ("link", &[p(0, Never), p(1, Parent)]),
     (
         "linkat",
         &[
@@ -112,7 +116,7 @@ const TABLE: &[(&str, &[PathArg])] = &[
                 empty: Empty::Flag { arg: 4, bit: AT_EMPTY_PATH },
                 nullable: false,
             },
-            at(2, 3, Never),
+            at(2, 3, Parent),
         ],
     ),
     ("pivot_root", &[p(0, Always), p(1, Always)]),
@@ -136,10 +140,10 @@ const TABLE: &[(&str, &[PathArg])] = &[
         ],
     ),
     // The new name of a symlink (its target is text, not a path to resolve).
-    ("symlink", &[p(1, Never)]),
-    ("symlinkat", &[at(1, 2, Never)]),
-    ("mknod", &[p(0, Never)]),
-    ("mknodat", &[at(0, 1, Never)]),
+    ("symlink", &[p(1, Parent)]),
+    ("symlinkat", &[at(1, 2, Parent)]),
+    ("mknod", &[p(0, Parent)]),
+    ("mknodat", &[at(0, 1, Parent)]),
     // Attributes.
     ("chmod", &[p(0, Always)]),
     ("fchmodat", &[at(0, 1, Always)]),
@@ -220,6 +224,12 @@ pub fn path_syscalls() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|(name, _)| *name)
 }
 
+/// True if a trailing slash makes the kernel follow a symlink in the last component (every lookup does; calls that
+/// act on the name in its parent do not).
+pub fn slash_follows(follow: Follow) -> bool {
+    follow != Follow::Parent
+}
+
 /// Whether the kernel follows a symlink in the last component, given the raw arguments (and, for
 /// [`Follow::OpenHow`], the flags from `struct open_how`).
 pub fn follows(follow: Follow, args: &[u64; 6], open_how_flags: u64) -> bool {
@@ -229,7 +239,7 @@ pub fn follows(follow: Follow, args: &[u64; 6], open_how_flags: u64) -> bool {
     let open = |flags: u64| flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
     match follow {
         Follow::Always => true,
-        Follow::Never => false,
+        Follow::Never | Follow::Parent => false,
         Follow::Unless { arg, bit } => args[arg] & bit == 0,
         Follow::If { arg, bit } => args[arg] & bit != 0,
         Follow::OpenFlags { arg } => open(args[arg]),

@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use proto::paths::{follows, path_args};
+use proto::paths::{follows, path_args, slash_follows};
 use proto::Errno;
 
 use crate::decide::{Facts, Needs};
@@ -147,20 +147,22 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         let dirfd = arg.dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32);
         let start =
             if text.is_empty() { Start::of(&view, b".", dirfd, 0) } else { Start::of(&view, text, dirfd, resolve) };
-        starts.push((dirfd, start));
+        // A bad dirfd fails the call before any path means anything (EBADF, ENOTDIR comes later from the walk).
+        starts.push((dirfd, start.map_err(Missing::Errno)?));
     }
     let _as_target = Assumed::take(&view.identity).map_err(Missing::Errno)?;
     let mut real = Vec::with_capacity(args.len());
     let mut resolved = Vec::with_capacity(args.len());
     for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {
-        let lookup = |start| Lookup {
+        let lookup = Lookup {
             path: if text.is_empty() { b"." } else { text },
             start,
             follow: follows(arg.follow, &n.args, op.map_or(0, Op::open_flags)),
+            slash_follows: slash_follows(arg.follow),
             resolve,
             step_dots: op.is_some_and(Op::is_open),
         };
-        let result = start.and_then(|start| walk(&view, lookup(start)));
+        let result = walk(&view, lookup);
         match &result {
             Ok(r) => real.push(r.real.clone()),
             // The kernel fails the call; decide on where it points (a deny rule still wins over the errno).

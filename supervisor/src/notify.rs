@@ -241,7 +241,7 @@ async fn prompt(
         return respond(listener, &n, Reply::Error(spec.errno));
     }
     match call {
-        Some(call) if call.op.is_some() => perform(listener, n, &syscall, call),
+        Some(call) if call.op.is_some() => perform(listener, n, syscall, call),
         _ => respond(listener, &n, Reply::Continue),
     }
 }

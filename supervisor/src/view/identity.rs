@@ -13,12 +13,17 @@ use proto::Errno;
 
 use super::last_errno;
 
-/// Credentials that the kernel's permission checks on files read (credentials(7), capabilities(7)).
+/// Credentials that the kernel's permission checks read (credentials(7), capabilities(7)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
+    /// The real uid (what `uid` matchers see).
     pub uid: u32,
-    pub gid: u32,
+    pub euid: u32,
+    pub suid: u32,
     pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
     pub fsgid: u32,
     pub groups: Vec<u32>,
     /// `CapEff`: the effective capabilities, in the target's user namespace.
@@ -41,8 +46,12 @@ pub fn parse(status: &str) -> Option<Identity> {
     let gids = ids("Gid:")?;
     Some(Identity {
         uid: *uids.first()?,
-        gid: *gids.first()?,
+        euid: *uids.get(1)?,
+        suid: *uids.get(2)?,
         fsuid: *uids.get(3)?,
+        gid: *gids.first()?,
+        egid: *gids.get(1)?,
+        sgid: *gids.get(2)?,
         fsgid: *gids.get(3)?,
         groups: ids("Groups:").unwrap_or_default(),
         cap_eff: field("CapEff:").and_then(|v| u64::from_str_radix(v, 16).ok())?,
@@ -86,8 +95,8 @@ pub fn ours() -> &'static Ours {
 }
 
 thread_local! {
-    /// The identity this thread acts with now, when not supervise's own.
-    static CURRENT: Cell<bool> = const { Cell::new(false) };
+    /// True once this thread keeps its capabilities across uid changes (SECBIT_NO_SETUID_FIXUP).
+    static NO_FIXUP: Cell<bool> = const { Cell::new(false) };
     /// True once this thread has its own cwd, root and umask (`unshare(CLONE_FS)`).
     static PRIVATE_FS: Cell<bool> = const { Cell::new(false) };
 }
@@ -100,34 +109,33 @@ pub struct Assumed {
 }
 
 impl Assumed {
-    /// Takes `target`'s fsuid, fsgid, groups, effective capabilities and umask on this thread.
+    /// Takes `target`'s uids, gids, groups, effective capabilities and umask on this thread. All the ids, not only
+    /// the filesystem ones: some permission checks read the effective uid (sysctl files in `/proc/sys`, for one).
     ///
     /// # Errors
     /// EACCES when the target holds what we cannot take (a capability outside our permitted set, or other ids
-    /// without CAP_SETUID/CAP_SETGID): acting with ours instead would not be the kernel's answer.
+    /// without CAP_SETUID, CAP_SETGID and CAP_SETPCAP): acting with ours instead would not be the kernel's answer.
     pub fn take(target: &Identity) -> Result<Assumed, Errno> {
         private_fs()?;
         set_umask(target.umask);
         let ours = ours();
-        let same = target.fsuid == ours.identity.fsuid
-            && target.fsgid == ours.identity.fsgid
+        let ids = |i: &Identity| (i.uid, i.euid, i.suid, i.fsuid, i.gid, i.egid, i.sgid, i.fsgid);
+        let same = ids(target) == ids(&ours.identity)
             && target.groups == ours.identity.groups
             && target.cap_eff == ours.identity.cap_eff;
         if same {
             return Ok(Assumed { switched: false });
         }
-        if target.cap_eff & !ours.cap_prm != 0 || !has_setid_caps(ours.identity.cap_eff) {
+        if target.cap_eff & !ours.cap_prm != 0 || !can_switch(ours.identity.cap_eff) || keep_caps_on_setuid().is_err() {
             tracing::warn!(
-                fsuid = target.fsuid,
+                uid = target.uid,
                 cap_eff = format_args!("{:#x}", target.cap_eff),
                 "the target holds credentials supervise cannot act with: path call refused (EACCES)"
             );
             return Err(Errno::EACCES);
         }
-        debug_assert!(!CURRENT.get(), "identities do not nest");
         let assumed = Assumed { switched: true };
-        CURRENT.set(true);
-        set_ids(target.fsuid, target.fsgid, &target.groups)?;
+        set_ids(target)?;
         set_effective(target.cap_eff)?;
         Ok(assumed)
     }
@@ -139,23 +147,41 @@ impl Drop for Assumed {
             return;
         }
         let ours = &ours().identity;
-        // Raise our effective set first (it stays within our permitted set), so that the ids can be set back.
-        let back = set_effective(ours.cap_eff)
-            .and_then(|()| set_ids(ours.fsuid, ours.fsgid, &ours.groups))
-            .and_then(|()| set_effective(ours.cap_eff));
+        // Raise our effective set first (it stays within our permitted set, which SECBIT_NO_SETUID_FIXUP kept), so
+        // that the ids can be set back.
+        let back = set_effective(ours.cap_eff).and_then(|()| set_ids(ours)).and_then(|()| set_effective(ours.cap_eff));
         if back.is_err() {
             // A thread that cannot become supervise again must not serve anything else.
             tracing::error!("cannot restore supervise's credentials on this thread: aborting");
             std::process::abort();
         }
-        CURRENT.set(false);
     }
 }
 
-/// capability.h: CAP_SETGID is 6, CAP_SETUID is 7.
-fn has_setid_caps(eff: u64) -> bool {
-    let setid = (1u64 << 6) | (1u64 << 7);
-    eff & setid == setid
+/// capability.h: CAP_SETGID is 6, CAP_SETUID is 7, CAP_SETPCAP is 8.
+fn can_switch(eff: u64) -> bool {
+    let needed = (1u64 << 6) | (1u64 << 7) | (1u64 << 8);
+    eff & needed == needed
+}
+
+/// Sets SECBIT_NO_SETUID_FIXUP on this thread, once (prctl(2) `PR_SET_SECUREBITS`, needs CAP_SETPCAP): changing
+/// uids then leaves the capability sets alone, so the thread can take a non-root uid and come back.
+fn keep_caps_on_setuid() -> Result<(), Errno> {
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    if NO_FIXUP.get() {
+        return Ok(());
+    }
+    // SAFETY: prctl(2) PR_GET_SECUREBITS takes no pointer and returns the bits of this thread's credentials.
+    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS) };
+    if bits < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: prctl(2) PR_SET_SECUREBITS with a bit mask; it changes only this thread's credentials.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong | SECBIT_NO_SETUID_FIXUP) } != 0 {
+        return Err(last_errno());
+    }
+    NO_FIXUP.set(true);
+    Ok(())
 }
 
 /// Gives this thread its own cwd, root and umask (unshare(2) `CLONE_FS`), once.
@@ -179,18 +205,23 @@ fn set_umask(mask: u32) {
     unsafe { libc::umask(mask & 0o777) };
 }
 
-fn set_ids(fsuid: u32, fsgid: u32, groups: &[u32]) -> Result<(), Errno> {
-    // SAFETY: the raw setgroups(2)/setfsgid(2)/setfsuid(2) syscalls change only this thread's credentials; the
-    // group list is a valid slice for the length given.
+fn set_ids(id: &Identity) -> Result<(), Errno> {
+    // SAFETY: the raw setgroups(2), setresgid(2), setfsgid(2), setresuid(2) and setfsuid(2) syscalls change only
+    // this thread's credentials; the group list is a valid slice for the length given.
     unsafe {
-        if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
+        if libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) != 0
+            || libc::syscall(libc::SYS_setresgid, id.gid, id.egid, id.sgid) != 0
+        {
             return Err(last_errno());
         }
-        libc::syscall(libc::SYS_setfsgid, fsgid);
-        libc::syscall(libc::SYS_setfsuid, fsuid);
+        libc::syscall(libc::SYS_setfsgid, id.fsgid);
+        if libc::syscall(libc::SYS_setresuid, id.uid, id.euid, id.suid) != 0 {
+            return Err(last_errno());
+        }
+        libc::syscall(libc::SYS_setfsuid, id.fsuid);
         // setfsuid/setfsgid return the previous value and never fail visibly: read back to check.
-        if libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32 != fsuid
-            || libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32 != fsgid
+        if libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32 != id.fsuid
+            || libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32 != id.fsgid
         {
             return Err(Errno::EPERM);
         }
@@ -237,7 +268,8 @@ mod tests {
         let text = "Name:\tx\nUmask:\t0027\nTgid:\t42\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t9 10 \n\
                     CapEff:\t0000000000000400\n";
         let id = parse(text).unwrap();
-        assert_eq!((id.uid, id.fsuid, id.gid, id.fsgid), (1, 4, 5, 8));
+        assert_eq!((id.uid, id.euid, id.suid, id.fsuid), (1, 2, 3, 4));
+        assert_eq!((id.gid, id.egid, id.sgid, id.fsgid), (5, 6, 7, 8));
         assert_eq!((id.groups, id.cap_eff, id.umask, id.tgid), (vec![9, 10], 0x400, 0o027, 42));
         assert_eq!(parse("Uid:\t1\t1\t1\t1\n"), None, "a file without the other fields is not an identity");
     }

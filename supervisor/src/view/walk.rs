@@ -62,8 +62,10 @@ impl Start {
 pub struct Lookup<'a> {
     pub path: &'a [u8],
     pub start: Start,
-    /// Follow a symlink in the last component (a trailing slash always does).
+    /// Follow a symlink in the last component.
     pub follow: bool,
+    /// A trailing slash follows a symlink in the last component too (lookups; not mkdir, unlink, rmdir, rename).
+    pub slash_follows: bool,
     /// The target's own `RESOLVE_*` flags (openat2), 0 otherwise.
     pub resolve: u64,
     /// `.` and `..` as the last component are stepped through (open) rather than handed to the call (mkdir,
@@ -141,7 +143,7 @@ fn fast(lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
     for part in components(head) {
         push(&mut real, part);
     }
-    if lookup.follow || trailing {
+    if lookup.follow || (trailing && lookup.slash_follows) {
         let name = cstring(last)?;
         if read_link(parent.as_fd(), &name).is_ok() {
             return Ok(None);
@@ -153,6 +155,7 @@ fn fast(lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
 struct Walker<'a> {
     view: &'a View,
     follow: bool,
+    slash_follows: bool,
     resolve: u64,
     step_dots: bool,
     dir: OwnedFd,
@@ -183,6 +186,7 @@ impl<'a> Walker<'a> {
         let mut walker = Walker {
             view,
             follow: lookup.follow,
+            slash_follows: lookup.slash_follows,
             resolve: lookup.resolve,
             step_dots: lookup.step_dots,
             proc: Proc::No,
@@ -226,23 +230,33 @@ impl<'a> Walker<'a> {
             }
             self.check_proc_entry(part)?;
             let name = cstring(part)?;
-            if self.follow || trailing {
+            if self.follow || (trailing && self.slash_follows) {
                 if let Some(text) = self.substitute(part)? {
                     self.rest = join(&text, if trailing { b"/" } else { b"" });
                     continue;
                 }
-                if let Ok(text) = read_link(self.dir.as_fd(), &name) {
+                if is_link(self.dir.as_fd(), &name) {
+                    let mut last = part.to_vec();
+                    if trailing {
+                        last.push(b'/');
+                    }
                     if self.magic_here()? {
+                        // The kernel follows it in the call, and checks the target's right to it there.
                         self.count_link(true)?;
-                        let mut last = part.to_vec();
-                        if trailing {
-                            last.push(b'/');
-                        }
-                        let real = if text.first() == Some(&b'/') { text } else { self.real_text(part) };
+                        let real = match read_link(self.dir.as_fd(), &name) {
+                            Ok(text) if text.first() == Some(&b'/') => text,
+                            _ => self.real_text(part),
+                        };
                         return Ok(Resolved { parent: self.dir, last, real, magic: true });
                     }
-                    self.follow_text(&name, text, if trailing { b"/" } else { b"" })?;
-                    continue;
+                    match read_link(self.dir.as_fd(), &name) {
+                        Ok(text) => {
+                            self.follow_text(&name, text, if trailing { b"/" } else { b"" })?;
+                            continue;
+                        }
+                        // Unreadable here: the call itself gets the kernel's error.
+                        Err(_) => return Ok(self.resolved(last, false)),
+                    }
                 }
             }
             let mut last = part.to_vec();
@@ -277,16 +291,15 @@ impl<'a> Walker<'a> {
                         Ok(())
                     }
                     Err(e) if i32::from(e.get()) == libc::ELOOP => {
-                        let text = read_link(self.dir.as_fd(), &name)?;
                         if self.magic_here()? {
                             self.count_link(true)?;
-                            self.follow_magic(&name)
-                        } else {
-                            let after = std::mem::take(&mut self.rest);
-                            self.follow_text(&name, text, b"/")?;
-                            self.rest = join(&self.rest, &after);
-                            Ok(())
+                            return self.follow_magic(&name);
                         }
+                        let text = read_link(self.dir.as_fd(), &name)?;
+                        let after = std::mem::take(&mut self.rest);
+                        self.follow_text(&name, text, b"/")?;
+                        self.rest = join(&self.rest, &after);
+                        Ok(())
                     }
                     Err(e) => Err(e),
                 }
@@ -668,6 +681,11 @@ fn read_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<Vec<u8>, Errn
     Ok(buf)
 }
 
+/// True if `name` in `dir` is a symlink (fstatat(2) without following; a magic link is one too).
+fn is_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> bool {
+    stat_at(dir, name, libc::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+}
+
 /// The kernel's path of an fd of ours (`/proc/self/fd/N`), split into components.
 fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
     let text = read_link(root(), &cstring(format!("proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?)?;
@@ -711,7 +729,8 @@ mod tests {
 
     #[test]
     fn paths_split_into_head_and_last_as_the_kernel_reads_them() {
-        let table: &[(&[u8], (&[u8], &[u8], bool))] = &[
+        type Split<'a> = (&'a [u8], &'a [u8], bool);
+        let table: &[(&[u8], Split)] = &[
             (b"a/b/c", (b"a/b/", b"c", false)),
             (b"a/b/c/", (b"a/b/", b"c", true)),
             (b"c", (b"", b"c", false)),
@@ -757,7 +776,9 @@ mod tests {
             let view = View::of(self.pid(), false).unwrap().unwrap();
             let start = Start::of(&view, path.as_bytes(), libc::AT_FDCWD, 0)?;
             let _as_target = crate::view::identity::Assumed::take(&view.identity)?;
-            walk(&view, Lookup { path: path.as_bytes(), start, follow, resolve: 0, step_dots: true })
+            let lookup =
+                Lookup { path: path.as_bytes(), start, follow, slash_follows: true, resolve: 0, step_dots: true };
+            walk(&view, lookup)
         }
     }
 
