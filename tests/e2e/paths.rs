@@ -327,3 +327,51 @@ fn supervise_exits_while_a_fifo_open_for_a_dead_target_is_pending() {
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+/// The confused deputy, from the program's side: under an allow-all path policy, opens of supervise's own
+/// `/proc/<pid>` (its memory, environment, fds, cwd, root, status) and of its threads are refused, while the
+/// program's own `/proc/self` entries are its own (its environment, not supervise's).
+#[test]
+fn the_program_reaches_nothing_of_supervise_through_path_emulation() {
+    let (_dir, root) = setup();
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/fixtures/paths-allow-all.json");
+    let script = r#"
+import errno, os
+sup = os.getppid()
+# supervise's threads have ids near its pid; /proc/<tid> of any of them is supervise too.
+for pid in range(sup, sup + 64):
+    for what in ['mem', 'environ', 'fd/0', 'fd/3', 'cwd/.', 'root/etc/hostname', 'status', 'maps', 'exe', 'task']:
+        try:
+            fd = os.open('/proc/%d/%s' % (pid, what), os.O_RDONLY)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+                print('unexpected', pid, what, errno.errorcode[e.errno])
+            continue
+        try:
+            with open('/proc/%d/status' % pid) as f:
+                tgid = [l.split()[1] for l in f if l.startswith('Tgid:')][0]
+        except OSError:
+            tgid = '?'
+        if tgid == str(sup) or tgid == '?':
+            print('OPENED', pid, what, tgid)
+        os.close(fd)
+with open('/proc/self/environ', 'rb') as f:
+    print('environ', sorted(f.read().split(b'\0')))
+print('done')
+"#;
+    let mut cmd = Command::new(supervise());
+    cmd.current_dir(&root).env("SUPERVISE_ONLY", "supervise's own").arg("--policy").arg(&policy).args([
+        "--",
+        "env",
+        "-i",
+        "ONLY=the program's",
+        "python3",
+        "-c",
+        script,
+    ]);
+    let out = run_with(cmd, b"", TIMEOUT);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("OPENED") && !out.stdout.contains("unexpected"), "{}", out.stdout);
+    assert!(out.stdout.contains("environ [b'', b\"ONLY=the program's\"]"), "{}", out.stdout);
+    assert!(out.stdout.contains("done"), "{}", out.stdout);
+}
