@@ -14,6 +14,7 @@ use super::cc;
 use crate::support::{as_nobody, is_root, run, supervise, temp_dir, without_sys_time, write_policy, Output};
 
 const ATTACKER: &str = r#"
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
@@ -109,6 +110,8 @@ int main(void) {
         return 71;
     }
     printf("uid %d attacks supervise pid %d\n", (int)getuid(), sup);
+    /* execve made the program dumpable again: supervise can read its memory and /proc files. */
+    printf("program dumpable: %d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 
     /* The listener is never in our own fd table. */
     DIR *d = opendir("/proc/self/fd");
@@ -192,6 +195,7 @@ const POLICY: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
 
 fn assert_nothing_reached(out: &Output, case: &str) {
     assert!(out.stdout.contains("attacks supervise pid"), "{case}: the attacker ran\n{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("program dumpable: 1"), "{case}: the program is dumpable\n{}", out.stdout);
     assert!(out.stdout.contains("mkdir: -1 Permission denied"), "{case}: supervision goes on\n{}", out.stdout);
     assert!(!out.stdout.contains("REACHED"), "{case}: the program reached its supervisor:\n{}", out.stdout);
     assert_eq!(out.code, Some(0), "{case}:\n{}\n{}", out.stdout, out.stderr);
