@@ -375,3 +375,19 @@ print('done')
     assert!(out.stdout.contains("environ [b'', b\"ONLY=the program's\"]"), "{}", out.stdout);
     assert!(out.stdout.contains("done"), "{}", out.stdout);
 }
+
+/// A program may name itself with any bytes (prctl PR_SET_NAME), and its /proc status then holds them: reading its
+/// credentials must not fail on them (the call would never be answered).
+#[test]
+fn a_program_named_with_invalid_utf8_is_still_served() {
+    let (_dir, root) = setup();
+    let script = r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(15, b"\xff\xfe\xfdname", 0, 0, 0)
+print(open('ok/file').read().strip())
+os.mkdir('ok/made')
+print(os.path.isdir('ok/made'))
+"#;
+    assert_eq!(python_under_policy(&root, script), "ok\nTrue\n");
+}

@@ -284,7 +284,7 @@ fn act(op: Op, r: &Resolved, here: bool) -> Result<Result<Done, Errno>, Later> {
 
 fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result<Result<Done, Errno>, Later> {
     let is_path = flags & libc::O_PATH as u64 != 0;
-    if here && !is_path && !cannot_block(kind(r)) {
+    if here && !is_path && !cannot_block(r.kind) {
         return Err(Later);
     }
     // Ours on top of the target's: close-on-exec until ADDFD gives the target its own flag; no controlling terminal
@@ -321,13 +321,6 @@ fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result
         }
     }
     Ok(Ok(Done::Fd(fd, flags & libc::O_CLOEXEC as u64 != 0)))
-}
-
-/// The type of what the last component names now (following a magic link), `None` if nothing.
-fn kind(r: &Resolved) -> Option<u32> {
-    let name = CString::new(r.last.clone()).ok()?;
-    let flags = if r.magic { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-    stat_kind(r.parent.as_raw_fd(), &name, flags)
 }
 
 fn fd_kind(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {

@@ -35,7 +35,20 @@ pub struct Identity {
 
 /// Reads `/proc/<tid>/status` (proc(5)). `None`: the thread is gone.
 pub fn read(tid: u32) -> Option<Identity> {
-    parse(&std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?)
+    use std::io::Read;
+    // One read into a buffer that holds the whole file (about 1.5 KiB): procfs builds it once per read call.
+    let mut buf = [0u8; 8192];
+    let mut file = std::fs::File::open(format!("/proc/{tid}/status")).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return None,
+        }
+    }
+    // The name line may hold any bytes (prctl PR_SET_NAME): decode lossily, the ids are ASCII.
+    parse(&String::from_utf8_lossy(&buf[..len]))
 }
 
 /// Parses the text of a `/proc/PID/status` file.
@@ -79,7 +92,8 @@ pub struct Ours {
 pub fn ours() -> &'static Ours {
     static OURS: OnceLock<Ours> = OnceLock::new();
     OURS.get_or_init(|| {
-        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let status = std::fs::read("/proc/thread-self/status").unwrap_or_default();
+        let status = String::from_utf8_lossy(&status);
         let field = |key: &str| status_field(&status, key);
         let one_id = |key: &str| {
             let ids: Vec<&str> = field(key).unwrap_or("").split_whitespace().collect();

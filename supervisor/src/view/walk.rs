@@ -84,6 +84,16 @@ pub struct Resolved {
     pub real: Vec<u8>,
     /// `last` is a magic link in another process's `/proc/<pid>` that the kernel itself must follow.
     pub magic: bool,
+    /// The type (`S_IFMT` bits) of what `last` names now, following a magic link but no other; `None`: nothing
+    /// there, or it cannot be looked at.
+    pub kind: Option<u32>,
+}
+
+/// The type of `last` in `dir` (see [`Resolved::kind`]).
+fn kind_of(dir: BorrowedFd<'_>, last: &[u8], magic: bool) -> Option<u32> {
+    let name = cstring(last).ok()?;
+    let flags = if magic { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    stat_at(dir, &name, flags).ok().map(|st| st.st_mode & libc::S_IFMT)
 }
 
 /// Where the walk is in procfs, as far as it matters.
@@ -143,13 +153,11 @@ fn fast(lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
     for part in components(head) {
         push(&mut real, part);
     }
-    if lookup.follow || (trailing && lookup.slash_follows) {
-        let name = cstring(last)?;
-        if read_link(parent.as_fd(), &name).is_ok() {
-            return Ok(None);
-        }
+    let kind = if last.is_empty() { Some(libc::S_IFDIR) } else { kind_of(parent.as_fd(), last, false) };
+    if (lookup.follow || (trailing && lookup.slash_follows)) && kind == Some(libc::S_IFLNK) {
+        return Ok(None);
     }
-    Ok(Some(finish(parent, last, trailing, &real)))
+    Ok(Some(finish(parent, last, trailing, &real, kind)))
 }
 
 struct Walker<'a> {
@@ -247,7 +255,8 @@ impl<'a> Walker<'a> {
                             Ok(text) if text.first() == Some(&b'/') => text,
                             _ => self.real_text(part),
                         };
-                        return Ok(Resolved { parent: self.dir, last, real, magic: true });
+                        let kind = kind_of(self.dir.as_fd(), &last, true);
+                        return Ok(Resolved { parent: self.dir, last, real, magic: true, kind });
                     }
                     match read_link(self.dir.as_fd(), &name) {
                         Ok(text) => {
@@ -539,12 +548,13 @@ impl<'a> Walker<'a> {
         if !matches!(bare, b"" | b".") {
             push(&mut real, bare);
         }
-        Resolved { parent: self.dir, last, real: render(&real), magic }
+        let kind = kind_of(self.dir.as_fd(), &last, magic);
+        Resolved { parent: self.dir, last, real: render(&real), magic, kind }
     }
 }
 
 /// Builds the result of the fast path.
-fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>]) -> Resolved {
+fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>], kind: Option<u32>) -> Resolved {
     let mut real = real.to_vec();
     let mut name = last.to_vec();
     if last.is_empty() {
@@ -555,7 +565,7 @@ fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>]) -> Res
             name.push(b'/');
         }
     }
-    Resolved { parent, last: name, real: render(&real), magic: false }
+    Resolved { parent, last: name, real: render(&real), magic: false, kind }
 }
 
 /// The path's last component and everything before it; `trailing`: the path ends with a slash.
