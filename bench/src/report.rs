@@ -269,15 +269,14 @@ fn miss_note(key: &str) -> &'static str {
         "syd" => "the causes of the path-checked openat figure above; closing that closes this.",
         "openat" => {
             "the emulated open itself is at the floor's shape (ADDFD then a plain SEND, on the notify thread, no \
-             hop to another thread); what is left is the checks a path decision needs on every call, each a \
-             `/proc` or path lookup that costs 2-10 µs on this VM: `/proc/PID/root` (the target may have \
-             chrooted), `/proc/PID/status` (its fsuid, fsgid and groups: read only when supervise could launch \
-             a target with other credentials, i.e. as root or with CAP_SETUID/CAP_SETGID, or when the call \
-             creates and needs the umask; as an unprivileged user it is skipped, about 25% faster here), plus the \
-             walk (the parent opened with RESOLVE_NO_SYMLINKS, one fstatat, openat2). Close it: cache per-thread \
-             credentials with `PIDFD_GET_INFO` (Linux 6.13) instead of reading `status`, and resolve under a \
-             cached `/proc/PID/root` fd with RESOLVE_IN_ROOT, which would also lift the refusal of targets with \
-             another root."
+             hop to another thread); what is left is acting as the target, which the raw floor does not do: \
+             checking that it shares supervise's root and user namespace (two `statx` of `/proc/PID/...` magic \
+             links), its credentials and umask from one read of `/proc/PID/status` (as root; an unprivileged \
+             supervise with no capability skips it except for creating calls), and the walk in its view \
+             (the parent opened with RESOLVE_NO_SYMLINKS, one fstatfs, one fstatat, the open, fstat and F_SETFL of \
+             the O_NONBLOCK guard). Close it: credentials from `PIDFD_GET_INFO` (Linux 6.13) instead of `status`, \
+             the root and namespace checked once per process through a pidfd, and Landlock for the path rules the \
+             kernel can enforce itself (issue 23)."
         }
         "start.warm" => {
             "the ratio target (≤ 5× bare fork+exec) is met; the absolute 3 ms is below this VM's floor for the job. \
@@ -360,8 +359,8 @@ const METHOD: &str = "## Method
   resolution, the cache lookup, the runtime), the filter load in the kernel, and on this VM the CPUID exits of
   glibc's and libgcc's CPU feature detection at every exec.
 - **Path-checked openat**: on top of the emulation's own syscalls (ADDFD then SEND: ADDFD with SEND misses the
-  same-CPU wake-up, see the two emulated-open floor rows), the per-call checks of a path decision: the target's
-  root and, when supervise could launch targets with other credentials (as root), its `/proc/PID/status`.
+  same-CPU wake-up, see the two emulated-open floor rows), what acting as the target costs per call: its root and
+  user namespace, its credentials (`/proc/PID/status`, as root), and the walk of the path in its view.
 - **Threads**: one round trip per CPU at a time (see above); at most the number of free vCPUs.
 - **Memory**: the tokio runtime, the policy and the decision index; nothing per notification is kept.
 ";
