@@ -8,7 +8,7 @@ use crate::support::{run, run_with, supervise, temp_dir, write_policy, TIMEOUT};
 /// A policy over `dir`: allow under ok/, deny (EACCES) under no/ and /etc, allow other opens, deny the rest.
 fn path_policy(dir: &Path) -> String {
     let d = dir.display();
-    let syscalls = r#"["open","openat","openat2","creat","mkdir","mkdirat","unlink","unlinkat","rmdir","rename","renameat","renameat2","link","linkat","symlink","symlinkat","chmod","fchmodat","fchmodat2","chown","lchown","fchownat","truncate"]"#;
+    let syscalls = r#"["open","openat","openat2","creat","mkdir","mkdirat","unlink","unlinkat","rmdir","rename","renameat","renameat2","link","linkat","symlink","symlinkat","chmod","fchmodat","fchmodat2","chown","lchown","fchownat","truncate","setxattr","lsetxattr","utimensat","utimes","utime"]"#;
     format!(
         r#"{{
   "defaultAction": "SCMP_ACT_ALLOW",
@@ -83,6 +83,9 @@ t('rmdir-ok', lambda: os.rmdir('ok/d'))
 t('openat-dirfd', lambda: os.close(os.open('file', os.O_RDONLY, dir_fd=os.open('no', os.O_RDONLY))))
 t('openat-dirfd-ok', lambda: os.close(os.open('file', os.O_RDONLY, dir_fd=os.open('ok', os.O_RDONLY))))
 t('dotdot', lambda: open('ok/../no/file').read())
+t('xattr-ok', lambda: os.setxattr('ok/file', 'user.k', b'v'))
+t('xattr-no', lambda: os.setxattr('no/file', 'user.k', b'v'))
+t('utime-no', lambda: os.utime('no/file', (0, 0)))
 "
     );
     let out = python_under_policy(&root, &script);
@@ -110,6 +113,10 @@ t('dotdot', lambda: open('ok/../no/file').read())
         "openat-dirfd EACCES",
         "openat-dirfd-ok ok",
         "dotdot EACCES",
+        // Path syscalls beyond the emulated families are decided on their paths too (xattrs, times).
+        "xattr-ok ok",
+        "xattr-no EACCES",
+        "utime-no EACCES",
     ];
     assert_eq!(out.lines().collect::<Vec<_>>(), expected);
     assert_eq!(std::fs::read_to_string(root.join("no/file")).unwrap(), "SECRET\n", "the denied file is untouched");
