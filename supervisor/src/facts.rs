@@ -18,7 +18,6 @@ use crate::describe::resolve;
 use crate::emulate::path::{is_emulated, Op};
 use crate::memory::TargetMemory;
 use crate::seccomp::{Listener, Notification};
-use crate::view::identity::Assumed;
 use crate::view::{walk, Lookup, Resolved, Start, View};
 
 /// The longest path the kernel reads from a program, with its NUL (PATH_MAX): 4095 bytes of text.
@@ -150,7 +149,7 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         // A bad dirfd fails the call before any path means anything (EBADF, ENOTDIR comes later from the walk).
         starts.push((dirfd, start.map_err(Missing::Errno)?));
     }
-    let _as_target = Assumed::take(&view.identity).map_err(Missing::Errno)?;
+    let _as_target = view.act().map_err(Missing::Errno)?;
     let mut real = Vec::with_capacity(args.len());
     let mut resolved = Vec::with_capacity(args.len());
     for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {

@@ -68,6 +68,44 @@ const NO_DAC_OVERRIDE: Mode = Mode {
     target_uid: 0,
 };
 
+const OWN_MOUNT_NS: Mode = Mode {
+    name: "(e) root supervise, target root in a private mount namespace",
+    outer: &["--inh-caps=-sys_time", "--bounding-set=-sys_time"],
+    inner: &["unshare", "-m", "--propagation", "private"],
+    outer_uid: 0,
+    target_uid: 0,
+};
+
+/// The target chrooted into a recursive bind of `/` (in a private mount namespace, under the work directory),
+/// then dropping to uid 65534: another root, another mount namespace, other credentials.
+const CHROOTED: Mode = Mode {
+    name: "(f) root supervise, target chrooted in its own mount namespace, as uid 65534",
+    outer: &["--inh-caps=-sys_time", "--bounding-set=-sys_time"],
+    inner: &[
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mkdir -p newroot && mount --rbind / newroot && exec chroot newroot setpriv --reuid=65534 --regid=65534 \
+         --clear-groups \"$@\"",
+        "sh",
+    ],
+    outer_uid: 0,
+    target_uid: NOBODY,
+};
+
+#[test]
+fn differential_in_a_private_mount_namespace() {
+    differential(&OWN_MOUNT_NS);
+}
+
+#[test]
+fn differential_in_a_chroot() {
+    differential(&CHROOTED);
+}
+
 #[test]
 fn differential_as_root() {
     differential(&AS_ROOT);

@@ -398,3 +398,66 @@ print(os.path.isdir('ok/made'))
 "#;
     assert_eq!(python_under_policy(&root, script), "ok\nTrue\n");
 }
+
+/// A target in its own mount namespace and root resolves in them (issue 18): a directory it hid behind a tmpfs
+/// does not hand out the file underneath, a bind mount gives the bound directory's file, and a chroot's `/` and `..`
+/// are the chroot's. Compared with the plain kernel, under the allow-all path policy.
+#[test]
+fn a_target_with_its_own_mounts_and_root_gets_its_own_files() {
+    if !crate::support::needs_root("mount namespaces") {
+        return;
+    }
+    let (_dir, root) = setup();
+    for sub in ["hidden", "etc2", "other", "jail"] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+    }
+    std::fs::write(root.join("hidden/secret"), "underneath\n").unwrap();
+    std::fs::write(root.join("etc2/file"), "host's\n").unwrap();
+    std::fs::write(root.join("other/file"), "bound\n").unwrap();
+    std::fs::write(root.join("jail/marker"), "jail\n").unwrap();
+    let script = r#"
+import errno, os
+def t(name, path, flags=os.O_RDONLY):
+    try:
+        fd = os.open(path, flags, 0o600)
+        data = 'made' if flags & os.O_WRONLY else os.read(fd, 64).decode().strip()
+        os.close(fd)
+        print(name, data)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+t('hidden', 'hidden/secret')
+t('bound', 'etc2/file')
+t('created', 'hidden/new', os.O_CREAT | os.O_WRONLY)
+print('listed', sorted(os.listdir('hidden')))
+os.chroot('jail')
+os.chdir('/')
+t('jail-root', '/marker')
+t('jail-dotdot', '/../../marker')
+t('jail-proc-root', '/proc/self/root/marker')
+"#;
+    std::fs::write(root.join("script.py"), script).unwrap();
+    // The jail has no /proc of its own: mount one inside the namespace so /proc/self means something there.
+    std::fs::create_dir(root.join("jail/proc")).unwrap();
+    let shell = "mount -t tmpfs x hidden && mount --bind other etc2 && mount -t proc proc jail/proc && \
+                 exec python3 script.py";
+    let run_it = |supervised: bool| {
+        let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/fixtures/paths-allow-all.json");
+        let mut cmd = Command::new("setpriv");
+        cmd.current_dir(&root).args(crate::support::without_sys_time());
+        if supervised {
+            cmd.arg(supervise()).arg("--policy").arg(&policy).arg("--");
+        }
+        cmd.args(["unshare", "-m", "--propagation", "private", "sh", "-c", shell]);
+        let out = run_with(cmd, b"", TIMEOUT);
+        assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    let plain = run_it(false);
+    assert_eq!(
+        plain,
+        "hidden ENOENT\nbound bound\ncreated made\nlisted ['new']\njail-root jail\njail-dotdot jail\njail-proc-root jail\n"
+    );
+    assert_eq!(run_it(true), plain, "supervise resolves in the target's mounts and root");
+    assert_eq!(std::fs::read_to_string(root.join("hidden/secret")).unwrap(), "underneath\n");
+    assert!(!root.join("hidden/new").exists(), "the file was created in the target's tmpfs, not underneath");
+}

@@ -28,7 +28,6 @@ use crate::emulate::mounts;
 use crate::memory::TargetMemory;
 use crate::notify::respond;
 use crate::seccomp::{Listener, Notification, Reply};
-use crate::view::identity::Assumed;
 use crate::view::walk::{openat2, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
 use crate::view::{errno, errno_of, last_errno, Resolved, View};
 
@@ -245,7 +244,7 @@ struct Later;
 
 /// Takes the target's identity on this thread and acts.
 fn run(op: Op, view: &View, resolved: &Resolved, here: bool) -> Result<Result<Done, Errno>, Later> {
-    let _as_target = match Assumed::take(&view.identity) {
+    let _as_target = match view.act() {
         Ok(assumed) => assumed,
         Err(errno) => return Ok(Err(errno)),
     };

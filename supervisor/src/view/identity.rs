@@ -7,6 +7,7 @@
 //! give it back afterwards, while every other thread keeps supervise's.
 
 use std::cell::Cell;
+use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
 
 use proto::Errno;
@@ -38,7 +39,10 @@ pub fn read(tid: u32) -> Option<Identity> {
     use std::io::Read;
     // One read into a buffer that holds the whole file (about 1.5 KiB): procfs builds it once per read call.
     let mut buf = [0u8; 8192];
-    let mut file = std::fs::File::open(format!("/proc/{tid}/status")).ok()?;
+    // From our own /proc through our root fd, whatever this thread's root is.
+    let path = format!("proc/{tid}/status");
+    let fd = super::walk::openat2(super::root(), path.as_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0);
+    let mut file = std::fs::File::from(fd.ok()?);
     let mut len = 0;
     while len < buf.len() {
         match file.read(&mut buf[len..]) {
@@ -120,16 +124,18 @@ thread_local! {
 #[must_use]
 pub struct Assumed {
     switched: bool,
+    rooted: bool,
 }
 
 impl Assumed {
-    /// Takes `target`'s uids, gids, groups, effective capabilities and umask on this thread. All the ids, not only
+    /// Takes `target`'s uids, gids, groups, effective capabilities and umask on this thread, and its `root` when it
+    /// is not ours. All the ids, not only
     /// the filesystem ones: some permission checks read the effective uid (sysctl files in `/proc/sys`, for one).
     ///
     /// # Errors
     /// EACCES when the target holds what we cannot take (a capability outside our permitted set, or other ids
     /// without CAP_SETUID, CAP_SETGID and CAP_SETPCAP): acting with ours instead would not be the kernel's answer.
-    pub fn take(target: &Identity) -> Result<Assumed, Errno> {
+    pub fn take(target: &Identity, root: Option<BorrowedFd<'_>>) -> Result<Assumed, Errno> {
         private_fs()?;
         set_umask(target.umask);
         let ours = ours();
@@ -137,39 +143,73 @@ impl Assumed {
         let same = ids(target) == ids(&ours.identity)
             && target.groups == ours.identity.groups
             && target.cap_eff == ours.identity.cap_eff;
-        if same {
-            return Ok(Assumed { switched: false });
+        if same && root.is_none() {
+            return Ok(Assumed { switched: false, rooted: false });
         }
-        if target.cap_eff & !ours.cap_prm != 0 || !can_switch(ours.identity.cap_eff) || keep_caps_on_setuid().is_err() {
+        let cannot_enter = root.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_CHROOT) == 0;
+        let cannot_switch = !same
+            && (target.cap_eff & !ours.cap_prm != 0
+                || !can_switch(ours.identity.cap_eff)
+                || keep_caps_on_setuid().is_err());
+        if cannot_enter || cannot_switch {
             tracing::warn!(
                 uid = target.uid,
                 cap_eff = format_args!("{:#x}", target.cap_eff),
-                "the target holds credentials supervise cannot act with: path call refused (EACCES)"
+                other_root = root.is_some(),
+                "the target holds credentials or a root supervise cannot act with: path call refused (EACCES)"
             );
             return Err(Errno::EACCES);
         }
-        let assumed = Assumed { switched: true };
-        set_ids(target)?;
-        set_effective(target.cap_eff)?;
+        let mut assumed = Assumed { switched: !same, rooted: false };
+        if let Some(root) = root {
+            // First, while we hold CAP_SYS_CHROOT: this thread's root becomes the target's.
+            enter_root(root)?;
+            assumed.rooted = true;
+        }
+        if !same {
+            set_ids(target)?;
+            set_effective(target.cap_eff)?;
+        }
         Ok(assumed)
     }
 }
 
 impl Drop for Assumed {
     fn drop(&mut self) {
-        if !self.switched {
-            return;
-        }
         let ours = &ours().identity;
-        // Raise our effective set first (it stays within our permitted set, which SECBIT_NO_SETUID_FIXUP kept), so
-        // that the ids can be set back.
-        let back = set_effective(ours.cap_eff).and_then(|()| set_ids(ours)).and_then(|()| set_effective(ours.cap_eff));
+        let mut back = Ok(());
+        if self.switched {
+            // Raise our effective set first (it stays within our permitted set, which SECBIT_NO_SETUID_FIXUP
+            // kept), so that the ids and the root can be set back.
+            back = set_effective(ours.cap_eff);
+        }
+        if self.rooted {
+            back = back.and_then(|()| enter_root(super::root()));
+        }
+        if self.switched {
+            back = back.and_then(|()| set_ids(ours)).and_then(|()| set_effective(ours.cap_eff));
+        }
         if back.is_err() {
             // A thread that cannot become supervise again must not serve anything else.
-            tracing::error!("cannot restore supervise's credentials on this thread: aborting");
+            tracing::error!("cannot restore supervise's credentials or root on this thread: aborting");
             std::process::abort();
         }
     }
+}
+
+const CAP_SYS_CHROOT: u32 = 18;
+
+/// Makes `root` this thread's root directory (fchdir(2), then chroot(2) of `.`); the thread has its own
+/// `fs_struct` ([`private_fs`]), so no other thread of supervise moves.
+fn enter_root(root: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: fchdir(2) and chroot(2) with a valid fd and a NUL-terminated path; they change only this thread's
+    // fs_struct, which private_fs unshared.
+    unsafe {
+        if libc::fchdir(std::os::fd::AsRawFd::as_raw_fd(&root)) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+            return Err(last_errno());
+        }
+    }
+    Ok(())
 }
 
 /// capability.h: CAP_SETGID is 6, CAP_SETUID is 7, CAP_SETPCAP is 8.

@@ -2,8 +2,9 @@
 //! the program (its root, mount namespace, user namespace, cwd, dirfds, credentials, capabilities, umask and its
 //! `/proc/self`), and that acts with it.
 //!
-//! - [`View::of`] checks that the target shares our root, mount namespace and user namespace (otherwise a path
-//!   means something else for it, and the call is refused with EACCES: fail closed), and reads its [`Identity`].
+//! - [`View::of`] checks that the target shares our user namespace (otherwise its capabilities mean something else,
+//!   and the call is refused with EACCES: fail closed), pins its root when it is not ours (a chroot, a container,
+//!   another mount namespace), and reads its [`Identity`].
 //! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
 //!   ([`identity::Assumed`]), and pins the parent directory of the last component.
 //!
@@ -12,10 +13,11 @@
 //! the target's right to them), and supervise's own `/proc/<pid>` is refused.
 
 pub mod identity;
+pub mod procfs;
 pub mod walk;
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
 use proto::Errno;
@@ -29,6 +31,10 @@ pub struct View {
     /// The thread that made the call (the notification's pid).
     pub tid: u32,
     pub identity: Identity,
+    /// The target's root when it is not ours (a chroot, or another mount namespace: a container), `O_PATH`. The
+    /// acting thread enters it with chroot(2) (its own `fs_struct`), so that absolute paths, `..` at the root and
+    /// the mounts below are the target's.
+    pub other_root: Option<OwnedFd>,
 }
 
 impl View {
@@ -36,22 +42,45 @@ impl View {
     /// known to be ours.
     ///
     /// # Errors
-    /// `None` inside: the thread is gone. EACCES: it has another root, mount namespace or user namespace.
+    /// `None` inside: the thread is gone. EACCES: it has another user namespace (its capabilities mean something
+    /// else there), or another root that supervise cannot enter (no CAP_SYS_CHROOT).
     pub fn of(tid: u32, umask: bool) -> Result<Option<View>, Errno> {
-        let Some(same) = shares_our_world(tid) else { return Ok(None) };
-        if !same {
+        let Some(userns) = place(&proc_path(tid, "ns/user"), true) else { return Ok(None) };
+        if Some(userns) != ours().userns {
             return Err(Errno::EACCES);
         }
-        let ours = identity::ours();
-        let identity = if ours.fixed && !umask {
-            ours.identity.clone()
+        let their_root = match open_path(&format!("/proc/{tid}/root")) {
+            Ok(fd) => fd,
+            Err(_) => return Ok(None),
+        };
+        let other_root = if place_of(their_root.as_fd()).is_some() && place_of(their_root.as_fd()) == ours().root {
+            None
+        } else {
+            Some(their_root)
+        };
+        let ids = identity::ours();
+        let identity = if ids.fixed && !umask && other_root.is_none() {
+            ids.identity.clone()
         } else {
             match identity::read(tid) {
                 Some(identity) => identity,
                 None => return Ok(None),
             }
         };
-        Ok(Some(View { tid, identity }))
+        Ok(Some(View { tid, identity, other_root }))
+    }
+
+    /// This thread acting as the target (its credentials and root) until the guard is dropped.
+    ///
+    /// # Errors
+    /// EACCES when supervise cannot take them (see [`identity::Assumed::take`]).
+    pub fn act(&self) -> Result<identity::Assumed, Errno> {
+        identity::Assumed::take(&self.identity, self.other_root.as_ref().map(AsFd::as_fd))
+    }
+
+    /// The target's root directory.
+    pub fn root(&self) -> BorrowedFd<'_> {
+        self.other_root.as_ref().map_or(root(), |fd| fd.as_fd())
     }
 
     /// The target's cwd, opened `O_PATH` (with supervise's credentials, before it takes the target's).
@@ -77,13 +106,15 @@ impl View {
     }
 }
 
-/// True if thread `tid` has our root (the same mount and directory) and our user namespace; `None`: it is gone.
-fn shares_our_world(tid: u32) -> Option<bool> {
-    static OURS: OnceLock<Option<(Place, Place)>> = OnceLock::new();
-    let ours = OURS.get_or_init(|| Some((place(c"/", true)?, place(c"/proc/thread-self/ns/user", true)?)));
-    let root = place(&proc_path(tid, "root"), true)?;
-    let userns = place(&proc_path(tid, "ns/user"), true)?;
-    Some(ours.as_ref().is_some_and(|(r, u)| *r == root && *u == userns))
+/// Where our own root and user namespace are, read once.
+struct Ours {
+    root: Option<Place>,
+    userns: Option<Place>,
+}
+
+fn ours() -> &'static Ours {
+    static OURS: OnceLock<Ours> = OnceLock::new();
+    OURS.get_or_init(|| Ours { root: place_of(root()), userns: place(c"/proc/thread-self/ns/user", true) })
 }
 
 fn proc_path(tid: u32, what: &str) -> CString {
@@ -136,7 +167,6 @@ fn open_path(path: &str) -> Result<OwnedFd, Errno> {
 /// Our root directory, opened once (`O_PATH`).
 pub fn root() -> BorrowedFd<'static> {
     static ROOT: OnceLock<OwnedFd> = OnceLock::new();
-    use std::os::fd::AsFd;
     ROOT.get_or_init(|| open_path("/").expect("/ can be opened")).as_fd()
 }
 

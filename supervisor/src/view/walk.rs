@@ -19,7 +19,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use proto::Errno;
 
-use super::{errno, last_errno, place_of, root, View};
+use super::procfs::{self, is_pid, is_procfs, Proc};
+use super::{errno, last_errno, place_of, View};
 
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
@@ -30,8 +31,6 @@ pub const RESOLVE_CACHED: u64 = 0x20;
 
 /// MAXSYMLINKS in the kernel.
 const MAX_LINKS: u32 = 40;
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-const PROC_ROOT_INO: u64 = 1;
 
 /// Where a relative path starts.
 #[derive(Debug)]
@@ -96,19 +95,6 @@ fn kind_of(dir: BorrowedFd<'_>, last: &[u8], magic: bool) -> Option<u32> {
     stat_at(dir, &name, flags).ok().map(|st| st.st_mode & libc::S_IFMT)
 }
 
-/// Where the walk is in procfs, as far as it matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proc {
-    /// Not in procfs, or in procfs outside any `/proc/<pid>`.
-    No,
-    /// A procfs root (`self`, `thread-self` and `<pid>` live here).
-    Root,
-    /// `depth` directories below `/proc/<pid>` of a process that is not supervise.
-    Pid { depth: u32 },
-    /// In procfs at a place whose owner is not known: links are refused.
-    Unknown,
-}
-
 /// Resolves `lookup` as the target's kernel would. Call it on a thread that has taken the target's identity.
 ///
 /// # Errors
@@ -119,7 +105,7 @@ pub fn walk(view: &View, lookup: Lookup<'_>) -> Result<Resolved, Errno> {
         return Err(Errno::ENOENT);
     }
     if lookup.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == 0 && lookup.resolve & RESOLVE_NO_SYMLINKS == 0 {
-        if let Some(resolved) = fast(&lookup)? {
+        if let Some(resolved) = fast(view, &lookup)? {
             return Ok(resolved);
         }
     }
@@ -128,13 +114,13 @@ pub fn walk(view: &View, lookup: Lookup<'_>) -> Result<Resolved, Errno> {
 
 /// The fast path: the whole parent in one `openat2(RESOLVE_NO_SYMLINKS)`. `None` when a symlink is on the way, the
 /// parent is in procfs, or the last component is a symlink to follow: the walker takes it then.
-fn fast(lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
+fn fast(view: &View, lookup: &Lookup<'_>) -> Result<Option<Resolved>, Errno> {
     let (head, last, trailing) = split_last(lookup.path);
     if is_dots(last) && lookup.step_dots {
         return Ok(None);
     }
     let (start, mut real) = match &lookup.start {
-        Start::Root => (root(), Vec::new()),
+        Start::Root => (view.root(), Vec::new()),
         Start::Dir(fd) => (fd.as_fd(), real_path(fd.as_fd())?),
     };
     let resolve = RESOLVE_NO_SYMLINKS | (lookup.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED));
@@ -179,7 +165,7 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     fn new(view: &'a View, lookup: Lookup<'_>) -> Result<Walker<'a>, Errno> {
         let (dir, real) = match lookup.start {
-            Start::Root => (dup(root())?, Vec::new()),
+            Start::Root => (dup(view.root())?, Vec::new()),
             Start::Dir(fd) => {
                 let real = real_path(fd.as_fd())?;
                 (fd, real)
@@ -410,7 +396,7 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    /// Starts again at the root: ours (the target's, checked by [`View::of`]), or the scope's.
+    /// Starts again at the root: the target's, or the scope's.
     fn jump_to_root(&mut self) -> Result<(), Errno> {
         while self.rest.first() == Some(&b'/') {
             self.rest.remove(0);
@@ -418,7 +404,7 @@ impl<'a> Walker<'a> {
         let (fd, real) = match &self.scope {
             Some(_) if self.resolve & RESOLVE_BENEATH != 0 => return Err(errno(libc::EXDEV)),
             Some((fd, _, real)) => (dup(fd.as_fd())?, real.clone()),
-            None => (dup(root())?, Vec::new()),
+            None => (dup(self.view.root())?, Vec::new()),
         };
         if self.resolve & RESOLVE_NO_XDEV != 0 && !same_mount(self.dir.as_fd(), fd.as_fd()) {
             return Err(errno(libc::EXDEV));
@@ -458,79 +444,37 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// In a procfs root, `self` and `thread-self` become the target's pid (and tid): the text to walk instead. They
-    /// are symlinks for the kernel, so they count as one.
+    /// In a procfs root, `self` and `thread-self` become the target's pid (and tid) as that procfs numbers them:
+    /// the text to walk instead. They are symlinks for the kernel, so they count as one.
     fn substitute(&mut self, part: &[u8]) -> Result<Option<Vec<u8>>, Errno> {
         if self.proc != Proc::Root || !matches!(part, b"self" | b"thread-self") {
             return Ok(None);
         }
         self.count_link(false)?;
-        let our_pid_there = self.our_pid_in_this_procfs();
-        if our_pid_there != Some(std::process::id()) {
-            return Err(refuse("/proc/self in a procfs of another pid namespace"));
-        }
-        let tgid = super::identity::read(self.view.tid).map(|i| i.tgid).ok_or(Errno::ENOENT)?;
-        let text = if part == b"self" { tgid.to_string() } else { format!("{tgid}/task/{}", self.view.tid) };
+        let Some((tgid, tid)) = procfs::target_in(self.dir.as_fd(), self.view.tid) else {
+            return Err(refuse("/proc/self in a procfs where the target has no pid"));
+        };
+        let text = if part == b"self" { tgid.to_string() } else { format!("{tgid}/task/{tid}") };
         Ok(Some(text.into_bytes()))
     }
 
     /// Refuses `/proc/<pid>` of supervise itself (its process or any of its threads) in a procfs root.
     fn check_proc_entry(&self, part: &[u8]) -> Result<(), Errno> {
-        if self.proc != Proc::Root || !is_pid(part) {
-            return Ok(());
-        }
-        let Some(ours) = self.our_pid_in_this_procfs() else { return Ok(()) };
-        let name = String::from_utf8_lossy(part);
-        let ours_text = ours.to_string();
-        let own_thread = cstring(format!("{ours}/task/{name}").as_bytes())
-            .is_ok_and(|task| stat_at(self.dir.as_fd(), &task, libc::AT_SYMLINK_NOFOLLOW).is_ok());
-        if name == ours_text || own_thread {
+        if self.proc == Proc::Root && is_pid(part) && procfs::is_ours(self.dir.as_fd(), part) {
             return Err(refuse("supervise's own /proc/<pid>"));
         }
         Ok(())
     }
 
-    /// Our pid as this procfs root shows it (its `self`).
-    fn our_pid_in_this_procfs(&self) -> Option<u32> {
-        let text = read_link(self.dir.as_fd(), c"self").ok()?;
-        std::str::from_utf8(&text).ok()?.parse().ok()
-    }
-
     /// Where the walk is in procfs after starting or jumping to `fd`.
     fn proc_after_jump(&self, fd: BorrowedFd<'_>) -> Proc {
-        if !is_procfs(fd) {
-            return Proc::No;
-        }
-        if place_of(fd).is_some_and(|p| p.ino == PROC_ROOT_INO) {
-            return Proc::Root;
-        }
-        // Inside our own /proc: `/proc/<pid>/...` from the path the kernel gives for it.
-        let Ok(real) = real_path(fd) else { return Proc::Unknown };
-        let on_our_proc = stat_at(root(), c"/proc", 0)
-            .is_ok_and(|proc| stat_at(fd, c"", libc::AT_EMPTY_PATH).is_ok_and(|here| here.st_dev == proc.st_dev));
-        match real.as_slice() {
-            [first, pid, rest @ ..] if on_our_proc && first == b"proc" && is_pid(pid) => {
-                let ours = std::process::id().to_string();
-                if pid == ours.as_bytes() || self.is_our_thread(pid) {
-                    Proc::Unknown
-                } else {
-                    Proc::Pid { depth: 1 + rest.len() as u32 }
-                }
-            }
-            [first, ..] if on_our_proc && first == b"proc" => Proc::No,
-            _ => Proc::Unknown,
-        }
-    }
-
-    fn is_our_thread(&self, pid: &[u8]) -> bool {
-        let path = format!("/proc/self/task/{}", String::from_utf8_lossy(pid));
-        std::path::Path::new(&path).exists()
+        procfs::position(fd)
     }
 
     /// The procfs state of the start directory; supervise's own `/proc/<pid>` as a start is refused.
     fn proc_at_start(&self) -> Result<Proc, Errno> {
         match self.proc_after_jump(self.dir.as_fd()) {
-            Proc::Unknown if is_procfs(self.dir.as_fd()) => Err(refuse("a start directory in procfs it cannot tell")),
+            Proc::Unknown => Err(refuse("a start directory in procfs it cannot tell")),
             state => Ok(state),
         }
     }
@@ -633,10 +577,6 @@ fn is_dots(part: &[u8]) -> bool {
     matches!(part, b"." | b"..")
 }
 
-fn is_pid(part: &[u8]) -> bool {
-    !part.is_empty() && part.iter().all(u8::is_ascii_digit)
-}
-
 fn refuse(what: &str) -> Errno {
     tracing::warn!(what, "path call refused (EACCES): supervise cannot resolve it as the target would");
     Errno::EACCES
@@ -647,7 +587,7 @@ fn cstring(bytes: &[u8]) -> Result<CString, Errno> {
 }
 
 /// `openat2(dir, path, O_PATH|O_DIRECTORY, resolve)`.
-fn open_dir(dir: BorrowedFd<'_>, path: &[u8], resolve: u64) -> Result<OwnedFd, Errno> {
+pub(super) fn open_dir(dir: BorrowedFd<'_>, path: &[u8], resolve: u64) -> Result<OwnedFd, Errno> {
     openat2(dir, path, (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, resolve)
 }
 
@@ -680,7 +620,7 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
 }
 
 /// readlinkat(2): the text of the symlink `name` in `dir`. EINVAL: not a symlink.
-fn read_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<Vec<u8>, Errno> {
+pub(super) fn read_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: readlinkat(2) into a buffer of the given size; the result is checked.
     let len = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -697,13 +637,13 @@ fn is_link(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> bool {
 }
 
 /// The kernel's path of an fd of ours (`/proc/self/fd/N`), split into components.
-fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
-    let text = read_link(root(), &cstring(format!("proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?)?;
+pub(super) fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
+    let text = read_link(super::root(), &cstring(format!("proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?)?;
     Ok(components(&text).map(<[u8]>::to_vec).collect())
 }
 
 /// fstatat(2).
-fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<libc::stat, Errno> {
+pub(super) fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<libc::stat, Errno> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer it fills on success.
     if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), flags) } != 0 {
@@ -713,24 +653,13 @@ fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<lib
     Ok(unsafe { st.assume_init() })
 }
 
-/// True if `fd` is on a procfs (fstatfs(2)).
-fn is_procfs(fd: BorrowedFd<'_>) -> bool {
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: fstatfs(2) on a valid fd with a buffer it fills on success.
-    if unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: fstatfs returned 0.
-    unsafe { st.assume_init() }.f_type == PROC_SUPER_MAGIC
-}
-
 fn same_mount(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
     matches!((place_of(a), place_of(b)), (Some(x), Some(y)) if x.mnt_id == y.mnt_id)
 }
 
-/// `fs.protected_symlinks`, read at each use (it may change while we run).
+/// `fs.protected_symlinks`, read at each use (it may change while we run), from our own `/proc`.
 fn protected_symlinks() -> bool {
-    std::fs::read("/proc/sys/fs/protected_symlinks").map_or(true, |v| v.first() != Some(&b'0'))
+    procfs::our_proc_file("sys/fs/protected_symlinks").is_none_or(|v| !v.starts_with('0'))
 }
 
 #[cfg(test)]
@@ -785,7 +714,7 @@ mod tests {
         fn resolve(&self, path: &str, follow: bool) -> Result<Resolved, Errno> {
             let view = View::of(self.pid(), false).unwrap().unwrap();
             let start = Start::of(&view, path.as_bytes(), libc::AT_FDCWD, 0)?;
-            let _as_target = crate::view::identity::Assumed::take(&view.identity)?;
+            let _as_target = crate::view::identity::Assumed::take(&view.identity, None)?;
             let lookup =
                 Lookup { path: path.as_bytes(), start, follow, slash_follows: true, resolve: 0, step_dots: true };
             walk(&view, lookup)

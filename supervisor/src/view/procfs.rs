@@ -1,0 +1,169 @@
+//! Where a walk is in a procfs, any procfs instance (ours, a container's, one mounted elsewhere), and who
+//! `self`, `thread-self` and `<pid>` are there: the facts that keep supervise's `/proc` away from the target.
+//!
+//! Everything here works from fds: a procfs root is found by walking `..` up to its root inode, and our own
+//! `/proc` is reached from our root fd, never through the acting thread's root (which may be the target's).
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::walk::{open_dir, read_link, real_path, stat_at};
+use super::{place_of, root};
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const PROC_ROOT_INO: u64 = 1;
+
+/// Where the walk is in procfs, as far as it matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proc {
+    /// Not in procfs, or in procfs outside any `/proc/<pid>`.
+    No,
+    /// A procfs root (`self`, `thread-self` and `<pid>` live here).
+    Root,
+    /// `depth` directories below `/proc/<pid>` of a process that is not supervise.
+    Pid { depth: u32 },
+    /// In procfs at a place whose owner is supervise or cannot be told: refused.
+    Unknown,
+}
+
+/// True if `fd` is on a procfs (fstatfs(2)).
+pub fn is_procfs(fd: BorrowedFd<'_>) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs(2) on a valid fd with a buffer it fills on success.
+    if unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(&fd), st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0.
+    unsafe { st.assume_init() }.f_type == PROC_SUPER_MAGIC
+}
+
+fn is_root(fd: BorrowedFd<'_>) -> bool {
+    is_procfs(fd) && place_of(fd).is_some_and(|p| p.ino == PROC_ROOT_INO)
+}
+
+/// Where `fd` is in procfs, found from the fd itself: up with `..` to the procfs root, then the name below it.
+pub fn position(fd: BorrowedFd<'_>) -> Proc {
+    if !is_procfs(fd) {
+        return Proc::No;
+    }
+    let mut up: Option<OwnedFd> = None;
+    let mut depth = 0u32;
+    loop {
+        let here = up.as_ref().map_or(fd, |f| f.as_fd());
+        if is_root(here) {
+            break;
+        }
+        if depth >= 32 {
+            return Proc::Unknown;
+        }
+        match open_dir(here, b"..", 0) {
+            Ok(parent) if is_procfs(parent.as_fd()) => up = Some(parent),
+            _ => return Proc::Unknown,
+        }
+        depth += 1;
+    }
+    if depth == 0 {
+        return Proc::Root;
+    }
+    let proc_root = up.as_ref().map_or(fd, |f| f.as_fd());
+    // The name right below the procfs root on the way to `fd`.
+    let Ok(real) = real_path(fd) else { return Proc::Unknown };
+    let Some(below) = real.len().checked_sub(depth as usize).and_then(|i| real.get(i)) else { return Proc::Unknown };
+    if !is_pid(below) {
+        return Proc::No;
+    }
+    if is_ours(proc_root, below) {
+        Proc::Unknown
+    } else {
+        Proc::Pid { depth }
+    }
+}
+
+/// True if `name` in the procfs root `proc_root` is supervise itself or one of its threads.
+pub fn is_ours(proc_root: BorrowedFd<'_>, name: &[u8]) -> bool {
+    let Some(ours) = our_pid_in(proc_root) else { return false };
+    if name == ours.to_string().as_bytes() {
+        return true;
+    }
+    let Ok(task) = std::ffi::CString::new(format!("{ours}/task/{}", String::from_utf8_lossy(name))) else {
+        return true;
+    };
+    stat_at(proc_root, &task, libc::AT_SYMLINK_NOFOLLOW).is_ok()
+}
+
+/// Our pid as the procfs root `proc_root` shows it (its `self`); `None` if we are not in its pid namespace.
+pub fn our_pid_in(proc_root: BorrowedFd<'_>) -> Option<u32> {
+    let text = read_link(proc_root, c"self").ok()?;
+    std::str::from_utf8(&text).ok()?.parse().ok()
+}
+
+/// The target's process and thread ids as the procfs root `proc_root` shows them: `self` and `thread-self` for
+/// thread `tid` (an id in our pid namespace). In our procfs, its Tgid; in a procfs of another pid namespace (a
+/// container's), the id of the same process there, matched by its NStgid/NSpid and start time.
+pub fn target_in(proc_root: BorrowedFd<'_>, tid: u32) -> Option<(u32, u32)> {
+    let status = our_proc_file(&format!("{tid}/status"))?;
+    let field = |key: &str| -> Vec<u32> {
+        super::identity::status_field(&status, key)
+            .map(|v| v.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let (tgids, tids) = (field("NStgid:"), field("NSpid:"));
+    if our_pid_in(proc_root) == Some(std::process::id()) {
+        return Some((*tgids.first()?, tid));
+    }
+    let started = start_time(&our_proc_file(&format!("{tid}/stat"))?)?;
+    tgids.iter().zip(&tids).skip(1).find_map(|(&tgid, &thread)| {
+        let stat = std::ffi::CString::new(format!("{tgid}/task/{thread}/stat")).ok()?;
+        let there = read_at(proc_root, &stat)?;
+        (start_time(&there)? == started).then_some((tgid, thread))
+    })
+}
+
+/// A file of our own `/proc` (from our root fd, whatever the acting thread's root is), as text.
+pub fn our_proc_file(rel: &str) -> Option<String> {
+    let path = std::ffi::CString::new(format!("proc/{rel}")).ok()?;
+    read_at(root(), &path)
+}
+
+fn read_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<String> {
+    use std::io::Read;
+    let fd = super::walk::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
+    let mut text = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut text).ok()?;
+    Some(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Field 22 of `/proc/PID/stat` (proc(5)): the start time, after the command in parentheses.
+fn start_time(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+pub fn is_pid(part: &[u8]) -> bool {
+    !part.is_empty() && part.iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_read_after_the_command() {
+        let stat = "42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 1";
+        assert_eq!(start_time(stat), Some(98765));
+    }
+
+    #[test]
+    fn our_own_proc_is_told_apart() {
+        let proc_root = super::super::walk::openat2(root(), b"proc", libc::O_PATH as u64, 0, 0).unwrap();
+        assert!(is_ours(proc_root.as_fd(), std::process::id().to_string().as_bytes()));
+        assert!(!is_ours(proc_root.as_fd(), b"1"));
+        assert_eq!(position(proc_root.as_fd()), Proc::Root);
+        let me = super::super::walk::openat2(proc_root.as_fd(), b"self/task", libc::O_PATH as u64, 0, 0).unwrap();
+        assert_eq!(position(me.as_fd()), Proc::Unknown, "our own /proc/<pid> is never a place to walk");
+        let sys = super::super::walk::openat2(proc_root.as_fd(), b"sys/fs", libc::O_PATH as u64, 0, 0).unwrap();
+        assert_eq!(position(sys.as_fd()), Proc::No);
+        let tid = nix::unistd::gettid().as_raw() as u32;
+        assert_eq!(target_in(proc_root.as_fd(), tid), Some((std::process::id(), tid)));
+    }
+}
