@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proto::profile::Target;
-use proto::{Action, Arch, Decision, Policy};
+use proto::{Arch, Policy};
 use serde::Deserialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
@@ -27,7 +27,6 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
 use crate::decide::Decider;
-use crate::emulate::path;
 use crate::notify::PolicyHandler;
 use crate::policy_file::{this_target, Source};
 use crate::prompt::Prompts;
@@ -156,13 +155,12 @@ impl Policies {
     /// Loads `--policy` and every `*.json` of `--policy-dir`.
     ///
     /// # Errors
-    /// A [`Failure`] naming the first invalid file, or a policy whose allowed path syscalls the supervisor would
-    /// perform in its own filesystem instead of the container's (see [`container_safe`]).
+    /// A [`Failure`] naming the first invalid file. Path decisions are carried out in each container's own root
+    /// and mount namespace (`crate::view`), so every policy that `supervise` runs is accepted.
     pub fn load(options: &ServeOptions, target: &Target) -> Result<Policies, Failure> {
         let load = |path: &Path| -> Result<Arc<Decider>, Failure> {
             let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
             let policy = source.load(target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
-            container_safe(&policy, &source.name).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
             Ok(Arc::new(Decider::new(&policy)))
         };
         let default = load(&options.policy)?;
@@ -201,42 +199,6 @@ impl Policies {
             return Some(&self.default);
         }
         self.by_name.get(name).or_else(|| self.by_name.get(&format!("{name}.json")))
-    }
-}
-
-/// Refuses a policy under which serve would perform an allowed path syscall itself.
-///
-/// An allow decision that rested on a `paths` matcher is carried out by emulation ([`path::perform`]), and that
-/// works in the supervisor's own mount namespace and root: for a container it would create, open or remove files
-/// on the host instead of in the container. Until emulation resolves paths inside the target's root, serve refuses
-/// such policies at start. Deny rules with `paths` and allow rules without them are fine.
-///
-/// # Errors
-/// One line per offending syscall, naming the file and the rule.
-pub fn container_safe(policy: &Policy, file: &str) -> Result<(), Vec<String>> {
-    let allows = |d: Option<&Decision>| matches!(d.unwrap_or(&policy.notify_default), Decision::Allow);
-    let mut errors = Vec::new();
-    for &syscall in path::EMULATED {
-        let rules: Vec<_> = policy
-            .rules
-            .iter()
-            .filter(|r| r.action == Action::Notify && r.names.iter().any(|n| n == syscall))
-            .collect();
-        let Some(first) = rules.iter().position(|r| !r.matchers.paths.is_empty()) else { continue };
-        let place = match rules[first..].iter().find(|r| allows(r.decision.as_ref())) {
-            Some(rule) => format!("syscalls[{}] ({syscall})", rule.index),
-            None if matches!(policy.notify_default, Decision::Allow) => format!("the notify default ({syscall})"),
-            None => continue,
-        };
-        errors.push(format!(
-            "{file}: {place}: an allow decision after a `paths` matcher would be carried out by the agent in its own \
-             filesystem, not the container's; serve refuses it (use deny rules with paths, or allow without paths)"
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
     }
 }
 
@@ -543,7 +505,7 @@ mod tests {
     use std::os::unix::net::UnixStream as StdStream;
 
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    use proto::{Errno, Matchers, Rule};
+    use proto::Action;
 
     const RUNC: &str = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":42,"metadata":"","state":{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":42,"bundle":"/b"}}"#;
 
@@ -702,45 +664,6 @@ mod tests {
         for metadata in ["other", "../strict.json", "strict.json.json"] {
             assert!(p.choose(metadata).is_none(), "{metadata}");
         }
-    }
-
-    fn notify(index: usize, names: &[&str], decision: Option<Decision>, paths: &[&str]) -> Rule {
-        let mut rule = Rule::new(index, names, Action::Notify);
-        rule.decision = decision;
-        rule.matchers = Matchers { paths: paths.iter().map(|p| p.to_string()).collect(), ..Matchers::default() };
-        rule
-    }
-
-    #[test]
-    fn path_allows_that_would_run_on_the_host_are_refused() {
-        let deny = || Some(Decision::Deny(Errno::EACCES));
-        let allow = || Some(Decision::Allow);
-        let ok: Vec<Vec<Rule>> = vec![
-            vec![notify(0, &["mkdir"], deny(), &["/etc/**"])],
-            vec![notify(0, &["mkdir"], allow(), &[]), notify(1, &["mkdir"], deny(), &["/etc/**"])],
-            vec![notify(0, &["mkdir"], deny(), &["/etc/**"]), notify(1, &["rmdir"], allow(), &[])],
-            vec![notify(0, &["chmod"], allow(), &["/tmp/**"])],
-            vec![notify(0, &["mkdir"], None, &["/etc/**"])],
-        ];
-        for rules in ok {
-            assert_eq!(container_safe(&Policy::new(Action::Allow, rules.clone()), "p.json"), Ok(()), "{rules:?}");
-        }
-        let bad: Vec<(Vec<Rule>, &str)> = vec![
-            (vec![notify(0, &["mkdir"], allow(), &["/tmp/**"])], "syscalls[0] (mkdir)"),
-            (
-                vec![notify(0, &["openat"], deny(), &["/etc/**"]), notify(1, &["openat"], allow(), &[])],
-                "syscalls[1] (openat)",
-            ),
-        ];
-        for (rules, want) in bad {
-            let errs = container_safe(&Policy::new(Action::Allow, rules), "p.json").unwrap_err();
-            assert_eq!(errs.len(), 1, "{errs:?}");
-            assert!(errs[0].starts_with(&format!("p.json: {want}: ")), "{errs:?}");
-        }
-        let mut policy = Policy::new(Action::Allow, vec![notify(0, &["unlink"], None, &["/tmp/**"])]);
-        policy.notify_default = Decision::Allow;
-        let errs = container_safe(&policy, "p.json").unwrap_err();
-        assert!(errs[0].contains("syscalls[0] (unlink)"), "{errs:?}");
     }
 
     #[test]

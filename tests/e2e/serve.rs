@@ -146,6 +146,11 @@ struct Bundle {
 
 impl Bundle {
     fn new(socket: &str, metadata: Option<&str>, script: &str) -> Bundle {
+        Bundle::notifying(socket, metadata, NOTIFIED, script)
+    }
+
+    /// A bundle whose seccomp profile notifies `names`.
+    fn notifying(socket: &str, metadata: Option<&str>, names: &[&str], script: &str) -> Bundle {
         require("busybox");
         let dir = tempfile::tempdir().expect("temp dir");
         let rootfs = dir.path().join("rootfs");
@@ -178,7 +183,7 @@ impl Bundle {
         let mut seccomp = serde_json::json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "listenerPath": socket,
-            "syscalls": [{ "names": NOTIFIED, "action": "SCMP_ACT_NOTIFY" }],
+            "syscalls": [{ "names": names, "action": "SCMP_ACT_NOTIFY" }],
         });
         if let Some(metadata) = metadata {
             seccomp["listenerMetadata"] = metadata.into();
@@ -614,21 +619,49 @@ fn a_dead_agent_fails_notified_syscalls_with_enosys() {
     }
 }
 
+/// Path rules in containers (issue 18): decided and carried out in the container's own root and mount namespace.
+/// Its /tmp is not the host's; relative paths resolve from its cwd; a denied path is denied inside it.
+fn path_rules_in(runtime: Runtime) {
+    let policy = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+      {"names":["mkdir","mkdirat","open","openat","creat"],"action":"SCMP_ACT_NOTIFY",
+       "supervise":{"decision":"allow","paths":["/tmp/**"]}},
+      {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","errnoRet":"EACCES"}},
+      {"names":["open","openat","creat"],"action":"SCMP_ACT_NOTIFY",
+       "supervise":{"decision":"deny","errnoRet":"EACCES","paths":["/etc/**"]}},
+      {"names":["open","openat","creat"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow","paths":["/**"]}}]}"#;
+    let agent = Agent::start(policy, &[]);
+    let tag = unique("paths");
+    let script = format!(
+        "mkdir /tmp/{tag}; echo a=$?; mkdir /made; echo b=$?; cd /tmp && mkdir rel; echo c=$?; \
+         echo hi > /tmp/file; echo d=$?; cat /etc/passwd; echo e=$?; grep -c '^Name:.grep' /proc/self/status; \
+         echo f=$?"
+    );
+    let names = ["mkdir", "mkdirat", "open", "openat", "creat"];
+    let bundle = Bundle::notifying(agent.path(), None, &names, &script);
+    std::fs::create_dir_all(bundle.rootfs().join("etc")).expect("etc");
+    std::fs::write(bundle.rootfs().join("etc/passwd"), "root:x:0:0::/:/bin/sh\n").expect("passwd");
+    let out = Container::new(runtime, "paths").run(&bundle);
+    let log = agent.log();
+    assert_eq!(out.code, Some(0), "stdout {}\nstderr {}\nagent log:\n{log}", out.stdout, out.stderr);
+    for want in ["a=0", "b=1", "c=0", "d=0", "e=1", "f=0"] {
+        assert!(out.stdout.contains(want), "{want}: {out:?}\nagent log:\n{log}");
+    }
+    let rootfs = bundle.rootfs();
+    assert!(rootfs.join("tmp").join(&tag).is_dir(), "made in the container's /tmp");
+    assert!(!Path::new("/tmp").join(&tag).exists(), "not in the host's /tmp");
+    assert!(rootfs.join("tmp/rel").is_dir(), "a relative path from the container's cwd");
+    assert!(!rootfs.join("made").exists());
+    assert_eq!(std::fs::read_to_string(rootfs.join("tmp/file")).expect("file"), "hi\n");
+}
+
 #[test]
-fn serve_refuses_path_allows_it_would_carry_out_on_the_host() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let policy = dir.path().join("p.json");
-    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
-        {"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow","paths":["/tmp/**"]}}]}"#;
-    std::fs::write(&policy, text).expect("write");
-    let socket = dir.path().join("agent.sock");
-    let mut cmd = Command::new(supervise());
-    cmd.arg("serve").arg("--socket").arg(&socket).arg("--policy").arg(&policy);
-    let out = run_with(cmd, b"", TIMEOUT);
-    assert_eq!(out.code, Some(125), "{out:?}");
-    assert!(out.stderr.starts_with("supervise: ") && out.stderr.contains("syscalls[0] (mkdir)"), "{}", out.stderr);
-    assert!(out.stderr.contains("not the container's"), "{}", out.stderr);
-    assert!(!socket.exists());
+fn runc_containers_get_path_rules_in_their_own_root() {
+    path_rules_in(Runtime::Runc);
+}
+
+#[test]
+fn crun_containers_get_path_rules_in_their_own_root() {
+    path_rules_in(Runtime::Crun);
 }
 
 fn deploy(rel: &str) -> PathBuf {
