@@ -19,7 +19,7 @@ use dir::CacheDir;
 /// Starts every entry; changes whenever the entry format does.
 const MAGIC: &[u8; 8] = b"SUPVBPF2";
 /// Changes whenever the compiler in `filter.rs` changes what it emits for the same policy (bump it there).
-const COMPILER_REVISION: u32 = 3;
+const COMPILER_REVISION: u32 = 4;
 
 /// [`compile`], through the cache.
 ///

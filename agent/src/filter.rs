@@ -1,6 +1,8 @@
 //! Policy → BPF. A resolved [`Policy`] becomes a libseccomp context, which is exported as a ready BPF program
 //! ([`Bpf`]). This runs in the parent before `fork`, so the launcher only has to hand finished bytes to
-//! `seccomp(2)`.
+//! `seccomp(2)`. A policy that prompts gets the terminal [`guard`] in front of libseccomp's program.
+
+pub mod guard;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -107,24 +109,28 @@ pub enum FilterError {
 /// Compiles a policy with libseccomp and exports the BPF program.
 ///
 /// Arches other than those in the policy get `SCMP_ACT_KILL_PROCESS` (the bad-arch action). Rules whose action
-/// equals the default action are skipped (the filter would be the same; libseccomp refuses them).
+/// equals the default action are skipped (the filter would be the same; libseccomp refuses them). A policy that
+/// prompts starts with the terminal [`guard`].
 ///
 /// # Errors
 /// [`FilterError`] if libseccomp refuses the context, an arch or a rule, or the export fails.
 pub fn compile(policy: &Policy) -> Result<Compiled, FilterError> {
     let (ctx, notifies, skipped) = build(policy)?;
     let bytes = export(|file| ctx.export_bpf(file))?;
-    Ok(Compiled { bpf: Bpf::from_bytes(&bytes)?, notifies, skipped })
+    let mut insns = guard::prefix(policy);
+    insns.extend_from_slice(Bpf::from_bytes(&bytes)?.insns());
+    Ok(Compiled { bpf: Bpf::from_insns(insns), notifies, skipped })
 }
 
-/// libseccomp's human-readable form of the filter (PFC), for `check --bpf`.
+/// libseccomp's human-readable form of the filter (PFC), for `check --bpf`, after a line about the [`guard`] when
+/// the policy has one.
 ///
 /// # Errors
 /// As [`compile`].
 pub fn pfc(policy: &Policy) -> Result<String, FilterError> {
     let (ctx, ..) = build(policy)?;
     let bytes = export(|file| ctx.export_pfc(file))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(guard::describe(policy).unwrap_or_default() + &String::from_utf8_lossy(&bytes))
 }
 
 type Built = (ScmpFilterContext, bool, Vec<(usize, String)>);

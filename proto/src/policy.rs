@@ -36,6 +36,15 @@ impl Policy {
             listener_metadata: None,
         }
     }
+
+    /// True if a notified syscall may be decided by asking the person at the terminal: a `prompt` decision of a
+    /// notify rule, or a `prompt` notify default. The filter of such a policy also denies the program the ioctls
+    /// that would let it answer for the person (see the agent's `filter::guard`).
+    pub fn prompts(&self) -> bool {
+        let is_prompt = |d: &Decision| matches!(d, Decision::Prompt(_));
+        is_prompt(&self.notify_default)
+            || self.rules.iter().any(|r| r.action == Action::Notify && r.decision.as_ref().is_some_and(is_prompt))
+    }
 }
 
 impl Rule {
