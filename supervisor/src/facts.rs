@@ -18,6 +18,7 @@ use crate::describe::resolve;
 use crate::emulate::path::{is_emulated, Op};
 use crate::memory::TargetMemory;
 use crate::seccomp::{Listener, Notification};
+use crate::view::walk::at_fd;
 use crate::view::{walk, Lookup, Resolved, Start, View};
 
 /// The longest path the kernel reads from a program, with its NUL (PATH_MAX): 4095 bytes of text.
@@ -111,6 +112,10 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
     for arg in args {
         let addr = n.args[arg.path];
         if addr == 0 && arg.nullable {
+            // A null path names the dirfd itself (utimensat); with AT_FDCWD there is nothing to name.
+            if arg.dirfd.is_none_or(|d| n.args[d] as i32 == libc::AT_FDCWD) {
+                return Err(Missing::Errno(Errno::EFAULT));
+            }
             texts.push(Vec::new());
             continue;
         }
@@ -122,7 +127,7 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         }
         texts.push(bytes);
     }
-    let creates = op.is_some_and(Op::creates);
+    let creates = op.as_ref().is_some_and(Op::creates);
     let view = match View::of(n.pid, creates) {
         Ok(Some(view)) => view,
         Ok(None) => return Err(Missing::Gone),
@@ -139,7 +144,7 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
             return Ok((real, PathCall { view: None, op, resolved }));
         }
     };
-    let resolve = op.map_or(0, Op::resolve);
+    let resolve = op.as_ref().map_or(0, Op::resolve);
     // The start directories (the target's cwd or dirfds) are opened with supervise's credentials too.
     let mut starts = Vec::with_capacity(args.len());
     for (arg, text) in args.iter().zip(&texts) {
@@ -153,13 +158,23 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
     let mut real = Vec::with_capacity(args.len());
     let mut resolved = Vec::with_capacity(args.len());
     for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {
+        if text.is_empty() {
+            // AT_EMPTY_PATH or a null path: the call acts on the dirfd itself.
+            let result = match start {
+                Start::Dir(fd) => at_fd(fd),
+                Start::Root => Err(Errno::ENOENT),
+            };
+            real.push(result.as_ref().map_or_else(|_| resolve_lexically(n.pid, dirfd, b"."), |r| r.real.clone()));
+            resolved.push(result);
+            continue;
+        }
         let lookup = Lookup {
-            path: if text.is_empty() { b"." } else { text },
+            path: text,
             start,
-            follow: follows(arg.follow, &n.args, op.map_or(0, Op::open_flags)),
+            follow: follows(arg.follow, &n.args, op.as_ref().map_or(0, Op::open_flags)),
             slash_follows: slash_follows(arg.follow),
             resolve,
-            step_dots: op.is_some_and(Op::is_open),
+            step_dots: op.as_ref().is_some_and(Op::is_open),
         };
         let result = walk(&view, lookup);
         match &result {

@@ -248,19 +248,16 @@ async fn prompt(
 
 /// Performs an allowed emulated path call on what was resolved and decided on.
 fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathCall) {
-    let PathCall { view, op, mut resolved } = call;
-    match (view, op, resolved.pop()) {
-        (Some(view), Some(op), Some(Ok(resolved))) => path::perform(listener, &n, op, view, resolved),
-        (None, ..) => {
-            warn!(
-                pid = n.pid,
-                syscall,
-                "the target has another root, mount namespace or user namespace: allowed path call refused (EACCES)"
-            );
-            respond(listener, &n, Reply::Error(Errno::EACCES))
-        }
-        (_, _, Some(Err(errno))) => respond(listener, &n, Reply::Error(errno)),
-        _ => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+    let PathCall { view, op, resolved } = call;
+    let (Some(view), Some(op)) = (view, op) else {
+        warn!(pid = n.pid, syscall, "the target has another user namespace: allowed path call refused (EACCES)");
+        return respond(listener, &n, Reply::Error(Errno::EACCES));
+    };
+    // The kernel fails the call at the first path it cannot resolve, in argument order.
+    match resolved.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(resolved) if !resolved.is_empty() => path::perform(listener, &n, op, view, resolved),
+        Ok(_) => respond(listener, &n, Reply::Error(Errno::EFAULT)),
+        Err(errno) => respond(listener, &n, Reply::Error(errno)),
     }
 }
 

@@ -497,6 +497,17 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The file an fd names, as a resolution whose last component is empty: a call with `AT_EMPTY_PATH` (or a null
+/// path) acts on it.
+///
+/// # Errors
+/// The errno of reading its path.
+pub fn at_fd(fd: OwnedFd) -> Result<Resolved, Errno> {
+    let real = render(&real_path(fd.as_fd())?);
+    let kind = stat_at(fd.as_fd(), c"", libc::AT_EMPTY_PATH).ok().map(|st| st.st_mode & libc::S_IFMT);
+    Ok(Resolved { parent: fd, last: Vec::new(), real, magic: false, kind })
+}
+
 /// Builds the result of the fast path.
 fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>], kind: Option<u32>) -> Resolved {
     let mut real = real.to_vec();

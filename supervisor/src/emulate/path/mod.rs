@@ -18,193 +18,62 @@
 //! syscalls are decided on the same resolution and carried out with CONTINUE: that is advisory (docs/security.md),
 //! and `check` says so.
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use proto::Errno;
 
 use crate::emulate::mounts;
-use crate::memory::TargetMemory;
 use crate::notify::respond;
 use crate::seccomp::{Listener, Notification, Reply};
 use crate::view::walk::{openat2, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
 use crate::view::{errno, errno_of, last_errno, Resolved, View};
 
+mod act;
+mod decode;
+
+pub use decode::Op;
+
 /// Syscalls this module performs itself.
-pub const EMULATED: &[&str] =
-    &["open", "openat", "openat2", "creat", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir"];
+pub const EMULATED: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "mkdir",
+    "mkdirat",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "mknod",
+    "mknodat",
+    "chmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "chown32",
+    "lchown32",
+    "fchownat",
+    "truncate",
+    "truncate64",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "utimensat_time64",
+];
 
 /// True if a path decision on `syscall` is carried out by emulation rather than CONTINUE.
 pub fn is_emulated(syscall: &str) -> bool {
     EMULATED.contains(&syscall)
-}
-
-// Open flags (asm-generic/fcntl.h, x86).
-const O_TMPFILE_BIT: u64 = 0o20000000;
-const VALID_OPEN_FLAGS: u64 = 0o3
-    | 0o100
-    | 0o200
-    | 0o400
-    | 0o1000
-    | 0o2000
-    | 0o4000
-    | 0o10000
-    | 0o20000
-    | 0o40000
-    | 0o100000
-    | 0o200000
-    | 0o400000
-    | 0o1000000
-    | 0o2000000
-    | 0o4000000
-    | 0o10000000
-    | O_TMPFILE_BIT;
-const O_PATH_FLAGS: u64 = (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC) as u64;
-const VALID_RESOLVE_FLAGS: u64 = 0x3f;
-
-/// What to do, decoded from the registers (and `openat2`'s `struct open_how`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `struct open_how` as the kernel builds it.
-    Open {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    },
-    Mkdir {
-        mode: u32,
-    },
-    Unlink {
-        flags: i32,
-    },
-}
-
-impl Op {
-    /// Decodes and validates the call as the kernel does before it reads the path (open.c `build_open_how`,
-    /// `build_open_flags`; `copy_struct_from_user` for openat2). `Ok(None)`: the target is gone.
-    ///
-    /// # Errors
-    /// The kernel's errno for bad flags, modes or `struct open_how` (EINVAL, E2BIG, EFAULT, EAGAIN).
-    pub fn decode(listener: &Listener, n: &Notification, syscall: &str) -> Result<Option<Op>, Errno> {
-        let a = n.args;
-        let op = match syscall {
-            "open" => open_how(a[1], a[2]),
-            "openat" => open_how(a[2], a[3]),
-            "creat" => open_how((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1]),
-            "openat2" => {
-                let Some((flags, mode, resolve)) = read_open_how(listener, n)? else { return Ok(None) };
-                Op::Open { flags, mode, resolve }
-            }
-            "mkdir" => Op::Mkdir { mode: a[1] as u32 },
-            "mkdirat" => Op::Mkdir { mode: a[2] as u32 },
-            "unlink" => Op::Unlink { flags: 0 },
-            "unlinkat" => {
-                let flags = a[2] as i32;
-                if flags & !libc::AT_REMOVEDIR != 0 {
-                    return Err(Errno::EINVAL);
-                }
-                Op::Unlink { flags }
-            }
-            "rmdir" => Op::Unlink { flags: libc::AT_REMOVEDIR },
-            _ => return Err(Errno::ENOSYS),
-        };
-        if let Op::Open { flags, mode, resolve } = op {
-            check_open_flags(flags, mode, resolve)?;
-        }
-        Ok(Some(op))
-    }
-
-    /// True if the call may create a file, whose mode depends on the target's umask.
-    pub fn creates(self) -> bool {
-        match self {
-            Op::Open { flags, .. } => flags & (libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0,
-            Op::Mkdir { .. } => true,
-            Op::Unlink { .. } => false,
-        }
-    }
-
-    /// The target's `RESOLVE_*` flags (openat2), which the walk honours too.
-    pub fn resolve(self) -> u64 {
-        match self {
-            Op::Open { resolve, .. } => resolve,
-            _ => 0,
-        }
-    }
-
-    /// The open flags, for deciding whether the last component is followed.
-    pub fn open_flags(self) -> u64 {
-        match self {
-            Op::Open { flags, .. } => flags,
-            _ => 0,
-        }
-    }
-
-    /// True for the open family: a `.` or `..` last component is stepped through.
-    pub fn is_open(self) -> bool {
-        matches!(self, Op::Open { .. })
-    }
-}
-
-/// open.c `build_open_how` for `open`/`openat`: unknown bits are dropped, `O_PATH` keeps only its own flags, a mode
-/// only with a creating flag.
-fn open_how(flags: u64, mode: u64) -> Op {
-    let mut flags = (flags as u32 as u64) & VALID_OPEN_FLAGS;
-    if flags & libc::O_PATH as u64 != 0 {
-        flags &= O_PATH_FLAGS;
-    }
-    let creates = flags & (libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0;
-    Op::Open { flags, mode: if creates { mode & 0o7777 } else { 0 }, resolve: 0 }
-}
-
-/// openat2's `struct open_how` (size in argument 3), as `copy_struct_from_user` takes it.
-fn read_open_how(listener: &Listener, n: &Notification) -> Result<Option<(u64, u64, u64)>, Errno> {
-    let size = n.args[3];
-    if size < 24 {
-        return Err(Errno::EINVAL);
-    }
-    if size > 4096 {
-        return Err(errno(libc::E2BIG));
-    }
-    let raw = TargetMemory::new(n.pid).read(n.args[2], size as usize)?;
-    let Ok(bytes) = raw.verify(listener, n.id) else { return Ok(None) };
-    if bytes.len() < size as usize {
-        return Err(Errno::EFAULT);
-    }
-    if bytes[24..].iter().any(|&b| b != 0) {
-        return Err(errno(libc::E2BIG));
-    }
-    let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    Ok(Some((word(0), word(1), word(2))))
-}
-
-/// open.c `build_open_flags`: the checks made before the path is read.
-fn check_open_flags(flags: u64, mode: u64, resolve: u64) -> Result<(), Errno> {
-    let flags = flags & !(libc::O_CLOEXEC as u64);
-    if flags & !VALID_OPEN_FLAGS != 0 || resolve & !VALID_RESOLVE_FLAGS != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if resolve & 0x08 != 0 && resolve & 0x10 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let creates = flags & (libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0;
-    if (creates && mode & !0o7777 != 0) || (!creates && mode != 0) {
-        return Err(Errno::EINVAL);
-    }
-    let dir_creat = (libc::O_DIRECTORY | libc::O_CREAT) as u64;
-    if flags & dir_creat == dir_creat {
-        return Err(Errno::EINVAL);
-    }
-    if flags & O_TMPFILE_BIT != 0 && (flags & libc::O_DIRECTORY as u64 == 0 || flags & 3 == 0) {
-        return Err(Errno::EINVAL);
-    }
-    if flags & libc::O_PATH as u64 != 0 && flags & !O_PATH_FLAGS != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if resolve & RESOLVE_CACHED != 0 && flags & (libc::O_TRUNC as u64 | libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0 {
-        return Err(errno(libc::EAGAIN));
-    }
-    Ok(())
 }
 
 /// The outcome of a performed call.
@@ -217,7 +86,7 @@ pub enum Done {
 /// Performs `op` on what the walk pinned and answers the notification. When the call cannot wait on anyone (a
 /// regular file, a directory or nothing, on a local filesystem) it runs here on the notify thread; otherwise on a
 /// thread of its own, so that a FIFO or a slow filesystem holds up nothing else, and never the exit.
-pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Resolved) {
+pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>) {
     if op.open_flags() & libc::O_PATH as u64 != 0 {
         // ADDFD cannot inject an O_PATH file (the kernel's fget refuses them): the kernel opens it. An O_PATH fd
         // gives no access to the file's content, and every later path call through it (as a dirfd, or reopened
@@ -225,13 +94,13 @@ pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, r
         return respond(listener, n, Reply::Continue);
     }
     if mounts::all_local() {
-        if let Ok(result) = run(op, &view, &resolved, true) {
+        if let Ok(result) = run(&op, &view, &resolved, true) {
             return answer(listener, n, result);
         }
     }
     let (shared, n) = (listener.clone(), *n);
     let spawned = std::thread::Builder::new().name("path-call".into()).spawn(move || {
-        let result = run(op, &view, &resolved, false).unwrap_or_else(|Later| Err(errno(libc::EAGAIN)));
+        let result = run(&op, &view, &resolved, false).unwrap_or_else(|Later| Err(errno(libc::EAGAIN)));
         answer(&shared, &n, result);
     });
     if spawned.is_err() {
@@ -242,43 +111,20 @@ pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, r
 /// The call could block: run it on a thread of its own.
 struct Later;
 
-/// Takes the target's identity on this thread and acts.
-fn run(op: Op, view: &View, resolved: &Resolved, here: bool) -> Result<Result<Done, Errno>, Later> {
+/// Takes the target's identity (and root) on this thread and acts. With `here` (the notify thread), an open that
+/// could block is left for a thread: `Err(Later)`.
+fn run(op: &Op, view: &View, resolved: &[Resolved], here: bool) -> Result<Result<Done, Errno>, Later> {
     let _as_target = match view.act() {
         Ok(assumed) => assumed,
         Err(errno) => return Ok(Err(errno)),
     };
-    act(op, resolved, here)
-}
-
-/// Does the call. With `here` (the notify thread), an open that could block is left for a thread: `Err(Later)`.
-fn act(op: Op, r: &Resolved, here: bool) -> Result<Result<Done, Errno>, Later> {
-    let name = match CString::new(r.last.clone()) {
-        Ok(name) => name,
-        Err(_) => return Ok(Err(Errno::EINVAL)),
-    };
-    let parent = r.parent.as_raw_fd();
-    Ok(match op {
-        Op::Open { flags, mode, resolve } => return open(r, flags, mode, resolve, here),
-        Op::Mkdir { mode } => {
-            // SAFETY: mkdirat(2) with a valid dirfd and a NUL-terminated name.
-            let rc = unsafe { libc::mkdirat(parent, name.as_ptr(), mode as libc::mode_t) };
-            if rc < 0 {
-                Err(last_errno())
-            } else {
-                Ok(Done::Value(0))
-            }
-        }
-        Op::Unlink { flags } => {
-            // SAFETY: unlinkat(2) with a valid dirfd and a NUL-terminated name.
-            let rc = unsafe { libc::unlinkat(parent, name.as_ptr(), flags) };
-            if rc < 0 {
-                Err(last_errno())
-            } else {
-                Ok(Done::Value(0))
-            }
-        }
-    })
+    match *op {
+        Op::Open { flags, mode, resolve } => match resolved.first() {
+            Some(r) => open(r, flags, mode, resolve, here),
+            None => Ok(Err(Errno::EFAULT)),
+        },
+        _ => Ok(act::act(op, resolved)),
+    }
 }
 
 fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result<Result<Done, Errno>, Later> {
@@ -355,30 +201,4 @@ fn answer(listener: &Listener, n: &Notification, result: Result<Done, Errno>) {
         Err(errno) => Reply::Error(errno),
     };
     respond(listener, n, reply);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn open_flags_are_normalised_and_checked_as_the_kernel_does() {
-        let o = |flags: i32| flags as u64;
-        assert_eq!(open_how(0x4000_0000 | o(libc::O_RDONLY), 0o644), Op::Open { flags: 0, mode: 0, resolve: 0 });
-        assert_eq!(
-            open_how(o(libc::O_PATH | libc::O_RDWR | libc::O_NOFOLLOW), 0),
-            Op::Open { flags: o(libc::O_PATH | libc::O_NOFOLLOW), mode: 0, resolve: 0 }
-        );
-        let ok = |flags: i32, mode: u64, resolve: u64| check_open_flags(flags as u64, mode, resolve);
-        assert_eq!(ok(0x4000_0000, 0, 0), Err(Errno::EINVAL), "openat2 refuses unknown bits");
-        assert_eq!(ok(0, 0o644, 0), Err(Errno::EINVAL), "a mode without O_CREAT");
-        assert_eq!(ok(libc::O_CREAT, 0o10000, 0), Err(Errno::EINVAL), "a mode beyond 07777");
-        assert_eq!(ok(libc::O_CREAT | libc::O_DIRECTORY, 0, 0), Err(Errno::EINVAL));
-        assert_eq!(ok(libc::O_TMPFILE | libc::O_RDONLY, 0, 0), Err(Errno::EINVAL), "O_TMPFILE needs write");
-        assert_eq!(ok(libc::O_PATH | libc::O_RDWR, 0, 0), Err(Errno::EINVAL));
-        assert_eq!(ok(0, 0, 0x08 | 0x10), Err(Errno::EINVAL), "BENEATH and IN_ROOT");
-        assert_eq!(ok(0, 0, 0x40), Err(Errno::EINVAL), "unknown RESOLVE_ bit");
-        assert_eq!(ok(libc::O_TRUNC, 0, RESOLVE_CACHED), Err(errno(libc::EAGAIN)));
-        assert_eq!(ok(libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600, 0x04), Ok(()));
-    }
 }
