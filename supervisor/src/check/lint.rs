@@ -601,7 +601,7 @@ mod tests {
             // Path decisions carried out with CONTINUE; notify without a decision; unknown keys.
             (
                 r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
-                    {"names":["execve","mkdir"],"action":"SCMP_ACT_NOTIFY",
+                    {"names":["chdir","mkdir"],"action":"SCMP_ACT_NOTIFY",
                      "supervise":{"decision":"deny","paths":["/etc/**"]}},
                     {"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow","paths":["/tmp/**"]}},
                     {"names":["chmod"],"action":"SCMP_ACT_NOTIFY","acton":"x"}]}"#
