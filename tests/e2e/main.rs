@@ -6,6 +6,7 @@
 //! root and say so when skipped.
 
 mod actions;
+mod attacks;
 mod cache;
 mod cli;
 mod clock;
