@@ -10,6 +10,7 @@
 //! ctimes, contents) is compared after every attack, so an attack that changed something is named even if it
 //! also returned an error.
 
+mod clock_emulate;
 mod deny_delete;
 mod paths_protect_etc;
 
