@@ -12,6 +12,7 @@
 
 mod clock_emulate;
 mod deny_delete;
+mod exe_network;
 mod paths_protect_etc;
 
 use std::collections::BTreeMap;
@@ -391,6 +392,11 @@ pub fn python() -> String {
 /// The `attack` helper (`programs/attack.c`), compiled once per source.
 pub fn attack() -> PathBuf {
     compile("attack.c", false)
+}
+
+/// The LD_PRELOAD library `programs/preload_connect.c`, compiled once per source.
+pub fn preload_connect() -> PathBuf {
+    compile("preload_connect.c", true)
 }
 
 /// Compiles `programs/NAME` with gcc (a shared library when `shared`) into the test's temporary directory, named
