@@ -14,6 +14,7 @@ mod clock_emulate;
 mod deny_delete;
 mod exe_network;
 mod paths_protect_etc;
+mod prompts;
 mod uid_ptrace;
 
 use std::collections::BTreeMap;
