@@ -4,7 +4,8 @@
 //!
 //! Ops:
 //! - files: `mkdir PATH`, `rmdir PATH`, `unlink PATH`, `chmod PATH MODE` (octal), `open PATH` (read-only);
-//! - processes: `getppid`, `getpid`, `exit N`, `kill-self SIG`, `unshare-user`, `sleep-ms N`,
+//! - processes: `getppid`, `getpid`, `exit N`, `kill-self SIG`, `unshare-user`, `sleep-ms N`, `reboot-bad-magic`
+//!   (a reboot(2) the kernel refuses: EPERM without CAP_SYS_BOOT, EINVAL with it),
 //!   `fork-mkdir N DIR` (N children each mkdir DIR/i; the parent waits and reports how many failed);
 //! - clocks: `clock_settime SEC [NSEC]` (CLOCK_REALTIME), `clock_settime-fault` (an unmapped pointer),
 //!   `settimeofday SEC`, `adjtimex-read` (modes 0: reads, never sets);
@@ -19,6 +20,8 @@ use std::time::Instant;
 const I386_GETPID: i64 = 20;
 /// An address below vm.mmap_min_addr (64 KiB by default, never less than one page): never mapped.
 const UNMAPPED: usize = 0x1000;
+/// Not `LINUX_REBOOT_MAGIC1` (0xfee1dead): reboot(2) fails with EINVAL (or EPERM without CAP_SYS_BOOT).
+const BAD_REBOOT_MAGIC: libc::c_long = 0xdead_0bad;
 /// x32 `__NR_getpid`: the x86_64 number with `__X32_SYSCALL_BIT` set.
 const X32_GETPID: i64 = 39 | 0x4000_0000;
 
@@ -94,6 +97,11 @@ fn main() {
             let sig = num(1) as i32;
             // SAFETY: kill(2) and getpid(2) take plain integers; signalling ourselves is the point.
             unsafe { libc::kill(libc::getpid(), sig) }.into()
+        }
+        "reboot-bad-magic" => {
+            // SAFETY: reboot(2) with a wrong first magic number: the kernel checks CAP_SYS_BOOT (EPERM without it),
+            // then the magic numbers (EINVAL), and never reaches the command. Nothing is rebooted either way.
+            unsafe { libc::syscall(libc::SYS_reboot, BAD_REBOOT_MAGIC, 0, 0, std::ptr::null::<u8>()) }
         }
         // SAFETY: unshare(2) takes a flags integer; CLONE_NEWUSER affects only this process.
         "unshare-user" => unsafe { libc::unshare(libc::CLONE_NEWUSER) }.into(),

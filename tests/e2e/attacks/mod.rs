@@ -12,6 +12,7 @@
 
 mod clock_emulate;
 mod deny_delete;
+mod docker_default;
 mod exe_network;
 mod paths_protect_etc;
 mod prompts;
