@@ -214,7 +214,8 @@ async fn prompt(
         described.path = Some(show(&resolved.real));
     }
     if !prompts.interactive() {
-        warn!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
+        // Said once at start (`prompt::unanswerable`); each call only in the info log.
+        info!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
     }
     let question = Question {
         pid: n.pid,
@@ -225,6 +226,7 @@ async fn prompt(
         path: described.path,
         timeout: Duration::from_secs(u64::from(spec.timeout_secs)),
         deny_errno: spec.errno,
+        on_timeout: spec.on_timeout,
     };
     let alive = {
         let listener = listener.clone();

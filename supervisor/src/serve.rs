@@ -161,6 +161,10 @@ impl Policies {
         let load = |path: &Path| -> Result<Arc<Decider>, Failure> {
             let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
             let policy = source.load(target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+            if let Some(warning) = crate::prompt::unanswerable(&policy) {
+                // serve has no terminal: say it once, at start, rather than at every call.
+                warn!(policy = %path.display(), "{warning}");
+            }
             Ok(Arc::new(Decider::new(&policy)))
         };
         let default = load(&options.policy)?;

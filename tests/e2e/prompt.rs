@@ -1,87 +1,20 @@
-//! Issue 4: interactive prompts, driven in a real pseudo-terminal with tmux (send-keys, capture-pane).
+//! Issue 4: interactive prompts, driven in a real pseudo-terminal with tmux (send-keys, capture-pane). Issue 16:
+//! only the person answers ([`trust`]), a terminal shared with the program ([`shared`]), a stable screen
+//! ([`screen`]).
+
+mod screen;
+mod shared;
+mod tmux;
+mod trust;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{run, run_with, supervise, temp_dir, write_policy, TIMEOUT};
+use crate::support::{run_with, supervise, temp_dir, write_policy, TIMEOUT};
+use tmux::{Stopped, Tmux};
 
-/// A tmux session running one shell command; killed on drop.
-struct Tmux {
-    name: String,
-}
-
-impl Tmux {
-    fn start(dir: &Path, command: &str) -> Tmux {
-        let name = format!("supervise-e2e-{}-{}", std::process::id(), rand_suffix());
-        let wrapped = format!("cd {} && {command}; echo EXIT=$?; sleep 600", dir.display());
-        let out = run("tmux", &["new-session", "-d", "-s", &name, "-x", "200", "-y", "50", &wrapped]);
-        assert_eq!(out.code, Some(0), "tmux: {}", out.stderr);
-        Tmux { name }
-    }
-
-    fn screen(&self) -> String {
-        run("tmux", &["capture-pane", "-p", "-J", "-t", &self.name]).stdout
-    }
-
-    /// Waits until the screen contains `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < Duration::from_secs(15), "{text:?} never appeared; screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&self, keys: &str) {
-        run("tmux", &["send-keys", "-t", &self.name, keys]);
-    }
-}
-
-/// Output of a tmux pane's terminal stopped with `tcflow(TCOOFF)`, as Ctrl-S does with `ixon`; resumed (TCOON) on
-/// drop, so that a failing test still lets everything that waits on the terminal go on.
-struct Stopped {
-    tty: String,
-}
-
-impl Stopped {
-    fn output_of(t: &Tmux) -> Stopped {
-        let tty = run("tmux", &["display-message", "-p", "-t", &t.name, "#{pane_tty}"]).stdout.trim().to_string();
-        assert!(tty.starts_with("/dev/"), "the pane's terminal: {tty:?}");
-        tcflow(&tty, "TCOOFF");
-        Stopped { tty }
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        tcflow(&self.tty, "TCOON");
-    }
-}
-
-fn tcflow(tty: &str, action: &str) {
-    let script = format!(
-        "import os, termios; fd = os.open({tty:?}, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK); termios.tcflow(fd, termios.{action})"
-    );
-    let out = run("python3", &["-c", &script]);
-    assert_eq!(out.code, Some(0), "tcflow {action}: {}", out.stderr);
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
-    }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos().into())
-}
-
-fn prompt_policy(dir: &Path, extra_rules: &str, timeout: u32) -> String {
+pub(crate) fn prompt_policy(dir: &Path, extra_rules: &str, timeout: u32) -> String {
     let policy = format!(
         r#"{{ "defaultAction": "SCMP_ACT_ALLOW",
   "syscalls": [
@@ -93,7 +26,7 @@ fn prompt_policy(dir: &Path, extra_rules: &str, timeout: u32) -> String {
     write_policy(dir, "prompt.json", &policy).display().to_string()
 }
 
-fn sup() -> String {
+pub(crate) fn sup() -> String {
     supervise().display().to_string()
 }
 
@@ -106,17 +39,17 @@ fn the_question_names_the_call_and_y_allows_n_denies() {
     let policy = prompt_policy(root, "", 30);
     let t = Tmux::start(root, &format!("stty -g > stty.before; {} --policy {policy} -- sh -c 'rm a; rm b; echo app-done' > out.txt 2>&1; stty -g > stty.after", sup()));
     let screen = t.wait_for("wants unlinkat");
-    assert!(screen.contains("/usr/bin/rm (rm a)"), "exe and command line: {screen}");
+    assert!(screen.contains("/usr/bin/rm\n  rm a\n"), "exe and command line: {screen}");
     assert!(
         screen.contains(&format!("unlinkat(AT_FDCWD, \"{}/a\", 0)", root.canonicalize().unwrap().display())),
         "{screen}"
     );
-    assert!(screen.contains("[y] allow once") && screen.contains("s left"), "keys and countdown: {screen}");
+    assert!(screen.contains("[y] allow once") && screen.contains("(30 s): deny"), "keys and deadline: {screen}");
     t.keys("y");
-    let screen = t.wait_for("(rm b)");
-    assert!(screen.contains("allowed once"), "{screen}");
+    t.wait_for("  rm b\n");
     t.keys("n");
-    t.wait_for("EXIT=0");
+    let screen = t.wait_for("EXIT=0");
+    assert!(screen.contains("allowed once: pid") && screen.contains("denied once: pid"), "the notes stay: {screen}");
     let out = std::fs::read_to_string(root.join("out.txt")).unwrap();
     assert!(out.contains("app-done") && out.contains("Permission denied"), "{out}");
     assert!(!out.contains("wants unlinkat"), "the question never goes to the program's output");
@@ -195,15 +128,15 @@ fn always_answers_are_remembered_and_saved() {
             saved.display()
         ),
     );
-    t.wait_for("(rm a)");
+    t.wait_for("/a\", 0)");
     t.keys("a");
-    t.wait_for("(rm a2)");
+    t.wait_for("/a2\", 0)");
     t.keys("a");
     // The same executable, syscall and path again: answered by the "always" with no new question.
     t.wait_for("a-again=0");
-    t.wait_for("(rm b)");
+    t.wait_for("/b\", 0)");
     t.keys("d");
-    t.wait_for("(rm c)");
+    t.wait_for("/c\", 0)");
     t.keys("y");
     t.wait_for("EXIT=0");
     assert!(!root.join("a").exists() && root.join("b").exists() && !root.join("c").exists());
@@ -234,12 +167,15 @@ fn withdrawn_timed_out_and_ctrl_c() {
             sup()
         ),
     );
-    let screen = t.wait_for("withdrawn");
-    assert!(screen.contains("/a\", 0)"), "{screen}");
-    t.wait_for("no answer in time");
-    t.wait_for("(rm c)");
+    // Notes are written on the program's screen, between questions: read them at the end.
+    t.wait_for("/b\", 0)");
+    t.wait_for("/c\", 0)");
     t.keys("C-c");
-    t.wait_for("EXIT=0");
+    let screen = t.wait_for("EXIT=0");
+    let note =
+        |what: &str, file: &str| screen.lines().any(|l| l.contains(what) && l.contains(&format!("/{file}\", 0)")));
+    assert!(note("withdrawn", "a") && note("no answer in time, denied", "b"), "{screen}");
+    assert!(screen.contains("Ctrl-C: denied this and every queued question"), "{screen}");
     let out = std::fs::read_to_string(root.join("out.txt")).unwrap();
     assert!(out.contains("b=1") && out.contains("c=1"), "{out}");
     assert!(root.join("a").exists() && root.join("b").exists() && root.join("c").exists());

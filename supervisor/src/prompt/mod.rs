@@ -1,4 +1,4 @@
-//! Interactive prompts that never block anything else.
+//! Interactive prompts that never block anything else, answered only by the person at the terminal.
 //!
 //! Each prompted notification is its own task that calls [`Prompts::ask`]. One queue task owns the terminal
 //! (through a [`Prompter`]) and shows one question at a time, with the number waiting. Identical pending questions
@@ -9,7 +9,17 @@
 //!
 //! Keys: `y` allow once, `n` deny once, `a` always allow and `d` always deny this executable + syscall (+ path) for
 //! the rest of the run, Ctrl-C deny this and every queued question.
+//!
+//! The terminal side ([`tty`]) makes sure that only the person answers: the program's filter cannot push input
+//! (the agent's `filter::guard`), what the program controls is shown inert ([`render`]), keys typed before a
+//! question and the terminal's own answers do not count ([`keys`]), and while a question is shown the terminal is
+//! supervise's alone ([`hold`], with the program as a job of its own: [`job`]).
 
+pub mod hold;
+pub mod job;
+pub mod keys;
+pub mod procs;
+pub mod render;
 pub mod save;
 pub mod tty;
 
@@ -39,6 +49,8 @@ pub struct Question {
     pub timeout: Duration,
     /// The errno a denial gives, for saved "always deny" answers.
     pub deny_errno: proto::Errno,
+    /// What applies without an answer.
+    pub on_timeout: proto::OnTimeout,
 }
 
 impl Question {
@@ -75,17 +87,21 @@ pub enum Key {
 
 /// The terminal side of prompting: a tty implementation ([`tty::TtyPrompter`]) and a scripted one for tests.
 pub trait Prompter: Send {
-    /// Draws `question` (replacing what was drawn before), with the seconds left and how many others wait.
+    /// Shows `question`, with the time left and how many others wait. Called again and again while it is the
+    /// question shown (at least every 250 ms); a terminal draws it once and keeps it.
     ///
     /// # Errors
     /// If the terminal cannot be written.
     fn show(&mut self, question: &Question, remaining: Duration, waiting: usize) -> io::Result<()>;
 
-    /// Replaces the drawn question with a one-line note (the answer given, a withdrawal, a timeout).
+    /// A one-line note (the answer given, a withdrawal, a timeout); written once no question is shown.
     ///
     /// # Errors
     /// If the terminal cannot be written.
     fn note(&mut self, line: &str) -> io::Result<()>;
+
+    /// The question shown is settled: take it off, write the notes, give the terminal back.
+    fn clear(&mut self);
 
     /// The next key; `None` when the terminal is gone.
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>>;
@@ -232,6 +248,7 @@ impl Queue {
         };
         let entry = self.entries.pop_front().expect("a question is shown");
         let _ = self.prompter.note(&format!("{word}: {}", summary(&entry.question)));
+        self.prompter.clear();
         if let Some(allow) = always {
             let key = entry.question.always_key();
             self.always.lock().expect("not poisoned").insert(key.clone(), allow);
@@ -253,34 +270,79 @@ impl Queue {
     fn prune(&mut self) {
         let now = Instant::now();
         let mut kept = VecDeque::with_capacity(self.entries.len());
-        for mut entry in std::mem::take(&mut self.entries) {
+        let mut head_settled = false;
+        for (i, mut entry) in std::mem::take(&mut self.entries).into_iter().enumerate() {
             let (live, gone): (Vec<_>, Vec<_>) = entry.waiters.into_iter().partition(|(alive, _)| alive());
             gone.into_iter().for_each(|(_, reply)| {
                 let _ = reply.send(Answer::Withdrawn);
             });
             entry.waiters = live;
             if entry.waiters.is_empty() {
+                head_settled |= i == 0;
                 let _ = self
                     .prompter
                     .note(&format!("withdrawn (target gone or interrupted): {}", summary(&entry.question)));
             } else if now >= entry.deadline {
-                let _ =
-                    self.prompter.note(&format!("no answer in time, onTimeout applies: {}", summary(&entry.question)));
+                head_settled |= i == 0;
+                let then = match entry.question.on_timeout {
+                    proto::OnTimeout::Allow => "allowed",
+                    proto::OnTimeout::Deny => "denied",
+                };
+                let _ = self.prompter.note(&format!("no answer in time, {then}: {}", summary(&entry.question)));
                 entry.answer(Answer::Timeout);
             } else {
                 kept.push_back(entry);
             }
         }
         self.entries = kept;
+        if head_settled {
+            self.prompter.clear();
+        }
     }
 
     fn finish_all(&mut self, answer: Answer) {
         self.entries.drain(..).for_each(|e| e.answer(answer));
+        self.prompter.clear();
     }
 }
 
+/// The question in one line, for notes; what the program controls is escaped.
 fn summary(q: &Question) -> String {
-    format!("pid {} {} {}({})", q.pid, q.exe, q.syscall, q.args)
+    render::clean(&format!("pid {} {} {}({})", q.pid, q.exe, q.syscall, q.args))
+}
+
+/// A warning for a policy whose prompt rules nobody can answer (no terminal, or `serve`), naming what applies
+/// instead: `None` if the policy never prompts.
+pub fn unanswerable(policy: &proto::Policy) -> Option<String> {
+    use proto::{Action, Decision, OnTimeout};
+    let mut allow = Vec::new();
+    let mut deny = Vec::new();
+    let mut sort = |spec: &proto::PromptSpec, what: String| match spec.on_timeout {
+        OnTimeout::Allow => allow.push(what),
+        OnTimeout::Deny => deny.push(what),
+    };
+    for rule in policy.rules.iter().filter(|r| r.action == Action::Notify) {
+        if let Some(Decision::Prompt(spec)) = &rule.decision {
+            sort(spec, format!("syscalls[{}] ({})", rule.index, rule.names.join(", ")));
+        }
+    }
+    if let Decision::Prompt(spec) = &policy.notify_default {
+        sort(spec, "notify rules without a decision".to_string());
+    }
+    if allow.is_empty() && deny.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !deny.is_empty() {
+        parts.push(format!("denied: {}", deny.join(", ")));
+    }
+    if !allow.is_empty() {
+        parts.push(format!("ALLOWED: {}", allow.join(", ")));
+    }
+    Some(format!(
+        "the policy has prompt rules but nobody can answer them here; their onTimeout applies at once, without asking ({})",
+        parts.join("; ")
+    ))
 }
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ mod tests {
             path: Some("/tmp/a[1].txt".into()),
             timeout: Duration::from_secs(1),
             deny_errno: proto::Errno::EACCES,
+            on_timeout: proto::OnTimeout::Deny,
         };
         saver.save(&q, false).unwrap();
         saver.save(&Question { syscall: "rmdir".into(), path: Some("/tmp/d".into()), ..q.clone() }, true).unwrap();

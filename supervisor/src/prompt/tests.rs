@@ -23,6 +23,10 @@ impl Prompter for Scripted {
         Ok(())
     }
 
+    fn clear(&mut self) {
+        self.shown.lock().unwrap().push("clear".into());
+    }
+
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>> {
         Box::pin(async move {
             let Some(&(delay, key)) = self.keys.front() else { return std::future::pending().await };
@@ -45,6 +49,7 @@ fn question(syscall: &str, path: &str, timeout_ms: u64) -> Question {
         path: Some(path.into()),
         timeout: Duration::from_millis(timeout_ms),
         deny_errno: proto::Errno::EPERM,
+        on_timeout: proto::OnTimeout::Deny,
     }
 }
 

@@ -1,36 +1,78 @@
 //! [`TtyPrompter`]: questions on the controlling terminal (`/dev/tty`), never on the program's stdout.
 //!
-//! The terminal is in raw mode (no echo, no line buffering, no signal keys) only while a question is shown, and
-//! its settings are restored after each answer and on drop, so every exit path leaves it as it was found.
+//! A question is drawn once, on the terminal's alternate screen, and nothing else reaches the terminal while it is
+//! shown:
+//! 1. supervise takes the terminal from the program (`hold`: foreground process group, processes that job control
+//!    does not hold stopped, raw mode with TOSTOP, pending input flushed);
+//! 2. it switches to the alternate screen (`ESC [ ? 1049 h`: the program's screen is kept aside, whole) and draws
+//!    the question, every line cut or broken to the terminal's width (`render`);
+//! 3. it holds the terminal's output (`tcflow(TCOOFF)`): from then on nothing written to the terminal shows, from
+//!    any process, until the answer. The program cannot resume it (its filter denies `TCXONC`, see the agent's
+//!    `filter::guard`). So the question has no live countdown: it says when the answer is due, and what then.
 //!
-//! Writes never wait: the terminal is open with O_NONBLOCK, and each drawing (a question with the erasure of the
-//! previous one, or a note) is one frame written as far as the terminal takes it now. A frame the terminal does not
-//! take at all (its output is stopped with Ctrl-S or `tcflow(TCOOFF)`) is skipped; the rest of a frame taken in part
-//! is finished, before anything else is written, on a later draw (the queue draws at least every 250 ms). So a
-//! stopped terminal never holds up the prompt task, the other questions or the exit; a question nobody can see
-//! times out, and its `onTimeout` applies.
+//! After the answer (or the timeout, or a withdrawal): output resumes, the question is erased and the program's
+//! screen comes back as it was (`ESC [ ? 1049 l`), a one-line note says what was decided, and the terminal goes back
+//! to the program (`hold`), whose held output then follows. A terminal without an alternate screen gets the question
+//! below the program's output, erased afterwards.
+//!
+//! Writes never wait: the terminal is open with O_NONBLOCK, and each drawing is one frame written as far as the
+//! terminal takes it now. The rest of a frame taken in part (or not at all: its output was stopped by Ctrl-S or
+//! `tcflow(TCOOFF)` before the question) is written before anything else, on a later call (the queue calls at
+//! least every 250 ms). So a stopped terminal never holds up the prompt task, the other questions or the exit; a
+//! question nobody can see times out, and its `onTimeout` applies. supervise holds the output only once its own
+//! frame is complete, and resumes only what it held.
+//!
+//! Keys: one read of the terminal counts only if it holds exactly one key outside escape sequences (`keys`), so that
+//! the terminal's own answers to queries a program can print, and pastes, never answer.
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::termios::{self, LocalFlags, SetArg, Termios};
+use nix::sys::termios::{self, FlowArg};
 use tokio::io::unix::AsyncFd;
 
-use super::{Key, Prompter, Question};
+use super::hold::{quiet, Hold};
+use super::keys::Decoder;
+use super::{render, Key, Prompter, Question};
+
+/// Enters the alternate screen; the question starts on a new line (below the program's output where there is no
+/// alternate screen).
+const ENTER: &str = "\x1b[?1049h\r\n";
+/// Leaves it (the program's screen and cursor come back).
+const LEAVE: &str = "\x1b[?1049l";
+/// How often a shown question looks for processes that job control does not hold.
+const RECHECK: Duration = Duration::from_millis(250);
 
 /// The controlling terminal, opened for questions.
 pub struct TtyPrompter {
     tty: AsyncFd<File>,
-    /// Settings to restore; `Some` while in raw mode.
-    saved: Option<Termios>,
-    /// Lines of the question currently drawn (or being drawn: see `pending`).
-    drawn: usize,
+    decoder: Decoder,
+    shown: Option<Shown>,
     /// The rest of a frame that the terminal took only in part; written before anything else.
     pending: Vec<u8>,
+    /// Notes that came while a question was shown, written after it.
+    deferred: Vec<String>,
+}
+
+/// The question on the screen.
+struct Shown {
+    question: Question,
+    /// The number of other questions waiting, as drawn.
+    waiting: usize,
+    hold: Hold,
+    /// Lines drawn.
+    lines: usize,
+    /// Bytes of the question's frame, and how many of them are still pending (at the end of `pending`).
+    frame: usize,
+    unwritten: usize,
+    /// supervise stopped the terminal's output (TCOOFF) and must resume it.
+    held: bool,
+    checked: Instant,
 }
 
 impl TtyPrompter {
@@ -46,103 +88,207 @@ impl TtyPrompter {
             .open("/dev/tty")?;
         // SAFETY: the File owns the fd, and the AsyncFd owns the File until drop, so the fd stays open and unchanged.
         let tty = unsafe { AsyncFd::register(file) }.map_err(io::Error::from)?;
-        Ok(TtyPrompter { tty, saved: None, drawn: 0, pending: Vec::new() })
-    }
-
-    fn raw(&mut self) -> io::Result<()> {
-        if self.saved.is_none() {
-            let saved = termios::tcgetattr(self.tty.get_ref())?;
-            let mut raw = saved.clone();
-            raw.local_flags.remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
-            termios::tcsetattr(self.tty.get_ref(), SetArg::TCSANOW, &raw)?;
-            self.saved = Some(saved);
-        }
-        Ok(())
-    }
-
-    fn restore(&mut self) {
-        if let Some(saved) = self.saved.take() {
-            let _ = termios::tcsetattr(self.tty.get_ref(), SetArg::TCSANOW, &saved);
-        }
+        Ok(TtyPrompter { tty, decoder: Decoder::default(), shown: None, pending: Vec::new(), deferred: Vec::new() })
     }
 
     /// Writes as much of `bytes` as the terminal takes now, without waiting; returns how much that was.
     fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
         let mut out = self.tty.get_ref();
         let mut done = 0;
-        while done < bytes.len() {
-            match out.write(&bytes[done..]) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        quiet(|| {
+            while done < bytes.len() {
+                match out.write(&bytes[done..]) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        Ok(done)
+            Ok(done)
+        })
     }
 
-    /// Writes one frame without waiting: first the rest of an earlier frame, then this one. Returns false if the
-    /// frame was skipped (the terminal takes nothing now); true if it was written, or begun and its rest is pending.
-    fn emit(&mut self, frame: &str) -> io::Result<bool> {
-        if !self.pending.is_empty() {
-            let n = self.write_now(&self.pending)?;
-            self.pending.drain(..n);
-            if !self.pending.is_empty() {
-                return Ok(false);
-            }
-        }
-        let n = self.write_now(frame.as_bytes())?;
-        if n == 0 && !frame.is_empty() {
-            return Ok(false);
-        }
-        self.pending.extend_from_slice(&frame.as_bytes()[n..]);
-        Ok(true)
+    /// Queues `frame` after any pending bytes and writes what the terminal takes now.
+    fn emit(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(frame);
+        let n = self.write_now(&self.pending)?;
+        self.pending.drain(..n);
+        Ok(())
     }
 
-    /// What erases the drawn question: the cursor is on its last line (no newline after it), so go up to its first
-    /// line, then clear to the end of the screen.
-    fn erasure(&self) -> String {
-        match self.drawn {
-            0 => String::new(),
-            1 => "\r\x1b[J".to_string(),
-            lines => format!("\r\x1b[{}A\x1b[J", lines - 1),
+    fn size(&self) -> (usize, usize) {
+        // SAFETY: all-zero is a valid winsize; ioctl(2) TIOCGWINSZ fills it, on an fd the AsyncFd keeps open.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let ok = unsafe { libc::ioctl(self.tty.get_ref().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } == 0;
+        if ok && ws.ws_col > 0 && ws.ws_row > 0 {
+            (usize::from(ws.ws_col), usize::from(ws.ws_row))
+        } else {
+            (80, 24)
         }
+    }
+
+    fn flow(&self, action: FlowArg) {
+        let _ = quiet(|| termios::tcflow(self.tty.get_ref(), action));
+    }
+
+    fn begin(&mut self, q: &Question, remaining: Duration, waiting: usize) -> io::Result<()> {
+        let hold = Hold::take(self.tty.get_ref());
+        self.decoder = Decoder::default();
+        let text = self.text(q, remaining, waiting, hold.flushed);
+        let frame = format!("{ENTER}{}", text.join("\r\n"));
+        let written = self.emit(frame.as_bytes());
+        let complete = self.pending.is_empty();
+        if complete {
+            self.flow(FlowArg::TCOOFF);
+        }
+        self.shown = Some(Shown {
+            question: q.clone(),
+            waiting,
+            hold,
+            lines: text.len(),
+            frame: frame.len(),
+            unwritten: frame.len().min(self.pending.len()),
+            held: complete,
+            checked: Instant::now(),
+        });
+        self.shown.as_mut().expect("just set").hold.resume();
+        written
+    }
+
+    fn text(&self, q: &Question, remaining: Duration, waiting: usize, flushed: usize) -> Vec<String> {
+        let (width, height) = self.size();
+        let mut text = render::lines(q, width, height, SystemTime::now() + remaining, waiting);
+        if flushed > 0 {
+            let line = format!("  ({flushed} bytes typed before this question: ignored)");
+            text.push(render::fit(&line, width.clamp(20, 1000) - 1));
+        }
+        text
+    }
+
+    /// True if the terminal takes output now (it is not stopped, and has room).
+    fn writable(&self) -> bool {
+        let mut fds = [libc::pollfd { fd: self.tty.get_ref().as_raw_fd(), events: libc::POLLOUT, revents: 0 }];
+        // SAFETY: poll(2) on one pollfd of this frame, without waiting.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+        ready > 0 && fds[0].revents & libc::POLLOUT != 0
+    }
+
+    /// While the question is shown: finish its frame once the terminal takes output, hold the output once it is
+    /// complete, draw it again if the number of questions waiting changed, and look for processes to hold. Every
+    /// frame is written while the program is paused.
+    fn keep(&mut self, remaining: Duration, waiting: usize) -> io::Result<()> {
+        let mut shown = self.shown.take().expect("a question is shown");
+        let result = self.keep_shown(&mut shown, remaining, waiting);
+        self.shown = Some(shown);
+        result
+    }
+
+    fn keep_shown(&mut self, shown: &mut Shown, remaining: Duration, waiting: usize) -> io::Result<()> {
+        if !self.pending.is_empty() && self.writable() {
+            shown.hold.pause();
+            let result = self.emit(&[]);
+            shown.unwritten = shown.unwritten.min(self.pending.len());
+            if self.pending.is_empty() && !shown.held {
+                shown.held = true;
+                self.flow(FlowArg::TCOOFF);
+            }
+            shown.hold.resume();
+            result?;
+        }
+        if shown.held && waiting != shown.waiting {
+            let text = self.text(&shown.question, remaining, waiting, shown.hold.flushed);
+            let frame = format!("{}{}", erasure(shown.lines), text.join("\r\n"));
+            shown.hold.pause();
+            self.flow(FlowArg::TCOON);
+            let result = self.emit(frame.as_bytes());
+            if self.pending.is_empty() {
+                self.flow(FlowArg::TCOOFF);
+                shown.lines = text.len();
+                shown.waiting = waiting;
+            } else {
+                // The terminal took it in part: leave the output running, the rest goes out later.
+                shown.held = false;
+            }
+            shown.hold.resume();
+            result?;
+        }
+        if shown.checked.elapsed() >= RECHECK {
+            shown.checked = Instant::now();
+            shown.hold.recheck();
+        }
+        Ok(())
+    }
+
+    /// Ends the question: output resumed, question erased, notes written, terminal given back; the frame is
+    /// written while the program is paused.
+    fn end(&mut self) {
+        let Some(mut shown) = self.shown.take() else { return };
+        shown.hold.pause();
+        if shown.held {
+            self.flow(FlowArg::TCOON);
+        }
+        let mut frame = String::new();
+        if shown.unwritten == shown.frame {
+            // Nothing of the question reached the screen: drop it rather than draw and erase it.
+            let keep = self.pending.len() - shown.unwritten;
+            self.pending.truncate(keep);
+        } else {
+            frame.push_str(&erasure(shown.lines));
+            frame.push_str(LEAVE);
+        }
+        for line in self.deferred.drain(..) {
+            frame.push_str(&format!("supervise: {line}\r\n"));
+        }
+        let _ = self.emit(frame.as_bytes());
+        shown.hold.release(self.tty.get_ref());
+    }
+}
+
+/// What erases a drawing of `lines` lines, the cursor being at the end of its last one.
+fn erasure(lines: usize) -> String {
+    match lines {
+        0 | 1 => "\r\x1b[J".to_string(),
+        lines => format!("\r\x1b[{}A\x1b[J", lines - 1),
     }
 }
 
 impl Prompter for TtyPrompter {
     fn show(&mut self, q: &Question, remaining: Duration, waiting: usize) -> io::Result<()> {
-        self.raw()?;
-        let text = render(q, remaining, waiting);
-        let frame = format!("{}{}", self.erasure(), text.replace('\n', "\r\n"));
-        if self.emit(&frame)? {
-            self.drawn = text.lines().count();
+        match &self.shown {
+            Some(shown) if shown.question == *q => self.keep(remaining, waiting),
+            Some(_) => {
+                self.end();
+                self.begin(q, remaining, waiting)
+            }
+            None => self.begin(q, remaining, waiting),
         }
-        Ok(())
     }
 
     fn note(&mut self, line: &str) -> io::Result<()> {
-        let frame = format!("{}supervise: {line}\r\n", self.erasure());
-        self.restore();
-        if self.emit(&frame)? {
-            self.drawn = 0;
+        if self.shown.is_some() {
+            self.deferred.push(line.to_string());
+            return Ok(());
         }
-        Ok(())
+        self.emit(format!("supervise: {line}\r\n").as_bytes())
+    }
+
+    fn clear(&mut self) {
+        self.end();
     }
 
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>> {
         Box::pin(async move {
             loop {
                 let mut guard = self.tty.readable().await.ok()?;
-                let mut byte = [0u8; 1];
-                match guard.try_io(|tty| tty.get_ref().read(&mut byte)) {
+                let mut bytes = [0u8; 64];
+                match guard.try_io(|tty| tty.get_ref().read(&mut bytes)) {
                     Ok(Ok(0)) => return None,
-                    Ok(Ok(_)) => {
-                        return Some(match byte[0] {
-                            3 => Key::CtrlC,
-                            b => Key::Char(char::from(b)),
-                        })
+                    Ok(Ok(n)) => {
+                        if let Some(key) = self.decoder.read(&bytes[..n], Instant::now()) {
+                            return Some(key);
+                        }
                     }
                     Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Ok(Err(_)) => return None,
@@ -156,24 +302,8 @@ impl Prompter for TtyPrompter {
 impl Drop for TtyPrompter {
     fn drop(&mut self) {
         // One try, without waiting: a stopped terminal keeps the question on its screen.
-        let erasure = self.erasure();
-        let _ = self.emit(&erasure);
-        self.restore();
+        self.end();
     }
-}
-
-/// The text of a question: who, what, the countdown and the keys.
-pub fn render(q: &Question, remaining: Duration, waiting: usize) -> String {
-    let queued = if waiting > 0 { format!(" · {waiting} more waiting") } else { String::new() };
-    format!(
-        "supervise: pid {} {} ({})\n  wants {}({})\n  [y] allow once  [n] deny once  [a] always allow  [d] always deny  · {}s left{queued} ",
-        q.pid,
-        q.exe,
-        q.cmdline,
-        q.syscall,
-        q.args,
-        remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0),
-    )
 }
 
 /// A prompter for a terminal that is gone: every write fails, so the queue times questions out at once.
@@ -187,6 +317,8 @@ impl Prompter for Closed {
     fn note(&mut self, _: &str) -> io::Result<()> {
         Ok(())
     }
+
+    fn clear(&mut self) {}
 
     fn next_key(&mut self) -> Pin<Box<dyn Future<Output = Option<Key>> + Send + '_>> {
         Box::pin(async { None })
