@@ -1,15 +1,21 @@
-//! Issue 14: the plain kernel against supervise's path emulation. The `fsdiff` helper runs a fixed list of path
-//! calls of the emulated families (see tests/src/fsdiff/main.rs) and prints one deterministic line per call. Each
-//! test prepares a fresh tree, runs `fsdiff` plainly, prepares the tree again at the same absolute path, runs
-//! `fsdiff` under supervise with the allow-all path policy (tests/e2e/fixtures/paths-allow-all.json), and compares
-//! the two outputs line by line: any difference is a place where the emulation does not give the kernel's answer.
+//! Issues 14 and 18: the plain kernel against supervise's path emulation. The `fsdiff` helper runs a fixed list of
+//! path calls of the emulated families (open, creat, mkdir, unlink, rmdir; rename, link, symlink, chmod, chown,
+//! truncate, utimensat, mknod and their *at forms: see tests/src/fsdiff/main.rs) and prints one deterministic line
+//! per call. Each test prepares a fresh tree, runs `fsdiff` plainly, prepares the tree again at the same absolute
+//! path, runs `fsdiff` under supervise with the allow-all path policy (tests/e2e/fixtures/paths-allow-all.json), and
+//! compares the two outputs line by line: any difference is a place where the emulation does not give the kernel's
+//! answer.
 //!
-//! Four modes: (a) all as root; (b) all as uid 65534; (c) root supervise, the target dropping to 65534 with
-//! setpriv; (d) root supervise, the target root without CAP_DAC_OVERRIDE. Both runs of a mode go through the same
+//! Modes: (a) all as root; (b) all as uid 65534; (c) root supervise, the target dropping to 65534 with setpriv;
+//! (d) root supervise, the target root without CAP_DAC_OVERRIDE; (e) the target root in a private mount namespace;
+//! (f) the target chrooted in its own mount namespace, as uid 65534. Both runs of a mode go through the same
 //! wrappers: CAP_SYS_TIME dropped from every set, `env -i` (one environment for supervise, another for the target,
 //! so that environ shows whose it is), supervise's cwd outside the tree and the target's in it (`env -C`), so that
-//! `/proc/self/cwd` shows whose it is too. The sysctls fs.protected_* are read (never changed) and shown in the
-//! header of both outputs.
+//! `/proc/self/cwd` shows whose it is too. The sysctls fs.protected_* are read and shown in the header of both
+//! outputs (and read again after the runs: a test fails when another process switched them meanwhile); two tests
+//! switch them all on, then all off, for their length. In the private mount namespace (e) the
+//! target mounts a tmpfs on a directory of some ops (`fsdiff run --tmpfs`): renames and links across it are EXDEV,
+//! its mount point is EBUSY, and what is made beneath it must land in the target's tmpfs.
 //!
 //! `SUPERVISE_DIFF_OUT=DIR` keeps both outputs of each mode there (`a.kernel.txt`, `a.supervise.txt`, …).
 //! fsdiff by hand: `fsdiff prepare /tmp/t 0 && cd /tmp/t && fsdiff run` (and `fsdiff list`).
@@ -34,6 +40,8 @@ struct Mode {
     outer_uid: u32,
     /// The uid the target runs as: owner of the tree.
     target_uid: u32,
+    /// Whether the target is root in a mount namespace of its own, and mounts the ops' tmpfs (`--tmpfs`).
+    tmpfs: bool,
 }
 
 const AS_ROOT: Mode = Mode {
@@ -42,6 +50,7 @@ const AS_ROOT: Mode = Mode {
     inner: &[],
     outer_uid: 0,
     target_uid: 0,
+    tmpfs: false,
 };
 
 const AS_NOBODY: Mode = Mode {
@@ -50,6 +59,7 @@ const AS_NOBODY: Mode = Mode {
     inner: &[],
     outer_uid: NOBODY,
     target_uid: NOBODY,
+    tmpfs: false,
 };
 
 const TARGET_DROPS: Mode = Mode {
@@ -58,6 +68,7 @@ const TARGET_DROPS: Mode = Mode {
     inner: &["setpriv", NOBODY_IDS[0], NOBODY_IDS[1], NOBODY_IDS[2]],
     outer_uid: 0,
     target_uid: NOBODY,
+    tmpfs: false,
 };
 
 const NO_DAC_OVERRIDE: Mode = Mode {
@@ -66,6 +77,7 @@ const NO_DAC_OVERRIDE: Mode = Mode {
     inner: &["setpriv", "--inh-caps=-dac_override", "--bounding-set=-dac_override"],
     outer_uid: 0,
     target_uid: 0,
+    tmpfs: false,
 };
 
 const OWN_MOUNT_NS: Mode = Mode {
@@ -74,6 +86,7 @@ const OWN_MOUNT_NS: Mode = Mode {
     inner: &["unshare", "-m", "--propagation", "private"],
     outer_uid: 0,
     target_uid: 0,
+    tmpfs: true,
 };
 
 /// The target chrooted into a recursive bind of `/` (in a private mount namespace, under the work directory),
@@ -94,6 +107,7 @@ const CHROOTED: Mode = Mode {
     ],
     outer_uid: 0,
     target_uid: NOBODY,
+    tmpfs: false,
 };
 
 #[test]
@@ -126,18 +140,41 @@ fn differential_target_without_dac_override() {
     differential(&NO_DAC_OVERRIDE);
 }
 
-/// fs.protected_symlinks, protected_regular and protected_fifos switched on for the length of the test (they are
-/// off on some hosts, and then the sticky-directory cases show nothing): supervise must apply them to the target as
-/// the kernel does. The sysctls are restored on every path, a panic included.
+/// fs.protected_symlinks, protected_hardlinks, protected_regular and protected_fifos switched on for the length of
+/// the test (they are off on some hosts, and then the sticky-directory and hard-link cases show nothing): supervise
+/// must apply them to the target as the kernel does. The sysctls are restored on every path, a panic included.
 #[test]
 fn differential_with_the_sticky_directory_protections_on() {
     if !needs_root("switching fs.protected_* on") {
         return;
     }
-    let on = Sysctls::set(&[("protected_symlinks", "1"), ("protected_regular", "2"), ("protected_fifos", "2")]);
+    let on = Sysctls::set(&[
+        ("protected_symlinks", "1"),
+        ("protected_hardlinks", "1"),
+        ("protected_regular", "2"),
+        ("protected_fifos", "2"),
+    ]);
     run_differential(&AS_NOBODY);
     run_differential(&TARGET_DROPS);
     drop(on);
+}
+
+/// The same protections all off (protected_hardlinks is on by default): supervise must not apply one the kernel
+/// does not, such as refusing a hard link to another user's file.
+#[test]
+fn differential_with_the_sticky_directory_protections_off() {
+    if !needs_root("switching fs.protected_* off") {
+        return;
+    }
+    let off = Sysctls::set(&[
+        ("protected_symlinks", "0"),
+        ("protected_hardlinks", "0"),
+        ("protected_regular", "0"),
+        ("protected_fifos", "0"),
+    ]);
+    run_differential(&AS_NOBODY);
+    run_differential(&TARGET_DROPS);
+    drop(off);
 }
 
 /// Held by every test of this module: the sysctls one of them switches are read by all of them.
@@ -193,6 +230,7 @@ fn fsdiff_is_deterministic_on_the_plain_kernel() {
         let work = work(mode);
         let first = run_fsdiff(mode, &work, false, &sysctl);
         let second = run_fsdiff(mode, &work, false, &sysctl);
+        unchanged_since(&sysctl, mode);
         assert_eq!((first.code, second.code), (Some(0), Some(0)), "{}: {}{}", mode.name, first.stderr, second.stderr);
         assert!(
             first.stdout.contains(ids),
@@ -226,6 +264,13 @@ fn sysctls() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Fails the test when fs.protected_* are not what they were at its start: another process (another test run on the
+/// same host) switched them, and the two outputs were made under different rules.
+fn unchanged_since(before: &str, mode: &Mode) {
+    let now = sysctls();
+    assert_eq!(now, before, "{}: fs.protected_* changed during the test (by another process?)", mode.name);
 }
 
 /// The work directory of one mode: copies of fsdiff, supervise and the policy that every uid can read and run
@@ -283,6 +328,9 @@ fn run_fsdiff(mode: &Mode, work: &Work, supervised: bool, sysctl: &str) -> Outpu
     cmd.args(mode.inner);
     cmd.args(["env", "-i", "-C"]).arg(&work.tree).args(["LANG=C", "FSDIFF_SIDE=target"]);
     cmd.arg(&work.fsdiff).args(["run", "--sysctl", sysctl]);
+    if mode.tmpfs {
+        cmd.arg("--tmpfs");
+    }
     run_with(cmd, b"", TIMEOUT)
 }
 
@@ -330,6 +378,7 @@ fn run_differential(mode: &Mode) {
     let ops = plain.stdout.lines().filter(|l| !l.starts_with('#')).count();
     assert!(ops >= 150, "fsdiff ran {ops} ops, expected at least 150");
     let supervised = run_fsdiff(mode, &work, true, &sysctl);
+    unchanged_since(&sysctl, mode);
     let diffs = differences(&plain.stdout, &supervised.stdout);
     if let Some(dir) = std::env::var_os("SUPERVISE_DIFF_OUT") {
         let slug: String = mode.name.chars().take(3).filter(char::is_ascii_alphabetic).collect();

@@ -3,8 +3,12 @@
 
 use std::fmt::Write as _;
 
-use crate::ops::{Call, Dfd, Fp, Op, Pre};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::ops::{Arg, Call, Dfd, Fp, Op, Pre};
 use crate::sys::{self, c, errno_name, Res};
+use crate::uring;
 
 /// A static whose bytes `/proc/self/mem` must give back at its own address.
 static MARK: [u8; 32] = *b"fsdiff: this program's own bytes";
@@ -16,18 +20,26 @@ pub const UMASK: u32 = 0o022;
 const KNOWN_DIRS: &[&[u8]] =
     &[b".", b"..", b"d", b"d/sub", b"ro", b"other_d", b"sticky", b"sgid", b"chain", b"/", b"/proc", b"/etc", b"/tmp"];
 
-/// Runs `op` in ROOT/<name> and returns its line.
-pub fn run(op: &Op, root: &[u8]) -> String {
+/// Whether `Pre::Tmpfs` mounts (`fsdiff run --tmpfs`: the program is root in a mount namespace of its own).
+pub static TMPFS: AtomicBool = AtomicBool::new(false);
+
+/// Runs `op` in ROOT/<name> and returns its line. `since`: the coarse clock's seconds when the run started (a file
+/// time from then on is shown as `now`).
+pub fn run(op: &Op, root: &[u8], since: i64) -> String {
     let dir = [root, b"/", op.name.as_bytes()].concat();
     if let Err(e) = sys::chdir(&c(&dir)) {
         return format!("{}: setup-failed chdir {}", op.name, errno_name(e));
     }
-    let line = run_here(op);
+    let mut mounted = Vec::new();
+    let line = run_here(op, since, &mut mounted);
+    for path in mounted {
+        let _ = sys::umount_detach(&c(path));
+    }
     sys::chdir(&c(root)).expect("chdir back to the tree");
     format!("{}: {line}", op.name)
 }
 
-fn run_here(op: &Op) -> String {
+fn run_here<'a>(op: &'a Op, since: i64, mounted: &mut Vec<&'a [u8]>) -> String {
     let known: Vec<(&[u8], (u64, u64))> = KNOWN_DIRS
         .iter()
         .filter_map(|&p| sys::fstatat(libc::AT_FDCWD, &c(p), 0).ok().map(|st| (p, (st.st_dev, st.st_ino))))
@@ -40,9 +52,21 @@ fn run_here(op: &Op) -> String {
     for step in &op.pre {
         let made = match step {
             Pre::Tree(p) => sys::open_tree(libc::AT_FDCWD, &c(p), 0).map(|fd| fds.push(fd as i32)),
+            Pre::TreeNofollow(p) => {
+                sys::open_tree(libc::AT_FDCWD, &c(p), libc::AT_SYMLINK_NOFOLLOW).map(|fd| fds.push(fd as i32))
+            }
+            Pre::Open(p, flags) => {
+                uring::openat(libc::AT_FDCWD, &c(p), flags | libc::O_CLOEXEC, 0o600).map(|fd| fds.push(fd as i32))
+            }
             Pre::Memfd(text) => sys::memfd(text).map(|fd| fds.push(fd as i32)),
             Pre::Pipe(text) => sys::pipe(text).map(|(r, w)| fds.extend([r, w])),
-            Pre::Rename(from, to) => sys::renameat(libc::AT_FDCWD, &c(from), &c(to)).map(drop),
+            Pre::Socket => sys::socketpair().map(|(a, b)| fds.extend([a, b])),
+            Pre::Rename(from, to) => uring::rename(&c(from), &c(to)).map(drop),
+            Pre::Unlink(p, flags) => uring::unlink(&c(p), *flags).map(drop),
+            Pre::Tmpfs(p) if TMPFS.load(Ordering::Relaxed) => {
+                sys::mount_tmpfs(&c(p), c"mode=0777,size=1m").map(|_| mounted.push(p))
+            }
+            Pre::Tmpfs(_) => Ok(()),
             Pre::Close(i) => {
                 sys::close(fds[*i]);
                 fds[*i] = -1;
@@ -60,6 +84,33 @@ fn run_here(op: &Op) -> String {
         Dfd::Raw(n) => n,
         Dfd::Pre(i) => fds[i],
     };
+    if let Call::Sys { sys, args } = &op.call {
+        let old_umask = op.umask.map(sys::umask);
+        let result = call_sys(*sys, args, &dfd, &expand);
+        if old_umask.is_some() {
+            sys::umask(UMASK);
+        }
+        let mut line = match result {
+            Ok(ret) => format!("ret={ret}"),
+            Err(e) => format!("errno={}", errno_name(e)),
+        };
+        // Every path the call names, each relative to the dirfd just before it.
+        let mut named: Vec<(i32, &[u8])> = Vec::new();
+        let mut at = libc::AT_FDCWD;
+        for arg in args {
+            match arg {
+                Arg::Fd(d) => at = dfd(*d),
+                Arg::Path(path) => {
+                    named.push((at, path));
+                    at = libc::AT_FDCWD;
+                }
+                _ => at = libc::AT_FDCWD,
+            }
+        }
+        show_states(&mut line, op, named, since, &expand);
+        fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| sys::close(fd));
+        return line;
+    }
     // What the call names (dirfd, path), and whether its state is shown afterwards (when it creates or removes).
     let creates = |flags: i64| flags & i64::from(libc::O_CREAT) != 0;
     let (d, path, shown) = match &op.call {
@@ -69,6 +120,7 @@ fn run_here(op: &Op) -> String {
         Call::Creat { path, .. } | Call::Mkdir { path, .. } => (Dfd::Cwd, path, true),
         Call::Unlink { path } | Call::Rmdir { path } => (Dfd::Cwd, path, true),
         Call::Mkdirat { dfd, path, .. } | Call::Unlinkat { dfd, path, .. } => (*dfd, path, true),
+        Call::Sys { .. } => unreachable!("run above"),
     };
     let (d, p) = (dfd(d), c(&expand(path)));
     let old_umask = op.umask.map(sys::umask);
@@ -82,6 +134,7 @@ fn run_here(op: &Op) -> String {
         Call::Unlink { .. } => sys::unlink(&p),
         Call::Unlinkat { flags, .. } => sys::unlinkat(d, &p, *flags),
         Call::Rmdir { .. } => sys::rmdir(&p),
+        Call::Sys { .. } => unreachable!("run above"),
     };
     let is_open =
         matches!(op.call, Call::Open { .. } | Call::Openat { .. } | Call::Openat2 { .. } | Call::Creat { .. });
@@ -97,19 +150,55 @@ fn run_here(op: &Op) -> String {
         }
         Ok(ret) => format!("ret={ret}"),
     };
-    // The state of what the call named (when it is a name that stat can show), then the requested paths; each shown
-    // as written in the op (placeholders unexpanded).
-    let mut states: Vec<(i32, &[u8])> = Vec::new();
-    if shown && !path.is_empty() && path.len() < 200 {
-        states.push((d, path));
-    }
-    states.extend(op.check.iter().map(|p| (libc::AT_FDCWD, p.as_slice())));
-    for (d, path) in states {
-        let label = if path.len() > 64 { format!("<{}-byte path>", path.len()) } else { show(path) };
-        let _ = write!(line, " | {label}={}", state(d, &expand(path)));
-    }
+    let named = if shown { vec![(d, path.as_slice())] } else { Vec::new() };
+    show_states(&mut line, op, named, since, &expand);
     fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| sys::close(fd));
     line
+}
+
+/// Appends the state of what the call named (when it is a name that stat can show), then of the requested paths;
+/// each labelled as written in the op (placeholders unexpanded).
+fn show_states(line: &mut String, op: &Op, named: Vec<(i32, &[u8])>, since: i64, expand: &dyn Fn(&[u8]) -> Vec<u8>) {
+    let times = op.times.then_some(since);
+    let mut states: Vec<(i32, &[u8], bool)> = Vec::new();
+    states.extend(named.into_iter().filter(|(_, p)| !p.is_empty() && p.len() < 200).map(|(d, p)| (d, p, false)));
+    states.extend(op.check.iter().map(|p| (libc::AT_FDCWD, p.as_slice(), false)));
+    states.extend(op.follow.iter().map(|p| (libc::AT_FDCWD, p.as_slice(), true)));
+    for (d, path, follow) in states {
+        let label = if path.len() > 64 { format!("<{}-byte path>", path.len()) } else { show(path) };
+        let at = if follow { "@" } else { "" };
+        // A directory's link count, of the tree only (that of /proc counts processes).
+        let nlink = !path.starts_with(b"/");
+        let _ = write!(line, " | {at}{label}={}", state(d, &expand(path), follow, nlink, times));
+    }
+}
+
+/// Makes the raw arguments of a [`Call::Sys`] (strings and times owned here for the call) and runs it.
+fn call_sys(sys: sys::Sys, args: &[Arg], dfd: &dyn Fn(Dfd) -> i32, expand: &dyn Fn(&[u8]) -> Vec<u8>) -> Res {
+    let mut strings: Vec<CString> = Vec::new();
+    let mut times: Vec<Box<[libc::timespec; 2]>> = Vec::new();
+    let mut raw: Vec<libc::c_long> = Vec::new();
+    for arg in args {
+        raw.push(match arg {
+            Arg::Fd(d) => dfd(*d) as libc::c_long,
+            Arg::Path(p) | Arg::Text(p) => {
+                strings.push(c(&expand(p)));
+                strings.last().expect("just pushed").as_ptr() as libc::c_long
+            }
+            Arg::Null => 0,
+            Arg::Int(n) => *n as libc::c_long,
+            Arg::OwnUid => sys::geteuid() as libc::c_long,
+            Arg::OwnGid => sys::getegid() as libc::c_long,
+            Arg::Times([a, an, m, mn]) => {
+                // SAFETY: an all-zero timespec is a valid value.
+                let mut ts: [libc::timespec; 2] = unsafe { std::mem::zeroed() };
+                (ts[0].tv_sec, ts[0].tv_nsec, ts[1].tv_sec, ts[1].tv_nsec) = (*a, *an, *m, *mn);
+                times.push(Box::new(ts));
+                times.last().expect("just pushed").as_ptr() as libc::c_long
+            }
+        });
+    }
+    sys.call(&raw)
 }
 
 fn expand(path: &[u8], fds: &[i32]) -> Vec<u8> {
@@ -128,21 +217,58 @@ fn expand(path: &[u8], fds: &[i32]) -> Vec<u8> {
     bytes
 }
 
-/// `lstat` of `path` relative to `dirfd`: `missing`, an errno, or type:mode:uid:gid and what fits the type.
-pub fn state(dirfd: i32, path: &[u8]) -> String {
-    let st = match sys::fstatat(dirfd, &c(path), libc::AT_SYMLINK_NOFOLLOW) {
+/// `lstat` (or with `follow`, `stat`) of `path` relative to `dirfd`: `missing`, an errno, or type:mode:uid:gid
+/// and what fits the type (a directory's link count with `nlink`); with `times`, the access and modification times
+/// too (`now` from that second on).
+pub fn state(dirfd: i32, path: &[u8], follow: bool, nlink: bool, times: Option<i64>) -> String {
+    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    let st = match sys::fstatat(dirfd, &c(path), flags) {
         Err(libc::ENOENT) => return "missing".into(),
         Err(e) => return errno_name(e),
         Ok(st) => st,
     };
     let base = format!("{}:{:04o}:{}:{}", kind(st.st_mode), st.st_mode & 0o7777, st.st_uid, st.st_gid);
-    match st.st_mode & libc::S_IFMT {
+    let mut text = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => format!("{base}:size={}:nlink={}", st.st_size, st.st_nlink),
-        libc::S_IFLNK => {
-            format!("{base}->{}", sys::readlinkat(dirfd, &c(path)).map_or_else(errno_name, |t| show(&t)))
+        libc::S_IFDIR if nlink => format!("{base}:nlink={}", st.st_nlink),
+        libc::S_IFLNK => match sys::readlinkat(dirfd, &c(path)) {
+            Err(e) => format!("{base}->{}", errno_name(e)),
+            Ok(t) if t.len() > 128 => format!("{base}-><{} bytes, fnv {:016x}>", t.len(), fnv(&t)),
+            Ok(t) => format!("{base}->{}", show(&mask_inodes(&t))),
+        },
+        libc::S_IFCHR | libc::S_IFBLK => {
+            format!("{base}:rdev={}:{}", libc::major(st.st_rdev), libc::minor(st.st_rdev))
         }
         _ => base,
+    };
+    if let Some(since) = times {
+        let time = |sec: i64, nsec: i64| {
+            if (since..since + 3600).contains(&sec) {
+                "now".to_string()
+            } else {
+                format!("{sec}.{nsec:09}")
+            }
+        };
+        let _ = write!(text, ":a={}:m={}", time(st.st_atime, st.st_atime_nsec), time(st.st_mtime, st.st_mtime_nsec));
     }
+    text
+}
+
+/// A magic link's text with the inode numbers it holds (`pipe:[N]`, `socket:[N]`, an O_TMPFILE's `#N`) as `N`.
+fn mask_inodes(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        out.push(text[i]);
+        i += 1;
+        if matches!(out.last(), Some(b'[' | b'#')) && text.get(i).is_some_and(u8::is_ascii_digit) {
+            while text.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            out.push(b'N');
+        }
+    }
+    out
 }
 
 fn kind(mode: u32) -> &'static str {

@@ -32,6 +32,20 @@ fn sys4(nr: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long, d: 
     check(unsafe { libc::syscall(nr, a, b, c, d) })
 }
 
+/// `syscall(nr, a, b, c, d, e, f)` with every argument as a long.
+pub fn syscall6(
+    nr: libc::c_long,
+    a: libc::c_long,
+    b: libc::c_long,
+    c: libc::c_long,
+    d: libc::c_long,
+    e: libc::c_long,
+    f: libc::c_long,
+) -> Res {
+    // SAFETY: as in `sys4`: callers pass the argument list of `nr`, pointers to memory they own for the call.
+    check(unsafe { libc::syscall(nr, a, b, c, d, e, f) })
+}
+
 fn ptr(p: &CStr) -> libc::c_long {
     p.as_ptr() as libc::c_long
 }
@@ -53,6 +67,85 @@ mod legacy {
     pub const MKDIR: libc::c_long = -1;
     pub const UNLINK: libc::c_long = -1;
     pub const RMDIR: libc::c_long = -1;
+}
+
+/// The calls of the families added for issue 18 (two-path calls, attributes, nodes), by name.
+#[derive(Clone, Copy, Debug)]
+pub enum Sys {
+    Rename,
+    Renameat,
+    Renameat2,
+    Link,
+    Linkat,
+    Symlink,
+    Symlinkat,
+    Chmod,
+    Fchmodat,
+    Fchmodat2,
+    Chown,
+    Lchown,
+    Fchownat,
+    Truncate,
+    Utimensat,
+    Mknod,
+    Mknodat,
+}
+
+#[cfg(target_arch = "x86_64")]
+mod legacy2 {
+    pub const RENAME: libc::c_long = libc::SYS_rename;
+    pub const LINK: libc::c_long = libc::SYS_link;
+    pub const SYMLINK: libc::c_long = libc::SYS_symlink;
+    pub const CHMOD: libc::c_long = libc::SYS_chmod;
+    pub const CHOWN: libc::c_long = libc::SYS_chown;
+    pub const LCHOWN: libc::c_long = libc::SYS_lchown;
+    pub const MKNOD: libc::c_long = libc::SYS_mknod;
+}
+#[cfg(not(target_arch = "x86_64"))]
+mod legacy2 {
+    pub const RENAME: libc::c_long = -1;
+    pub const LINK: libc::c_long = -1;
+    pub const SYMLINK: libc::c_long = -1;
+    pub const CHMOD: libc::c_long = -1;
+    pub const CHOWN: libc::c_long = -1;
+    pub const LCHOWN: libc::c_long = -1;
+    pub const MKNOD: libc::c_long = -1;
+}
+
+impl Sys {
+    /// The syscall number; -1 for a legacy call this architecture does not have.
+    pub fn nr(self) -> libc::c_long {
+        match self {
+            Sys::Rename => legacy2::RENAME,
+            Sys::Renameat => libc::SYS_renameat,
+            Sys::Renameat2 => libc::SYS_renameat2,
+            Sys::Link => legacy2::LINK,
+            Sys::Linkat => libc::SYS_linkat,
+            Sys::Symlink => legacy2::SYMLINK,
+            Sys::Symlinkat => libc::SYS_symlinkat,
+            Sys::Chmod => legacy2::CHMOD,
+            Sys::Fchmodat => libc::SYS_fchmodat,
+            // The same number on every architecture (since 6.6).
+            Sys::Fchmodat2 => 452,
+            Sys::Chown => legacy2::CHOWN,
+            Sys::Lchown => legacy2::LCHOWN,
+            Sys::Fchownat => libc::SYS_fchownat,
+            Sys::Truncate => libc::SYS_truncate,
+            Sys::Utimensat => libc::SYS_utimensat,
+            Sys::Mknod => legacy2::MKNOD,
+            Sys::Mknodat => libc::SYS_mknodat,
+        }
+    }
+
+    /// Runs the call with these raw arguments (ENOSYS for a call the architecture does not have).
+    pub fn call(self, a: &[libc::c_long]) -> Res {
+        let nr = self.nr();
+        if nr < 0 {
+            return Err(libc::ENOSYS);
+        }
+        let arg = |i: usize| a.get(i).copied().unwrap_or(0);
+        syscall6(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5))
+    }
 }
 
 fn legacy(nr: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) -> Res {
@@ -194,6 +287,47 @@ pub fn chdir(path: &CStr) -> Res {
 pub fn renameat(dirfd: i32, from: &CStr, to: &CStr) -> Res {
     // SAFETY: both paths are NUL-terminated and alive for the call.
     check(unsafe { libc::renameat(dirfd, from.as_ptr(), dirfd, to.as_ptr()) }.into())
+}
+
+/// `mount("tmpfs", path, "tmpfs", 0, options)`.
+pub fn mount_tmpfs(path: &CStr, options: &CStr) -> Res {
+    // SAFETY: every string is NUL-terminated and alive for the call.
+    check(
+        unsafe { libc::mount(c"tmpfs".as_ptr(), path.as_ptr(), c"tmpfs".as_ptr(), 0, options.as_ptr().cast()) }.into(),
+    )
+}
+
+pub fn umount_detach(path: &CStr) -> Res {
+    // SAFETY: `path` is NUL-terminated and alive for the call.
+    check(unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) }.into())
+}
+
+/// Both ends of a connected socket pair (Unix, stream).
+pub fn socketpair() -> Result<(i32, i32), i32> {
+    let mut fds = [0i32; 2];
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    // SAFETY: `fds` is a writable array of two ints.
+    check(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) }.into())?;
+    Ok((fds[0], fds[1]))
+}
+
+/// `CLOCK_REALTIME_COARSE` seconds: what the kernel's file times are at least, from now on.
+pub fn coarse_now() -> i64 {
+    // SAFETY: an all-zero timespec is valid; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is writable.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    ts.tv_sec
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub fn getegid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getegid() }
 }
 
 pub fn umask(mask: u32) -> u32 {

@@ -20,18 +20,75 @@ pub enum Who {
 /// An entry, by its path relative to the op's directory. Entries are made in order, so parents come first.
 #[derive(Clone, Debug)]
 pub enum Node {
-    File { path: Vec<u8>, mode: u32, owner: Who, text: &'static str },
-    Dir { path: Vec<u8>, mode: u32, owner: Who, group: Who },
-    Link { path: Vec<u8>, target: Vec<u8>, owner: Who },
-    Fifo { path: Vec<u8>, mode: u32, owner: Who },
+    File {
+        path: Vec<u8>,
+        mode: u32,
+        owner: Who,
+        group: Who,
+        text: &'static str,
+    },
+    Dir {
+        path: Vec<u8>,
+        mode: u32,
+        owner: Who,
+        group: Who,
+    },
+    Link {
+        path: Vec<u8>,
+        target: Vec<u8>,
+        owner: Who,
+    },
+    Fifo {
+        path: Vec<u8>,
+        mode: u32,
+        owner: Who,
+    },
+    /// Another name (a hard link) of an entry made before.
+    Hard {
+        path: Vec<u8>,
+        to: Vec<u8>,
+    },
+    /// A node made by mknod: `kind` is S_IFCHR, S_IFBLK or S_IFSOCK, `dev` its device number.
+    Special {
+        path: Vec<u8>,
+        kind: u32,
+        dev: libc::dev_t,
+        mode: u32,
+        owner: Who,
+    },
 }
 
 pub fn file(path: &[u8], text: &'static str) -> Node {
-    Node::File { path: path.to_vec(), mode: 0o644, owner: Who::Target, text }
+    Node::File { path: path.to_vec(), mode: 0o644, owner: Who::Target, group: Who::Target, text }
 }
 
 pub fn file_as(path: &[u8], mode: u32, owner: Who, text: &'static str) -> Node {
-    Node::File { path: path.to_vec(), mode, owner, text }
+    Node::File { path: path.to_vec(), mode, owner, group: owner, text }
+}
+
+/// A file whose group is not its owner's.
+pub fn file_group(path: &[u8], mode: u32, owner: Who, group: Who, text: &'static str) -> Node {
+    Node::File { path: path.to_vec(), mode, owner, group, text }
+}
+
+pub fn hard(path: &[u8], to: &[u8]) -> Node {
+    Node::Hard { path: path.to_vec(), to: to.to_vec() }
+}
+
+/// `/dev/null`'s double (1:3), of the target, mode 0666.
+pub fn null_dev(path: &[u8]) -> Node {
+    Node::Special {
+        path: path.to_vec(),
+        kind: libc::S_IFCHR,
+        dev: libc::makedev(1, 3),
+        mode: 0o666,
+        owner: Who::Target,
+    }
+}
+
+/// A socket inode (no one listening), of the target.
+pub fn sock(path: &[u8]) -> Node {
+    Node::Special { path: path.to_vec(), kind: libc::S_IFSOCK, dev: 0, mode: 0o755, owner: Who::Target }
 }
 
 pub fn dir(path: &[u8]) -> Node {
@@ -148,6 +205,9 @@ pub fn deep(len: usize) -> Vec<Node> {
     nodes
 }
 
+/// The atime and mtime of every entry of an op that shows times, set when its directory is complete.
+pub const PREPARED_TIME: i64 = 1_000_000_000;
+
 fn ids(who: Who, target: u32) -> u32 {
     match who {
         Who::Target => target,
@@ -172,6 +232,11 @@ pub fn prepare(root: &[u8], target: u32, ops: &[crate::ops::Op]) -> Result<(), S
         for node in base().iter().chain(&op.tree) {
             make(fd, node, target).map_err(|e| err("make", &[name, b"/", path_of(node)].concat(), e))?;
         }
+        if op.times {
+            for path in base().iter().chain(&op.tree).map(path_of).chain([&b"."[..]]) {
+                set_times(fd, path).map_err(|e| err("utimensat", &[name, b"/", path].concat(), e))?;
+            }
+        }
         sys::close(fd);
     }
     sys::close(rootfd);
@@ -180,18 +245,38 @@ pub fn prepare(root: &[u8], target: u32, ops: &[crate::ops::Op]) -> Result<(), S
 
 fn path_of(node: &Node) -> &[u8] {
     match node {
-        Node::File { path, .. } | Node::Dir { path, .. } | Node::Link { path, .. } | Node::Fifo { path, .. } => path,
+        Node::File { path, .. }
+        | Node::Dir { path, .. }
+        | Node::Link { path, .. }
+        | Node::Fifo { path, .. }
+        | Node::Hard { path, .. }
+        | Node::Special { path, .. } => path,
     }
 }
 
 fn make(fd: i32, node: &Node, target: u32) -> Result<(), i32> {
     let path = c(path_of(node));
     match node {
-        Node::File { mode, owner, text, .. } => {
+        Node::File { mode, owner, group, text, .. } => {
             let f = sys::openat(fd, &path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600)?;
             let written = sys::write(f as i32, text.as_bytes());
             sys::close(f as i32);
             written?;
+            own(fd, path.to_bytes(), ids(*owner, target), ids(*group, target), *mode)
+        }
+        Node::Hard { to, .. } => {
+            let to = c(to);
+            // SAFETY: both paths are NUL-terminated and alive for the call.
+            if unsafe { libc::linkat(fd, to.as_ptr(), fd, path.as_ptr(), 0) } < 0 {
+                return Err(sys::errno());
+            }
+            Ok(())
+        }
+        Node::Special { kind, dev, mode, owner, .. } => {
+            // SAFETY: `path` is NUL-terminated and alive for the call.
+            if unsafe { libc::mknodat(fd, path.as_ptr(), kind | 0o600, *dev) } < 0 {
+                return Err(sys::errno());
+            }
             own(fd, path.to_bytes(), ids(*owner, target), ids(*owner, target), *mode)
         }
         Node::Dir { mode, owner, group, .. } => {
@@ -219,6 +304,20 @@ fn make(fd: i32, node: &Node, target: u32) -> Result<(), i32> {
             Ok(())
         }
     }
+}
+
+/// Sets the atime and mtime of `path` (not following a symlink) to [`PREPARED_TIME`].
+fn set_times(fd: i32, path: &[u8]) -> Result<(), i32> {
+    let path = c(path);
+    // SAFETY: an all-zero timespec is a valid value.
+    let mut ts: [libc::timespec; 2] = unsafe { std::mem::zeroed() };
+    ts[0].tv_sec = PREPARED_TIME;
+    ts[1].tv_sec = PREPARED_TIME;
+    // SAFETY: `path` is NUL-terminated and `ts` two timespecs, both alive for the call.
+    if unsafe { libc::utimensat(fd, path.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+        return Err(sys::errno());
+    }
+    Ok(())
 }
 
 /// chown, then chmod (chown clears the set-id bits).

@@ -3,6 +3,7 @@
 //! the state of the path named (and of any other path the call might wrongly touch).
 
 use super::open::{name, path_4096};
+use super::rename::mnt;
 use super::{mkdir, mkdirat, rmdir, unlink, unlinkat, Dfd, Op, Pre};
 use crate::tree::{deep, deep_path, dir, file, link, other, ro, sgid, sticky};
 use libc::AT_REMOVEDIR;
@@ -151,5 +152,7 @@ pub fn ops() -> Vec<Op> {
         rmdir("rmdir.name-256", &name(256)),
         rmdir("rmdir.proc-self-cwd", b"/proc/self/cwd/d/sub").check(b"d/sub"),
         rmdir("rmdir.abs", b"{cwd}/d/sub"),
+        rmdir("rmdir.tmpfs-mount-point", b"mnt").tree(mnt()).pre(Pre::Tmpfs(b"mnt")),
+        unlinkat("unlinkat.tmpfs-mount-point", cwd, b"mnt", AT_REMOVEDIR).tree(mnt()).pre(Pre::Tmpfs(b"mnt")),
     ]
 }

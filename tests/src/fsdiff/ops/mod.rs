@@ -4,11 +4,17 @@
 //! Paths are bytes. In a path, `{0}`, `{1}`… are the numbers of the fds made by the op's `pre` steps, `{cwd}` is
 //! the op's directory as an absolute path, `{tid}` the thread id.
 
+mod attrs;
 mod dirs;
+mod link;
+mod mknod;
 mod open;
 mod openat2;
 mod proc;
+mod rename;
+mod times;
 
+use crate::sys::Sys;
 use crate::tree::Node;
 
 pub struct Op {
@@ -19,6 +25,10 @@ pub struct Op {
     pub umask: Option<u32>,
     /// Paths (relative to the op's directory) whose lstat is printed after the call.
     pub check: Vec<Vec<u8>>,
+    /// Paths whose stat (following symlinks, magic links included) is printed after the call.
+    pub follow: Vec<Vec<u8>>,
+    /// Whether each state shows the access and modification times (the tree then starts at fixed times).
+    pub times: bool,
     pub fp: Fp,
 }
 
@@ -65,6 +75,28 @@ pub enum Call {
     Rmdir {
         path: Vec<u8>,
     },
+    /// A call of the families of issue 18 with its arguments in order; the state of every `Arg::Path` is shown
+    /// after it.
+    Sys {
+        sys: Sys,
+        args: Vec<Arg>,
+    },
+}
+
+/// An argument of a [`Call::Sys`].
+pub enum Arg {
+    Fd(Dfd),
+    /// A path the call resolves (relative to the `Fd` just before it, if there is one).
+    Path(Vec<u8>),
+    /// A string the kernel does not resolve (a symlink's target).
+    Text(Vec<u8>),
+    Null,
+    Int(i64),
+    /// The program's own effective uid / gid, whatever the mode.
+    OwnUid,
+    OwnGid,
+    /// `struct timespec[2]` (atime, mtime) as seconds and nanoseconds.
+    Times([i64; 4]),
 }
 
 /// A dirfd argument.
@@ -84,8 +116,19 @@ pub enum Pre {
     Memfd(&'static str),
     /// A pipe holding the text.
     Pipe(&'static str),
-    /// `rename(from, to)` in the op's directory.
+    /// `open_tree(path, AT_SYMLINK_NOFOLLOW)`: an O_PATH fd of a symlink itself.
+    TreeNofollow(&'static [u8]),
+    /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, 0600)` through io_uring: a real fd without an open the policy sees.
+    Open(&'static [u8], i32),
+    /// A connected pair of Unix sockets (two fds).
+    Socket,
+    /// `rename(from, to)` in the op's directory (through io_uring).
     Rename(&'static [u8], &'static [u8]),
+    /// `unlinkat(path, flags)` in the op's directory (through io_uring): a file left open, deleted.
+    Unlink(&'static [u8], i32),
+    /// A tmpfs (mode 0777) mounted on the directory with `fsdiff run --tmpfs` (given where the program is root in a
+    /// mount namespace of its own; else nothing); unmounted after the op.
+    Tmpfs(&'static [u8]),
     /// Closes the fd of step N (leaving a gap in the fd table).
     Close(usize),
 }
@@ -121,8 +164,18 @@ impl Op {
             pre: Vec::new(),
             umask: None,
             check: Vec::new(),
+            follow: Vec::new(),
+            times: false,
             fp: Fp::Auto,
         }
+    }
+    pub fn follow(mut self, path: &[u8]) -> Op {
+        self.follow.push(path.to_vec());
+        self
+    }
+    pub fn times(mut self) -> Op {
+        self.times = true;
+        self
     }
     pub fn tree(mut self, nodes: Vec<Node>) -> Op {
         self.tree.extend(nodes);
@@ -187,6 +240,15 @@ pub fn rmdir(name: &str, path: &[u8]) -> Op {
     Op::new(name, Call::Rmdir { path: path.to_vec() })
 }
 
+pub fn sys(name: &str, sys: Sys, args: Vec<Arg>) -> Op {
+    Op::new(name, Call::Sys { sys, args })
+}
+
+/// A path argument.
+pub fn p(path: &[u8]) -> Arg {
+    Arg::Path(path.to_vec())
+}
+
 /// Every op, in the order they run. Names are unique and usable as directory names.
 pub fn all() -> Vec<Op> {
     let mut ops = Vec::new();
@@ -194,6 +256,11 @@ pub fn all() -> Vec<Op> {
     ops.extend(openat2::ops());
     ops.extend(dirs::ops());
     ops.extend(proc::ops());
+    ops.extend(rename::ops());
+    ops.extend(link::ops());
+    ops.extend(attrs::ops());
+    ops.extend(times::ops());
+    ops.extend(mknod::ops());
     let mut names = std::collections::BTreeSet::new();
     for op in &ops {
         let ok = op.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
