@@ -157,7 +157,7 @@ const TABLE: &[(&str, &[PathArg])] = &[
     ("truncate64", &[p(0, Always)]),
     ("utime", &[p(0, Always)]),
     ("utimes", &[p(0, Always)]),
-    ("futimesat", &[at(0, 1, Always)]),
+    ("futimesat", &[PathArg { nullable: true, ..at(0, 1, Always) }]),
     ("utimensat", &[PathArg { nullable: true, ..at_flags(0, 1, 3) }]),
     ("utimensat_time64", &[PathArg { nullable: true, ..at_flags(0, 1, 3) }]),
     ("setxattr", &[p(0, Always)]),

@@ -284,7 +284,7 @@ const WARNINGS: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
   {"names":["unlink"],"action":"SCMP_ACT_ERRNO"},
   {"names":["unlink"],"action":"SCMP_ACT_KILL"},
   {"names":["execve"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow"}},
-  {"names":["rename"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","paths":["/etc/**"]},"comentt":"x"}]}"#;
+  {"names":["stat"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","paths":["/etc/**"]},"comentt":"x"}]}"#;
 
 fn check_files(args: &[&str], files: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
     let dir = temp_dir();
