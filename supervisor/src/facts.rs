@@ -40,6 +40,8 @@ pub enum Missing {
     /// The syscall fails with this errno before anything is decided, as the kernel would fail it (EFAULT,
     /// ENAMETOOLONG, EINVAL for bad flags, EACCES for a target supervise cannot act for).
     Errno(Errno),
+    /// The kernel returns this value without looking at any path: nothing to decide.
+    Answered(i64),
 }
 
 /// The path arguments of one call, resolved in the target's view.
@@ -98,6 +100,7 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
     // The kernel checks flags before it reads a path: so do we.
     let op = if is_emulated(syscall) {
         match Op::decode(listener, n, syscall) {
+            Ok(Some(Op::Nothing)) => return Err(Missing::Answered(0)),
             Ok(Some(op)) => Some(op),
             Ok(None) => return Err(Missing::Gone),
             Err(errno) => return Err(Missing::Errno(errno)),
@@ -113,16 +116,19 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         let addr = n.args[arg.path];
         if addr == 0 && arg.nullable {
             // A null path names the dirfd itself (utimensat); with AT_FDCWD there is nothing to name.
-            if arg.dirfd.is_none_or(|d| n.args[d] as i32 == libc::AT_FDCWD) {
+            let Some(dirfd) = arg.dirfd.map(|d| n.args[d] as i32).filter(|&d| d != libc::AT_FDCWD) else {
                 return Err(Missing::Errno(Errno::EFAULT));
+            };
+            // ... and an fd opened O_PATH is no file to act on there (the kernel's fdget refuses it).
+            if crate::view::fd_is_o_path(n.pid, dirfd) {
+                return Err(Missing::Errno(crate::view::errno(libc::EBADF)));
             }
             texts.push(Vec::new());
             continue;
         }
         let raw = memory.read_cstring(addr, PATH_MAX).map_err(Missing::Errno)?;
         let bytes = raw.verify(listener, n.id).map_err(|_| Missing::Gone)?;
-        let names_dirfd = arg.nullable || arg.empty.allowed(&n.args);
-        if bytes.is_empty() && !names_dirfd {
+        if bytes.is_empty() && !arg.empty.allowed(&n.args) {
             return Err(Missing::Errno(Errno::ENOENT));
         }
         texts.push(bytes);

@@ -118,6 +118,7 @@ fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n
         Ok(gathered) => gathered,
         Err(Missing::Gone) => return,
         Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
+        Err(Missing::Answered(value)) => return respond(listener, &n, Reply::Value(value)),
     };
     let verdict = decider.decide(&event, &facts);
     execute(listener, decider, prompts, &n, &event, verdict, &facts, call);
@@ -189,6 +190,7 @@ fn execute(
                         Ok((_, call)) => call,
                         Err(Missing::Gone) => return,
                         Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
+                        Err(Missing::Answered(value)) => return respond(listener, &n, Reply::Value(value)),
                     }
                 }
                 call => call,

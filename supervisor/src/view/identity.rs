@@ -125,6 +125,14 @@ thread_local! {
 pub struct Assumed {
     switched: bool,
     rooted: bool,
+    joined: bool,
+}
+
+/// Where the target is, when it is not where supervise is: its root and its mount namespace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Place<'a> {
+    pub root: Option<BorrowedFd<'a>>,
+    pub mnt_ns: Option<BorrowedFd<'a>>,
 }
 
 impl Assumed {
@@ -135,7 +143,8 @@ impl Assumed {
     /// # Errors
     /// EACCES when the target holds what we cannot take (a capability outside our permitted set, or other ids
     /// without CAP_SETUID, CAP_SETGID and CAP_SETPCAP): acting with ours instead would not be the kernel's answer.
-    pub fn take(target: &Identity, root: Option<BorrowedFd<'_>>) -> Result<Assumed, Errno> {
+    pub fn take(target: &Identity, place: Place<'_>) -> Result<Assumed, Errno> {
+        let root = place.root;
         private_fs()?;
         set_umask(target.umask);
         let ours = ours();
@@ -143,10 +152,11 @@ impl Assumed {
         let same = ids(target) == ids(&ours.identity)
             && target.groups == ours.identity.groups
             && target.cap_eff == ours.identity.cap_eff;
-        if same && root.is_none() {
-            return Ok(Assumed { switched: false, rooted: false });
+        if same && root.is_none() && place.mnt_ns.is_none() {
+            return Ok(Assumed { switched: false, rooted: false, joined: false });
         }
-        let cannot_enter = root.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_CHROOT) == 0;
+        let cannot_enter = (root.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_CHROOT) == 0)
+            || (place.mnt_ns.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_ADMIN) == 0);
         let cannot_switch = !same
             && (target.cap_eff & !ours.cap_prm != 0
                 || !can_switch(ours.identity.cap_eff)
@@ -160,7 +170,12 @@ impl Assumed {
             );
             return Err(Errno::EACCES);
         }
-        let mut assumed = Assumed { switched: !same, rooted: false };
+        let mut assumed = Assumed { switched: !same, rooted: false, joined: false };
+        if let Some(ns) = place.mnt_ns {
+            // First, while we hold CAP_SYS_ADMIN: this thread joins the target's mount namespace.
+            join_mnt_ns(ns)?;
+            assumed.joined = true;
+        }
         if let Some(root) = root {
             // First, while we hold CAP_SYS_CHROOT: this thread's root becomes the target's.
             enter_root(root)?;
@@ -183,7 +198,10 @@ impl Drop for Assumed {
             // kept), so that the ids and the root can be set back.
             back = set_effective(ours.cap_eff);
         }
-        if self.rooted {
+        if self.joined {
+            back = back.and_then(|()| super::our_mnt_ns().ok_or(Errno::EPERM)).and_then(join_mnt_ns);
+        }
+        if self.rooted || self.joined {
             back = back.and_then(|()| enter_root(super::root()));
         }
         if self.switched {
@@ -198,6 +216,17 @@ impl Drop for Assumed {
 }
 
 const CAP_SYS_CHROOT: u32 = 18;
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Moves this thread into the mount namespace `ns` (setns(2) `CLONE_NEWNS`; allowed for a thread with its own
+/// `fs_struct`, which [`private_fs`] gave it; its root and cwd become the namespace's root).
+fn join_mnt_ns(ns: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: setns(2) with a namespace fd we hold; it changes only this thread's namespaces and fs_struct.
+    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNS) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
 
 /// Makes `root` this thread's root directory (fchdir(2), then chroot(2) of `.`); the thread has its own
 /// `fs_struct` ([`private_fs`]), so no other thread of supervise moves.

@@ -35,6 +35,9 @@ pub struct View {
     /// acting thread enters it with chroot(2) (its own `fs_struct`), so that absolute paths, `..` at the root and
     /// the mounts below are the target's.
     pub other_root: Option<OwnedFd>,
+    /// The target's mount namespace when it is not ours: the acting thread joins it (setns(2) on its own
+    /// `fs_struct`), so that the kernel's own checks about mounts (a mount point is busy) are the target's.
+    pub other_mnt_ns: Option<OwnedFd>,
 }
 
 impl View {
@@ -58,6 +61,19 @@ impl View {
         } else {
             Some(their_root)
         };
+        let mnt_ns = place(&proc_path(tid, "ns/mnt"), true);
+        let other_mnt_ns = if mnt_ns.is_some() && mnt_ns == ours().mnt_ns {
+            None
+        } else {
+            // Our own namespace is opened before any thread leaves it: it is where they come back to.
+            if our_mnt_ns().is_none() {
+                return Err(Errno::EACCES);
+            }
+            match open_ns(&format!("/proc/{tid}/ns/mnt")) {
+                Ok(fd) => Some(fd),
+                Err(_) => return Ok(None),
+            }
+        };
         let ids = identity::ours();
         let identity = if ids.fixed && !umask && other_root.is_none() {
             ids.identity.clone()
@@ -67,7 +83,7 @@ impl View {
                 None => return Ok(None),
             }
         };
-        Ok(Some(View { tid, identity, other_root }))
+        Ok(Some(View { tid, identity, other_root, other_mnt_ns }))
     }
 
     /// This thread acting as the target (its credentials and root) until the guard is dropped.
@@ -75,7 +91,11 @@ impl View {
     /// # Errors
     /// EACCES when supervise cannot take them (see [`identity::Assumed::take`]).
     pub fn act(&self) -> Result<identity::Assumed, Errno> {
-        identity::Assumed::take(&self.identity, self.other_root.as_ref().map(AsFd::as_fd))
+        let place = identity::Place {
+            root: self.other_root.as_ref().map(AsFd::as_fd),
+            mnt_ns: self.other_mnt_ns.as_ref().map(AsFd::as_fd),
+        };
+        identity::Assumed::take(&self.identity, place)
     }
 
     /// The target's root directory.
@@ -106,15 +126,45 @@ impl View {
     }
 }
 
-/// Where our own root and user namespace are, read once.
+/// True if the target's fd `fd` was opened `O_PATH` (its `/proc/<tid>/fdinfo/<fd>` flags).
+pub fn fd_is_o_path(tid: u32, fd: i32) -> bool {
+    let Some(info) = procfs::our_proc_file(&format!("{tid}/fdinfo/{fd}")) else { return false };
+    let flags = identity::status_field(&info, "flags:").and_then(|f| u64::from_str_radix(f, 8).ok());
+    flags.is_some_and(|f| f & libc::O_PATH as u64 != 0)
+}
+
+/// Where our own root and namespaces are, read once.
 struct Ours {
     root: Option<Place>,
     userns: Option<Place>,
+    mnt_ns: Option<Place>,
 }
 
 fn ours() -> &'static Ours {
     static OURS: OnceLock<Ours> = OnceLock::new();
-    OURS.get_or_init(|| Ours { root: place_of(root()), userns: place(c"/proc/thread-self/ns/user", true) })
+    OURS.get_or_init(|| Ours {
+        root: place_of(root()),
+        userns: place(c"/proc/thread-self/ns/user", true),
+        mnt_ns: place(c"/proc/thread-self/ns/mnt", true),
+    })
+}
+
+/// Our own mount namespace, opened once: where an acting thread comes back to.
+pub fn our_mnt_ns() -> Option<BorrowedFd<'static>> {
+    static NS: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    NS.get_or_init(|| open_ns("/proc/thread-self/ns/mnt").ok()).as_ref().map(AsFd::as_fd)
+}
+
+/// Opens a namespace file (`/proc/PID/ns/*`) for setns(2).
+fn open_ns(path: &str) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: open returned a new fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn proc_path(tid: u32, what: &str) -> CString {

@@ -725,7 +725,7 @@ mod tests {
         fn resolve(&self, path: &str, follow: bool) -> Result<Resolved, Errno> {
             let view = View::of(self.pid(), false).unwrap().unwrap();
             let start = Start::of(&view, path.as_bytes(), libc::AT_FDCWD, 0)?;
-            let _as_target = crate::view::identity::Assumed::take(&view.identity, None)?;
+            let _as_target = crate::view::identity::Assumed::take(&view.identity, Default::default())?;
             let lookup =
                 Lookup { path: path.as_bytes(), start, follow, slash_follows: true, resolve: 0, step_dots: true };
             walk(&view, lookup)

@@ -67,10 +67,18 @@ pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Done, Errno> {
             libc::syscall(libc::SYS_mknodat, dir, name.as_ptr(), *mode, *dev as u32) as i32
         },
         Op::Truncate { length } => return truncate(first, *length),
+        Op::Nothing => return Ok(Done::Value(0)),
         Op::Open { .. } => return Err(Errno::ENOSYS),
     };
     if rc < 0 {
-        return Err(last_errno());
+        let errno = last_errno();
+        if matches!(op, Op::Link) && first.last.is_empty() && i32::from(errno.get()) == libc::ENOENT {
+            tracing::warn!(
+                "linkat(fd, \"\", AT_EMPTY_PATH) refused (ENOENT): without CAP_DAC_READ_SEARCH the kernel allows it \
+                 only to the credentials the fd was opened with, which supervise cannot act with"
+            );
+        }
+        return Err(errno);
     }
     Ok(Done::Value(0))
 }

@@ -85,6 +85,8 @@ pub enum Op {
         mode: u32,
         dev: u64,
     },
+    /// The kernel returns 0 without looking at the path (utimensat with both times UTIME_OMIT).
+    Nothing,
 }
 
 impl Op {
@@ -189,7 +191,14 @@ impl Op {
                 // The kernel copies the times before it looks at the flags.
                 let layout = if compat && syscall == "utimensat" { Times::Timespec32 } else { Times::Timespec };
                 let Some(times) = read_times(listener, n, &memory, a[2], layout)? else { return Ok(None) };
+                if times.is_some_and(|t| t[0].tv_nsec == libc::UTIME_OMIT && t[1].tv_nsec == libc::UTIME_OMIT) {
+                    return Ok(Some(Op::Nothing));
+                }
                 let flags = at_flags(a[3], libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)?;
+                if a[1] == 0 && flags != 0 {
+                    // A null path is the fd itself, which takes no flags.
+                    return Err(Errno::EINVAL);
+                }
                 Op::Utimes { times, nofollow: nofollow(flags) }
             }
             "mknod" => Op::Mknod { mode: a[1] as u32, dev: a[2] & 0xffff_ffff },
