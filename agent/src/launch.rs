@@ -1,5 +1,5 @@
-//! The launcher: fork, `NO_NEW_PRIVS`, load the ready BPF with `NEW_LISTENER`, hand the listener fd to the
-//! supervisor over a unix socket (`SCM_RIGHTS`), execve.
+//! The launcher: fork, lower capabilities and set `NO_NEW_PRIVS` as planned ([`crate::caps`]), load the ready BPF
+//! with `NEW_LISTENER`, hand the listener fd to the supervisor over a unix socket (`SCM_RIGHTS`), execve.
 //!
 //! After `seccomp()` loads the filter, every syscall the launcher makes goes through it. If the policy notifies
 //! `sendmsg`, `close` or `write`, the launcher would wait for a supervisor that has not yet received the fd
@@ -11,8 +11,9 @@
 //!
 //! ```text
 //! supervise (parent)          launcher (child)                 helper (CLONE_FILES | CLONE_PARENT)
-//!   fork ─────────────────▶   NO_NEW_PRIVS, not dumpable
+//!   fork (signals blocked) ─▶ signal handlers back to default, capabilities, NO_NEW_PRIVS, not dumpable
 //!                             clone ─────────────────────────▶ yield until the page says LOADED/FAILED
+//!                             unblock signals
 //!                             seccomp(NEW_LISTENER) → fd
 //!                             page = LOADED(fd)                sendmsg(Hello, SCM_RIGHTS fd); close(fd)
 //!                             execve (private fd table)        _exit
@@ -28,6 +29,11 @@
 //! signal-safety(7): they only make raw system calls and async-signal-safe libc calls, store to the shared page's
 //! atomics and read memory prepared before the fork. No allocation (no `Vec`, `String`, `format!`, `CString`), no
 //! locks, no stdio, and no path that can panic. The hand-off message is sent with a raw `sendmsg` from stack buffers.
+//!
+//! **Signals.** The caller may have signal handlers (supervise forwards signals to the program). The fork happens
+//! with every signal blocked, so none of them runs in the child; the launcher puts every handled signal back to
+//! its default action (ignored ones stay ignored, as `execve` would keep them) before it unblocks signals, and the
+//! helper is cloned while they are still blocked.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -48,6 +54,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use proto::wire::{Hello, HELLO_LEN};
 use thiserror::Error;
 
+use crate::caps::{self, Privileges, Step};
 use crate::filter::Bpf;
 
 const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
@@ -62,6 +69,7 @@ pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 1 << 2;
 const STATE_STARTING: u32 = 0;
 const STATE_LOADED: u32 = 1;
 const STATE_LOAD_FAILED: u32 = 2;
+const STATE_SETUP_FAILED: u32 = 3;
 
 /// The page shared (`MAP_SHARED`) by the parent, the launcher and the helper. Only atomics, so a write is a
 /// plain store and needs no syscall.
@@ -73,6 +81,8 @@ struct Shared {
     helper_pid: AtomicI32,
     load_errno: AtomicI32,
     exec_errno: AtomicI32,
+    /// With `STATE_SETUP_FAILED`: the [`Step`] that failed (its code); its errno is in `load_errno`.
+    setup_step: AtomicU32,
 }
 
 /// The program to run: resolved before fork, as `env` does.
@@ -159,6 +169,13 @@ pub struct LaunchOptions {
     pub extra_flags: u32,
     /// What happens to the program if the process that called [`spawn`] dies.
     pub on_supervisor_exit: OnSupervisorExit,
+    /// Capabilities to lower and whether to set `NO_NEW_PRIVS` (default: `NO_NEW_PRIVS` only), from
+    /// [`caps::plan`].
+    pub privileges: Privileges,
+    /// Signals the caller handles that the program must start with ignored (bit N-1 for signal N): those that were
+    /// ignored when the caller started (`nohup`, a shell's background job). Every other handled signal starts with
+    /// its default action.
+    pub ignored_signals: u64,
 }
 
 /// What happens to the program when the supervisor dies (`--on-supervisor-exit`).
@@ -186,6 +203,9 @@ pub enum LaunchError {
     /// `seccomp()` failed in the launcher; EBUSY means a listener already exists on this filter chain.
     #[error("{}", load_message(*.0))]
     Load(NixErrno),
+    /// Lowering capabilities or setting `NO_NEW_PRIVS` failed in the launcher.
+    #[error("{}: {}", .0.describe(), .1.desc())]
+    Setup(Step, NixErrno),
     #[error("the launcher died before handing over the listener")]
     LauncherDied,
     #[error("bad hand-off message from the launcher")]
@@ -278,22 +298,60 @@ pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Lau
         OnSupervisorExit::Kill => Some(nix::unistd::getpid()),
     };
 
+    let setup = Setup { death_signal, privileges: options.privileges, ignored_signals: options.ignored_signals };
+
+    // Every signal blocked across the fork: a handler of the caller must never run in the child (see the module
+    // header). The parent's mask comes back right after.
+    let blocked = SigMask::block_all();
     // SAFETY: fork(2). The caller may have other threads, so the child keeps to the async-signal-safety contract of
     // fork(2) and signal-safety(7) (see the module header): `launcher` and `helper_main` only make raw system calls
     // and async-signal-safe libc calls on memory prepared above, never allocate, lock or panic, and end in `execve`,
     // `_exit` or a fault.
-    match unsafe { fork() }.map_err(|e| LaunchError::Fork(e.into()))? {
-        ForkResult::Child => {
+    let forked = unsafe { fork() };
+    match forked {
+        Ok(ForkResult::Child) => {
             drop(parent_sock);
-            let code =
-                launcher(&shared, child_sock.as_raw_fd(), &prog, flags, death_signal, &program.path, &argv, &envp);
+            let code = launcher(&shared, child_sock.as_raw_fd(), &prog, flags, &setup, &program.path, &argv, &envp);
             // SAFETY: _exit(2) is always safe; reached only when the filter was not loaded.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => {
+        Ok(ForkResult::Parent { child }) => {
+            drop(blocked);
             drop(child_sock);
             receive(child, parent_sock, shared)
         }
+        Err(e) => Err(LaunchError::Fork(e.into())),
+    }
+}
+
+/// What the launcher sets up before it loads the filter.
+struct Setup {
+    /// The supervisor's pid when the program must die with it (`PR_SET_PDEATHSIG`).
+    death_signal: Option<Pid>,
+    privileges: Privileges,
+    ignored_signals: u64,
+}
+
+/// The calling thread's signal mask with every signal blocked; the previous mask comes back on drop.
+struct SigMask(libc::sigset_t);
+
+impl SigMask {
+    fn block_all() -> SigMask {
+        // SAFETY: sigset_t is plain data, filled by sigfillset/pthread_sigmask before it is read.
+        let (mut all, mut old): (libc::sigset_t, libc::sigset_t) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: sigfillset(3) and pthread_sigmask(3) on valid, exclusive sigset_t values of this frame.
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        }
+        SigMask(old)
+    }
+}
+
+impl Drop for SigMask {
+    fn drop(&mut self) {
+        // SAFETY: pthread_sigmask(3) restores the mask saved in `block_all`, a valid sigset_t.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
     }
 }
 
@@ -364,8 +422,15 @@ fn recv_hello(sock: &UnixStream, buf: &mut [u8]) -> Result<(usize, Option<OwnedF
 /// Why the launcher ended before the hand-off, from the shared page.
 fn launch_failure(shared: &SharedPage) -> LaunchError {
     let page = shared.get();
-    if page.state.load(Ordering::Acquire) == STATE_LOAD_FAILED {
-        return LaunchError::Load(NixErrno::from_raw(page.load_errno.load(Ordering::Acquire)));
+    let errno = || NixErrno::from_raw(page.load_errno.load(Ordering::Acquire));
+    match page.state.load(Ordering::Acquire) {
+        STATE_LOAD_FAILED => return LaunchError::Load(errno()),
+        STATE_SETUP_FAILED => {
+            if let Some(step) = Step::from_code(page.setup_step.load(Ordering::Acquire)) {
+                return LaunchError::Setup(step, errno());
+            }
+        }
+        _ => {}
     }
     LaunchError::LauncherDied
 }
@@ -377,7 +442,7 @@ fn launcher(
     sock: RawFd,
     prog: &libc::sock_fprog,
     flags: u32,
-    death_signal: Option<Pid>,
+    setup: &Setup,
     path: &CString,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
@@ -385,10 +450,18 @@ fn launcher(
     let page = shared.get();
     // SAFETY: getpid(2) cannot fail.
     page.launcher_pid.store(unsafe { libc::getpid() }, Ordering::Release);
-    if let Err(code) = prepare(death_signal) {
+    default_signal_actions(setup.ignored_signals);
+    if let Err((step, errno)) = caps::apply(&setup.privileges) {
+        page.load_errno.store(errno as i32, Ordering::Release);
+        page.setup_step.store(step.code(), Ordering::Release);
+        page.state.store(STATE_SETUP_FAILED, Ordering::Release);
+        return 125;
+    }
+    if let Err(code) = prepare(setup.death_signal) {
         return code;
     }
-    // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it.
+    // The helper: same fd table, no filter, and a child of supervise (CLONE_PARENT), which reaps it. It starts with
+    // every signal still blocked, so that a signal to the process group cannot end it before the hand-off.
     // SAFETY: clone(2) without CLONE_VM and with a null stack behaves like fork: the child runs on a copy of this
     // process's memory (the launcher has a single thread), and keeps to the same async-signal-safe rules.
     let helper =
@@ -400,6 +473,13 @@ fn launcher(
         return 125;
     }
     page.helper_pid.store(helper as i32, Ordering::Release);
+    // The program starts with an empty signal mask, as before.
+    // SAFETY: sigemptyset(3) and sigprocmask(2) on a stack sigset_t; this process has a single thread.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
 
     let mut flags = flags;
     // SAFETY: seccomp(2) with a valid sock_fprog whose filter outlives the call; the kernel copies the program.
@@ -429,26 +509,47 @@ fn launcher(
     die_without_syscall()
 }
 
-/// Signal state and process attributes, set before the filter exists. With `death_signal` (the supervisor's pid),
-/// the launcher, and so the program, gets SIGKILL when the supervisor dies (`--on-supervisor-exit kill`).
-fn prepare(death_signal: Option<Pid>) -> Result<(), i32> {
-    // SAFETY: plain prctl(2)/sigaction(2)/sigprocmask(2) calls on this process with valid arguments.
-    unsafe {
-        // std ignores SIGPIPE in Rust programs; the program must start with the default, as with Command.
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(125);
+/// Every signal the caller handles goes back to its default action, or to ignored when it is in `ignored` (bit N-1
+/// for signal N); ignored ones stay ignored (`execve` keeps them so, as it would for the caller's own program),
+/// except SIGPIPE: std ignores it in Rust programs, and the program must start with the default, as with `Command`.
+/// Signals are still blocked here (see `spawn`).
+fn default_signal_actions(ignored: u64) {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
         }
+        // SAFETY: sigaction(2) reads the current action into a zeroed stack struct (all-zero is a valid
+        // `sigaction`), then sets SIG_DFL; both are async-signal-safe. Numbers the C library reserves fail with
+        // EINVAL and are left alone.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                continue;
+            }
+            let handled = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
+            if handled || sig == libc::SIGPIPE {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                let ignore = handled && ignored & (1 << (sig - 1)) != 0;
+                action.sa_sigaction = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+                libc::sigaction(sig, &action, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Process attributes, set before the filter exists. With `death_signal` (the supervisor's pid), the launcher, and
+/// so the program, gets SIGKILL when the supervisor dies (`--on-supervisor-exit kill`).
+fn prepare(death_signal: Option<Pid>) -> Result<(), i32> {
+    // SAFETY: plain prctl(2)/getppid(2) calls on this process with valid arguments.
+    unsafe {
         // Not dumpable until execve (which resets it), so that dying by a fault after a failed execve leaves
         // no core file behind. supervise itself is not dumpable either, and fork keeps that; this says it here too.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         if let Some(supervisor) = death_signal {
-            // prctl(2): the signal comes when the parent thread exits; execve keeps it (NO_NEW_PRIVS rules out the
-            // set-user-ID and file-capability cases that would clear it). If the supervisor died before this
-            // call, we were already reparented and no signal will come: stop here.
+            // prctl(2): the signal comes when the parent thread exits; execve keeps it, unless it runs a
+            // set-user-ID or file-capability program that changes the credentials (possible only without
+            // NO_NEW_PRIVS). If the supervisor died before this call, we were already reparented and no signal
+            // will come: stop here.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
                 || libc::getppid() != supervisor.as_raw()
             {

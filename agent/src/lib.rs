@@ -8,5 +8,6 @@
 //!   supervisor over a unix socket with `SCM_RIGHTS` (from an unfiltered helper that shares the fd table), execve.
 
 pub mod cache;
+pub mod caps;
 pub mod filter;
 pub mod launch;

@@ -112,3 +112,45 @@ fn unknown_names_are_skipped_and_reported() {
         compile(&policy(Action::Allow, vec![rule(&["mkdir", "no_such_call"], Action::Errno(Errno::EPERM))])).unwrap();
     assert_eq!(compiled.skipped, vec![(0, "no_such_call".to_string())]);
 }
+
+#[test]
+fn the_planned_capabilities_and_no_new_privs_are_what_the_program_starts_with() {
+    use agent::caps::{plan, CapState};
+    let state = CapState::current().unwrap();
+    if !state.root {
+        eprintln!("skipped: lowering the bounding set needs root");
+        return;
+    }
+    let compiled = compile(&policy(Action::Allow, vec![rule(&["reboot"], Action::Errno(Errno::EPERM))])).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("status");
+    let script = format!("grep -E '^(Cap|NoNewPrivs)' /proc/self/status > {}", out.display());
+    // CAP_CHOWN and CAP_KILL only, NO_NEW_PRIVS as asked.
+    let keep = 1 << 0 | 1 << 5;
+    for no_new_privs in [false, true] {
+        let plan = plan(&state, Some(keep), no_new_privs);
+        let options = LaunchOptions { privileges: plan.privileges, ..LaunchOptions::default() };
+        let launched = spawn(&sh(&script), &compiled.bpf, options).unwrap();
+        assert_eq!(waitpid(launched.pid, None).unwrap(), WaitStatus::Exited(launched.pid, 0));
+        let status = std::fs::read_to_string(&out).unwrap();
+        let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_string();
+        for key in ["CapBnd:", "CapPrm:", "CapEff:"] {
+            assert_eq!(u64::from_str_radix(&field(key), 16).unwrap(), keep & state.bounding, "{key} {status}");
+        }
+        assert_eq!(plan.program_caps, keep & state.bounding);
+        assert_eq!(field("NoNewPrivs:"), if no_new_privs { "1" } else { "0" });
+    }
+}
+
+#[test]
+fn a_capability_change_the_kernel_refuses_stops_the_launch_with_its_step() {
+    use agent::caps::{CapSets, Privileges, Step};
+    let compiled = compile(&policy(Action::Allow, vec![])).unwrap();
+    // An effective set that is not a subset of the permitted one: capset(2) refuses it (EPERM) for every user.
+    let privileges =
+        Privileges { sets: Some(CapSets { effective: 1, permitted: 0, inheritable: 0 }), ..Privileges::default() };
+    let err =
+        spawn(&sh("exit 0"), &compiled.bpf, LaunchOptions { privileges, ..LaunchOptions::default() }).unwrap_err();
+    assert!(matches!(err, LaunchError::Setup(Step::Capset, nix::errno::Errno::EPERM)), "{err:?}");
+    assert_eq!(err.to_string(), "cannot lower the capability sets: Operation not permitted");
+}

@@ -14,11 +14,26 @@ Prompt keys (for `decision: prompt` rules; questions appear on /dev/tty):
   d  always deny this executable + syscall (+ path) for the rest of the run
   Ctrl-C  deny this question and every queued one
 
+Built-in policy (no --policy): Docker's default seccomp profile and, as root, Docker's default capabilities:
+  the program runs with CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP,
+  NET_BIND_SERVICE, SYS_CHROOT, KILL and AUDIT_WRITE only (bounding, permitted, effective, inheritable and ambient
+  sets), and the profile's capability rules follow that set, as `docker run` does: mount, reboot, setting the
+  clock and new namespaces fail with EPERM. Change the set with --cap-add, --cap-drop or --privileged. As another
+  user, the program keeps its own (usually empty) set, reduced to Docker's. With --policy FILE alone, the program
+  keeps the capabilities supervise gives it and the rules follow them.
+
+Signals: every signal supervise can catch goes to the program (SIGCHLD excepted), as with `docker kill -s`;
+  supervise stays up and exits with the program's status. The terminal's own signals (Ctrl-C, Ctrl-\\, Ctrl-Z,
+  window size) already reach the program when it shares supervise's process group, and are not sent twice. After
+  passing on SIGTSTP, SIGTTIN or SIGTTOU to it, supervise stops too, so the shell sees the job stopped.
+
 Examples:
   # Let `date -s` believe it set the clock; the host clock is untouched:
   supervise --policy policies/clock-emulate.json -- date -s '19 APR 2012 22:00:00'
-  # Run under Docker's default profile (the built-in policy):
+  # Run under Docker's default profile and capabilities (the built-in policy):
   supervise -- python3 -c 'print(42)'
+  # The same with CAP_SYS_PTRACE added, as `docker run --cap-add SYS_PTRACE`:
+  supervise --cap-add SYS_PTRACE -- strace -f ls
   # Check a profile without running anything:
   supervise check my-profile.json";
 
@@ -63,9 +78,32 @@ pub struct Cli {
 /// Options of the default mode: run one program under a policy.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Docker/OCI seccomp profile, with optional `supervise` decisions. Default: Docker's default profile.
+    /// Docker/OCI seccomp profile, with optional `supervise` decisions. Default: Docker's default profile, with
+    /// Docker's default capabilities (see "Built-in policy" below).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+
+    /// Add capabilities to the program's set, as `docker run --cap-add` does: a name with or without `CAP_`, any
+    /// case, or ALL; repeatable or a comma list. With --policy, using any of --cap-add, --cap-drop and
+    /// --privileged starts from Docker's default set too.
+    #[arg(long = "cap-add", value_name = "CAP", value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+
+    /// Drop capabilities from the program's set, as `docker run --cap-drop` does (ALL: keep only --cap-add's). A
+    /// capability both added and dropped is added.
+    #[arg(long = "cap-drop", value_name = "CAP", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+
+    /// Give the program every capability supervise holds, as `docker run --privileged` does for capabilities
+    /// (the policy still applies: Docker's --privileged would also turn seccomp off).
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Set NO_NEW_PRIVS for the program, as `--security-opt no-new-privileges` does: set-user-ID and file
+    /// capabilities no longer grant anything. Always set when supervise runs without CAP_SYS_ADMIN (the kernel
+    /// requires it to load a filter) or cannot shrink its bounding set; as root it is set only with this option.
+    #[arg(long)]
+    pub no_new_privileges: bool,
 
     /// Append "always allow" / "always deny" prompt answers to this policy file (a copy of --policy with the
     /// answers as rules in front), so that `supervise --policy FILE` reuses them.
@@ -212,6 +250,26 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.run.program, ["date", "-s", "x"]);
         assert_eq!(cli.run.policy.as_deref(), Some(std::path::Path::new("p.json")));
+    }
+
+    #[test]
+    fn capability_options_repeat_and_take_comma_lists() {
+        let cli = Cli::try_parse_from([
+            "supervise",
+            "--cap-add",
+            "SYS_PTRACE",
+            "--cap-add=net_admin,SYS_TIME",
+            "--cap-drop",
+            "CHOWN",
+            "--privileged",
+            "--no-new-privileges",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.cap_add, ["SYS_PTRACE", "net_admin", "SYS_TIME"]);
+        assert_eq!(cli.run.cap_drop, ["CHOWN"]);
+        assert!(cli.run.privileged && cli.run.no_new_privileges);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`emulate`]: emulation handlers, one syscall family per file.
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
 
+pub mod capabilities;
 pub mod check;
 pub mod cli;
 pub mod decide;
@@ -24,5 +25,6 @@ pub mod record;
 pub mod run;
 pub mod seccomp;
 pub mod serve;
+pub mod signals;
 pub mod syscalls;
 pub mod view;

@@ -7,14 +7,17 @@
 
 use std::sync::Arc;
 
+use agent::caps::{self, CapState, Plan};
 use agent::filter;
 use agent::launch::{self, LaunchError, LaunchOptions, Launched, Program, ProgramError};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use proto::profile::Target;
 use proto::{Action, Arch, Decision, Policy};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
+use crate::capabilities;
 use crate::cli::RunArgs;
 use crate::decide::{Decider, Event, Facts};
 use crate::notify::{Handler, PolicyHandler};
@@ -23,6 +26,7 @@ use crate::prompt::save::Saver;
 use crate::prompt::tty::TtyPrompter;
 use crate::prompt::Prompts;
 use crate::seccomp::Listener;
+use crate::signals::{self, Context, Incoming, Received, Verdict};
 
 /// supervise's own failure: an exit status and the lines to print (each gets the `supervise: ` prefix).
 #[derive(Debug)]
@@ -47,7 +51,9 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// A [`Failure`] (125, 126 or 127) when the program could not be started as asked; nothing was started then.
 pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     let source = Source::open(args.policy.as_deref()).map_err(|line| Failure::new(EXIT_FAILURE, line))?;
-    let policy = source.load(&this_target()).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+    let plan = privileges(args)?;
+    let target = Target { caps: plan.program_caps, ..this_target() };
+    let policy = source.load(&target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
     let (name, rest) = args.program.split_first().ok_or_else(|| Failure::new(EXIT_FAILURE, "no program given"))?;
     let program = Program::resolve(name, rest).map_err(|e| match e {
         ProgramError::NotFound(_) => Failure::new(EXIT_NOT_FOUND, e.to_string()),
@@ -74,6 +80,8 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         listener: compiled.notifies,
         extra_flags: seccomp_flags(&policy),
         on_supervisor_exit: args.on_supervisor_exit.into(),
+        privileges: plan.privileges,
+        ..LaunchOptions::default()
     };
     let decider = Arc::new(decider);
     let saver = args.save_decisions.as_ref().map(|path| Saver::new(path, &source.text));
@@ -81,6 +89,39 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         let prompts = Prompts::with_saver(if decider.prompts() { open_terminal() } else { None }, saver);
         Arc::new(PolicyHandler { decider, prompts })
     })
+}
+
+/// The program's capabilities and NO_NEW_PRIVS. The built-in policy, and any of --cap-add, --cap-drop and
+/// --privileged, give the program Docker's set as changed by the options; an explicit --policy alone leaves the
+/// capabilities as they are. NO_NEW_PRIVS only with --no-new-privileges, or where the launcher cannot do without
+/// it (see [`caps::plan`]).
+///
+/// # Errors
+/// A bad capability name, or supervise's own sets cannot be read (125).
+fn privileges(args: &RunArgs) -> Result<Plan, Failure> {
+    let asked = !args.cap_add.is_empty() || !args.cap_drop.is_empty() || args.privileged;
+    let keep = if args.policy.is_none() || asked {
+        Some(
+            capabilities::effective(&args.cap_add, &args.cap_drop, args.privileged)
+                .map_err(|line| Failure::new(EXIT_FAILURE, line))?,
+        )
+    } else {
+        None
+    };
+    let state = CapState::current()
+        .map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot read supervise's capabilities: {e}")))?;
+    let plan = caps::plan(&state, keep, args.no_new_privileges);
+    let missing = capabilities::named_adds(&args.cap_add) & !plan.program_caps;
+    if missing != 0 {
+        let why = if state.root { "supervise does not hold it" } else { "supervise is not root" };
+        warn!("--cap-add: the program does not get {} ({why})", capabilities::names(missing).join(", "));
+    }
+    debug!(
+        caps = %capabilities::names(plan.program_caps).join(","),
+        no_new_privs = plan.privileges.no_new_privs,
+        "the program's capabilities"
+    );
+    Ok(plan)
 }
 
 /// Launches `program` under `bpf`, serves its listener with the handler that `make_handler` builds (inside the
@@ -97,6 +138,9 @@ pub fn launch_and_supervise<H: Handler>(
     // Orphaned descendants of the program are reparented to us, so that the session can wait for all of them.
     // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER on this process; no memory is passed.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // From here on a signal to supervise is for the program (passed on once it runs), never supervise's death.
+    signals::install().map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot handle signals: {e}")))?;
+    let options = LaunchOptions { ignored_signals: signals::ignored_at_start(), ..options };
     let launched = launch::spawn(program, bpf, options).map_err(|e| match e {
         LaunchError::Load(_) => Failure::new(EXIT_FAILURE, e.to_string()),
         _ => Failure::new(EXIT_FAILURE, format!("cannot start {}: {e}", program.display())),
@@ -114,16 +158,8 @@ pub fn launch_and_supervise<H: Handler>(
 async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display: &str) -> Result<i32, Failure> {
     let io_failure = |e: std::io::Error| Failure::new(EXIT_FAILURE, format!("cannot watch signals: {e}"));
     let mut sigchld = signal(SignalKind::child()).map_err(io_failure)?;
-    let mut forwarded = Vec::new();
-    for kind in
-        [SignalKind::terminate(), SignalKind::hangup(), SignalKind::user_defined1(), SignalKind::user_defined2()]
-    {
-        forwarded.push((kind, signal(kind).map_err(io_failure)?));
-    }
-    // Terminal-generated SIGINT and SIGQUIT already reach the program (same process group); supervise stays up to
-    // serve it until it exits.
-    let _sigint = signal(SignalKind::interrupt()).map_err(io_failure)?;
-    let _sigquit = signal(SignalKind::quit()).map_err(io_failure)?;
+    // Every other signal supervise can catch goes to the program (see `signals`).
+    let mut incoming = Some(Incoming::new().map_err(io_failure)?);
 
     let mut notify =
         launched.listener.take().map(|fd| tokio::spawn(crate::notify::serve(Arc::new(Listener::new(fd)), handler)));
@@ -144,15 +180,13 @@ async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display:
                 }
                 notify = None;
             }
-            Some(sig) = next_signal(&mut forwarded) => {
-                if app_status.is_none() {
-                    debug!(signal = sig, "forwarding signal to the program");
-                    // SAFETY: kill(2) with a valid signal number and the pid of our child, which is not reaped yet
-                    // (only `reap` reaps, and it has not seen it exit), so the pid cannot have been reused.
-                    unsafe { libc::kill(app.as_raw(), sig) };
-                } else {
-                    // Its pid may belong to another process by now.
-                    debug!(signal = sig, "the program has exited: signal not forwarded");
+            received = async { incoming.as_mut().expect("guarded").next().await }, if incoming.is_some() => {
+                match received {
+                    Ok(received) => pass_on(received, app, app_status.is_some()),
+                    Err(e) => {
+                        error!(error = %e, "cannot read the signals supervise receives: they are no longer passed on");
+                        incoming = None;
+                    }
                 }
             }
         }
@@ -161,25 +195,29 @@ async fn supervise<H: Handler>(mut launched: Launched, handler: Arc<H>, display:
     exit_code(status, &launched, display)
 }
 
-async fn next_signal(signals: &mut [(SignalKind, tokio::signal::unix::Signal)]) -> Option<i32> {
-    let futures = signals.iter_mut().map(|(kind, s)| {
-        let n = kind.as_raw_value();
-        Box::pin(async move { s.recv().await.map(|()| n) })
-    });
-    futures_select(futures.collect()).await
-}
-
-/// Waits for the first of several futures (a tiny `select_all`).
-async fn futures_select<F: std::future::Future<Output = Option<i32>> + Unpin>(mut futures: Vec<F>) -> Option<i32> {
-    std::future::poll_fn(|cx| {
-        for f in futures.iter_mut() {
-            if let std::task::Poll::Ready(v) = std::pin::Pin::new(f).poll(cx) {
-                return std::task::Poll::Ready(v);
-            }
+/// Passes one signal received by supervise on to the program, or stops supervise, as [`signals::decide`] says.
+fn pass_on(received: Received, app: Pid, exited: bool) {
+    let signal = received.signal;
+    let forward = || {
+        if exited {
+            // Its pid may belong to another process by now.
+            debug!(signal, "the program has exited: signal not passed on");
+        } else {
+            debug!(signal, code = received.code, sender = received.pid, "passing the signal on to the program");
+            // SAFETY: kill(2) with a valid signal number and the pid of our child, which is not reaped yet (only
+            // `reap` reaps, and it has not seen it exit), so the pid cannot have been reused.
+            unsafe { libc::kill(app.as_raw(), signal) };
         }
-        std::task::Poll::Pending
-    })
-    .await
+    };
+    match signals::decide(received, &Context::now(app.as_raw())) {
+        Verdict::Forward => forward(),
+        Verdict::ForwardThenStop => {
+            forward();
+            signals::stop_self(signal);
+        }
+        Verdict::Stop => signals::stop_self(signal),
+        Verdict::Drop(why) => debug!(signal, why, "signal not passed on"),
+    }
 }
 
 /// Reaps every exited child (the program and reparented orphans); records the program's status.

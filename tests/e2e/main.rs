@@ -8,6 +8,7 @@
 mod actions;
 mod attacks;
 mod cache;
+mod capabilities;
 mod cli;
 mod clock;
 mod differential;
@@ -20,5 +21,6 @@ mod record_check;
 mod reliability;
 mod repository;
 mod serve;
+mod signals;
 mod support;
 mod unprivileged;

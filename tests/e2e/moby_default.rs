@@ -70,14 +70,25 @@ fn the_docker_default_profile_follows_the_starting_capabilities() {
     if !needs_root("capability-dependent rules") {
         return;
     }
-    // Root with CAP_SYS_ADMIN: Docker's default allows unshare (the rule includes caps: CAP_SYS_ADMIN).
-    let out = sup(&["--", "unshare", "-U", "true"]);
+    // An explicit policy, root with CAP_SYS_ADMIN: Docker's default allows unshare (the rule includes caps:
+    // CAP_SYS_ADMIN).
+    let docker = policy_file("docker-default.json");
+    let docker = docker.to_str().unwrap();
+    let out = sup(&["--policy", docker, "--", "unshare", "-U", "true"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     // Root without CAP_SYS_ADMIN in its bounding set: the rule does not apply, and unshare is denied.
     let exe = supervise();
-    let out = run("setpriv", &["--bounding-set=-sys_admin", exe.to_str().unwrap(), "--", "unshare", "-U", "true"]);
+    let out = run(
+        "setpriv",
+        &["--bounding-set=-sys_admin", exe.to_str().unwrap(), "--policy", docker, "--", "unshare", "-U", "true"],
+    );
     assert_ne!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+    // The built-in policy as root is Docker's capability set too (no CAP_SYS_ADMIN) unless --cap-add gives it.
+    let out = sup(&["--", "unshare", "-U", "true"]);
+    assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+    let out = sup(&["--cap-add", "SYS_ADMIN", "--", "unshare", "-U", "true"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
 #[test]
