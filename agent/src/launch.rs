@@ -167,6 +167,10 @@ pub struct LaunchOptions {
     pub listener: bool,
     /// Extra `seccomp(2)` flags from the policy (`SECCOMP_FILTER_FLAG_LOG`, `SPEC_ALLOW`).
     pub extra_flags: u32,
+    /// Run the program as a job of its own on the controlling terminal, as a shell does: its own process group,
+    /// made the terminal's foreground group before `execve`, with SIGTSTP, SIGTTIN and SIGTTOU at their default
+    /// actions (see [`own_foreground`]). supervise's prompts take the terminal back while they ask.
+    pub foreground: bool,
     /// What happens to the program if the process that called [`spawn`] dies.
     pub on_supervisor_exit: OnSupervisorExit,
     /// Capabilities to lower and whether to set `NO_NEW_PRIVS` (default: `NO_NEW_PRIVS` only), from
@@ -311,6 +315,9 @@ pub fn spawn(program: &Program, bpf: &Bpf, options: LaunchOptions) -> Result<Lau
     match forked {
         Ok(ForkResult::Child) => {
             drop(parent_sock);
+            if options.foreground {
+                own_foreground();
+            }
             let code = launcher(&shared, child_sock.as_raw_fd(), &prog, flags, &setup, &program.path, &argv, &envp);
             // SAFETY: _exit(2) is always safe; reached only when the filter was not loaded.
             unsafe { libc::_exit(code) }
@@ -626,6 +633,41 @@ fn send_hello(sock: RawFd, hello: &[u8; HELLO_LEN], listener: RawFd) -> bool {
             continue;
         }
         return sent == HELLO_LEN as isize;
+    }
+}
+
+/// In the forked launcher, with `LaunchOptions::foreground`: a process group of its own (`setpgid(0, 0)`), made
+/// the foreground group of the controlling terminal (`tcsetpgrp` on `/dev/tty`, with SIGTTOU blocked, since the
+/// new group is in the background until then), and SIGTSTP, SIGTTIN, SIGTTOU back to their default actions (a
+/// shell resets them for its jobs; supervise may have inherited them ignored). If the terminal cannot be given to
+/// the new group, the launcher goes back to supervise's group, as without the option. Only async-signal-safe calls
+/// on memory prepared before the fork (a static path).
+fn own_foreground() {
+    // SAFETY: getpgrp(2), setpgid(2), open(2) of a static NUL-terminated path, tcsetpgrp(3) (TIOCSPGRP), close(2),
+    // sigprocmask(2) and sigaction(2) on stack values: all async-signal-safe, on this single-threaded child.
+    unsafe {
+        let group = libc::getpgrp();
+        if libc::setpgid(0, 0) != 0 {
+            return;
+        }
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut ttou);
+        libc::sigaddset(&mut ttou, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut old);
+        let tty = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if tty < 0 || libc::tcsetpgrp(tty, libc::getpid()) != 0 {
+            libc::setpgid(0, group);
+        } else {
+            for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+                let default: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, &default, std::ptr::null_mut());
+            }
+        }
+        if tty >= 0 {
+            libc::close(tty);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
 

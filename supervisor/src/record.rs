@@ -233,7 +233,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let started = progress.clone();
     // The progress thread starts once the program is launched (this closure runs after the fork), so that the fork
     // happens with as few threads as possible; the launcher keeps to async-signal-safe calls either way.
-    let status = launch_and_supervise(&program, &compiled.bpf, options_launch, move || {
+    let status = launch_and_supervise(&program, &compiled.bpf, options_launch, move |_| {
         if let Some(screen) = screen {
             let recorder = handler.clone();
             *started.lock().unwrap_or_else(|e| e.into_inner()) =

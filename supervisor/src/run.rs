@@ -22,6 +22,7 @@ use crate::cli::RunArgs;
 use crate::decide::{Decider, Event, Facts};
 use crate::notify::{Handler, PolicyHandler};
 use crate::policy_file::{this_target, Source};
+use crate::prompt::job::Job;
 use crate::prompt::save::Saver;
 use crate::prompt::tty::TtyPrompter;
 use crate::prompt::Prompts;
@@ -76,19 +77,33 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     for (index, name) in &compiled.skipped {
         debug!(rule = index, syscall = %name, "syscall unknown on this architecture: skipped");
     }
+    // Questions at the terminal: the program runs as a job of its own, so that a question can take the terminal.
+    let job = if decider.prompts() { Job::prepare() } else { None };
     let options = LaunchOptions {
         listener: compiled.notifies,
         extra_flags: seccomp_flags(&policy),
         on_supervisor_exit: args.on_supervisor_exit.into(),
+        foreground: job.is_some(),
         privileges: plan.privileges,
         ..LaunchOptions::default()
     };
     let decider = Arc::new(decider);
     let saver = args.save_decisions.as_ref().map(|path| Saver::new(path, &source.text));
-    launch_and_supervise(&program, &compiled.bpf, options, move || {
-        let prompts = Prompts::with_saver(if decider.prompts() { open_terminal() } else { None }, saver);
+    let unanswerable = crate::prompt::unanswerable(&policy);
+    let program_job = job.clone();
+    let status = launch_and_supervise(&program, &compiled.bpf, options, move |app| {
+        if let Some(job) = program_job {
+            job.started(app);
+            tokio::spawn(job.watch(app));
+        }
+        let terminal = if decider.prompts() { open_terminal(unanswerable.as_deref()) } else { None };
+        let prompts = Prompts::with_saver(terminal, saver);
         Arc::new(PolicyHandler { decider, prompts })
-    })
+    });
+    if let Some(job) = job {
+        job.finish();
+    }
+    status
 }
 
 /// The program's capabilities and NO_NEW_PRIVS. The built-in policy, and any of --cap-add, --cap-drop and
@@ -125,7 +140,7 @@ fn privileges(args: &RunArgs) -> Result<Plan, Failure> {
 }
 
 /// Launches `program` under `bpf`, serves its listener with the handler that `make_handler` builds (inside the
-/// runtime), reaps the program and its orphans, and returns the program's exit status.
+/// runtime, from the program's pid), reaps the program and its orphans, and returns the program's exit status.
 ///
 /// # Errors
 /// A [`Failure`] if the launch fails (the filter cannot be installed: 125) or exec fails (126/127).
@@ -133,7 +148,7 @@ pub fn launch_and_supervise<H: Handler>(
     program: &Program,
     bpf: &filter::Bpf,
     options: LaunchOptions,
-    make_handler: impl FnOnce() -> Arc<H>,
+    make_handler: impl FnOnce(Pid) -> Arc<H>,
 ) -> Result<i32, Failure> {
     // Orphaned descendants of the program are reparented to us, so that the session can wait for all of them.
     // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER on this process; no memory is passed.
@@ -151,7 +166,8 @@ pub fn launch_and_supervise<H: Handler>(
         launch::kill_launched(launched.pid);
         Failure::new(EXIT_FAILURE, format!("cannot start the async runtime: {e}"))
     })?;
-    runtime.block_on(async move { supervise(launched, make_handler(), program.display()).await })
+    let app = launched.pid;
+    runtime.block_on(async move { supervise(launched, make_handler(app), program.display()).await })
 }
 
 /// Serves the listener and reaps the program and its orphans; returns the program's exit status.
@@ -252,11 +268,12 @@ fn exit_code(status: WaitStatus, launched: &Launched, display: &str) -> Result<i
 }
 
 /// The controlling terminal for questions, if there is one.
-fn open_terminal() -> Option<Box<dyn crate::prompt::Prompter>> {
+fn open_terminal(unanswerable: Option<&str>) -> Option<Box<dyn crate::prompt::Prompter>> {
     match TtyPrompter::open() {
         Ok(tty) => Some(Box::new(tty)),
         Err(e) => {
-            tracing::warn!(error = %e, "no terminal for prompts: onTimeout applies to every prompt rule");
+            let what = unanswerable.unwrap_or("onTimeout applies to every prompt rule");
+            tracing::warn!(error = %e, "no terminal for prompts: {what}");
             None
         }
     }

@@ -11,7 +11,7 @@
 //!    holds the terminal's output (TCOOFF) meanwhile, so nothing of the program can reach the screen in between.
 //!    Those that could take keys or write on the question ([`procs::Proc::must_freeze`]: a thread already asleep
 //!    in a read or write of the terminal; with the foreground taken, also those that job control does not hold:
-//!    SIGTTIN/SIGTTOU ignored or blocked, the terminal open but not as their controlling terminal) stay stopped
+//!    SIGTTIN/SIGTTOU ignored, the terminal open but not as their controlling terminal) stay stopped
 //!    until the answer; the others go on at once (children before their parents, so that a parent
 //!    waiting with WUNTRACED never sees them stopped). Every later frame of the question (its erasure included)
 //!    is written the same way, between [`Hold::pause`] and [`Hold::resume`].

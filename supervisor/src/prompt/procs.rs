@@ -35,7 +35,7 @@ impl Proc {
     /// sleeps in a read or write of it (job control is checked when a call starts, not while it sleeps), or we
     /// cannot tell (its `/proc` files are closed to us). With `job_control` (supervise's group took the terminal's
     /// foreground from the program's), also when job control does not hold it: `tty` is not its controlling
-    /// terminal, or it ignores or blocks SIGTTIN or SIGTTOU in some thread.
+    /// terminal, or it ignores SIGTTIN or SIGTTOU.
     pub fn must_freeze(&self, tty: u64, job_control: bool) -> bool {
         if self.stopped() || self.gone() {
             return false;
@@ -52,12 +52,16 @@ impl Proc {
         for task in tasks.flatten() {
             let dir = task.path();
             let Ok(status) = fs::read_to_string(dir.join("status")) else { continue };
-            let mask = |key: &str| {
-                status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            };
+            // Ignored, not blocked: a thread blocks every signal for a moment around fork(2), and a blocked
+            // SIGTTIN only turns a background read into EIO (no key taken), a blocked SIGTTOU lets a write through
+            // to the held output (where the thread is then seen asleep in it).
+            let ignored = status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(u64::MAX);
             let job_signals = (1u64 << (libc::SIGTTIN - 1)) | (1u64 << (libc::SIGTTOU - 1));
-            let masks = mask("SigIgn:").unwrap_or(u64::MAX) | mask("SigBlk:").unwrap_or(u64::MAX);
-            if job_control && masks & job_signals != 0 {
+            if job_control && ignored & job_signals != 0 {
                 return true;
             }
             match fs::read_to_string(dir.join("syscall")) {

@@ -53,18 +53,21 @@ fn questions_and_a_reading_program_take_turns() {
 
 /// With questions possible, the program is a job of its own (its own process group, the terminal's foreground):
 /// Ctrl-C reaches it (and not supervise, which exits with its status), and afterwards the terminal is back with
-/// the shell that started supervise (a `read` there works).
+/// the shell that started supervise (a `read` there works, here in a shell without job control of its own).
 #[test]
 fn ctrl_c_reaches_the_program_and_the_terminal_comes_back_after_it() {
     let dir = temp_dir();
     let root = dir.path();
     let policy = prompt_policy(root, "", 30);
-    let program = "python3 -c 'import time; print(\"ready\", flush=True); time.sleep(30)'";
+    let check = "import os, time; g = os.getpgrp(); print('own group', g == os.getpid(), 'foreground', \
+                 os.tcgetpgrp(0) == g, flush=True); time.sleep(30)";
+    std::fs::write(root.join("job.py"), check).unwrap();
+    let program = "python3 job.py";
     let t = Tmux::start(
         root,
         &format!("{} --policy {policy} -- {program}; echo status=$?; read -r after; echo after:$after", sup()),
     );
-    t.wait_for("ready");
+    t.wait_for("own group True foreground True");
     t.keys("C-c");
     t.wait_for("status=130");
     t.keys("back");

@@ -220,6 +220,23 @@ print("unlink", rc)
     assert!(root.join("important").exists());
 }
 
+/// Without a terminal (`setsid`: no controlling terminal), supervise says once, at start, that prompt rules cannot
+/// be answered and what applies instead; each call is denied at once.
+#[test]
+fn a_run_without_a_terminal_says_at_start_that_prompts_cannot_be_answered() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "").unwrap();
+    std::fs::write(root.join("b"), "").unwrap();
+    let policy = prompt_policy(root, "", 30);
+    let mut cmd = Command::new("setsid");
+    cmd.current_dir(root).args([sup().as_str(), "--policy", &policy, "--", "sh", "-c", "rm a; rm b"]);
+    let out = crate::support::run_with(cmd, b"", TIMEOUT);
+    assert!(out.stderr.contains(UNANSWERABLE), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("onTimeout applies at once").count(), 1, "once, not per call: {}", out.stderr);
+    assert!(root.join("a").exists() && root.join("b").exists());
+}
+
 /// For `serve` (no terminal), supervise says once, at start, that prompt rules cannot be answered and what applies
 /// instead.
 #[test]
