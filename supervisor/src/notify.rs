@@ -215,6 +215,17 @@ async fn prompt(
         // The path the call will act on, not the one as written.
         described.path = Some(show(&resolved.real));
     }
+    // What "always" answers are matched on (and saved as globs): every path the call acts on, resolved. A path that
+    // is not UTF-8 is matched in its shown (escaped) form, which a saved glob then does not match: asked again.
+    let paths = match &call {
+        Some(call) if !call.resolved.is_empty() && call.resolved.iter().all(Result::is_ok) => call
+            .resolved
+            .iter()
+            .flatten()
+            .map(|r| String::from_utf8(r.real.clone()).unwrap_or_else(|_| show(&r.real)))
+            .collect(),
+        _ => described.path.clone().into_iter().collect(),
+    };
     if !prompts.interactive() {
         // Said once at start (`prompt::unanswerable`); each call only in the info log.
         info!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
@@ -225,7 +236,7 @@ async fn prompt(
         cmdline: proc_cmdline(n.pid, 60),
         syscall: syscall.to_string(),
         args: described.args,
-        path: described.path,
+        paths,
         timeout: Duration::from_secs(u64::from(spec.timeout_secs)),
         deny_errno: spec.errno,
         on_timeout: spec.on_timeout,

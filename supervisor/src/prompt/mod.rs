@@ -7,8 +7,15 @@
 //! question's timeout counts from when it was asked; when it passes, `onTimeout` applies. Notifications that do not
 //! need a prompt never go through here, so a pending question delays nothing else.
 //!
-//! Keys: `y` allow once, `n` deny once, `a` always allow and `d` always deny this executable + syscall (+ path) for
-//! the rest of the run, Ctrl-C deny this and every queued question.
+//! Keys: `y` allow once, `n` deny once, Ctrl-C deny this and every queued question. `a` (always allow) and `d`
+//! (always deny) open a second step that says what the answer covers and for how long ([`scope`]): a scope key ends
+//! it (`Enter`, or `a`/`d` again: the default, this exact path, or any arguments for a call without a path; `u`
+//! this directory and below; `s` any path for this syscall), after optional keys that change the duration (`o`
+//! once, `m` for 10 minutes, `x` until the program exits, `f` always, saved: the default with `--save-decisions`,
+//! otherwise `x`) or move the directory up (`.`); Backspace goes back. Every answer is for the executable and the
+//! syscall that asked; the questions waiting that it covers get it too. Remembered answers are matched on the
+//! resolved paths the questions show ([`Question::paths`]), and answer through [`Prompts::ask`] like fresh ones,
+//! so an allowed emulated call is still performed by supervise.
 //!
 //! The terminal side ([`tty`]) makes sure that only the person answers: the program's filter cannot push input
 //! (the agent's `filter::guard`), what the program controls is shown inert ([`render`]), keys typed before a
@@ -21,9 +28,10 @@ pub mod keys;
 pub mod procs;
 pub mod render;
 pub mod save;
+pub mod scope;
 pub mod tty;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -32,6 +40,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+
+use scope::{Lasting, Memory, Remembered, Scope};
 
 /// One question for the person at the terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +54,9 @@ pub struct Question {
     pub syscall: String,
     /// Decoded arguments, as shown: `"/tmp/x", 0755`.
     pub args: String,
-    /// The resolved path argument, if the syscall has one; part of the "always" key.
-    pub path: Option<String>,
+    /// The resolved path arguments (absolute, as the call will act on them), if the syscall has any: what
+    /// "always" answers are matched on.
+    pub paths: Vec<String>,
     pub timeout: Duration,
     /// The errno a denial gives, for saved "always deny" answers.
     pub deny_errno: proto::Errno,
@@ -58,12 +69,56 @@ impl Question {
         (self.exe.clone(), self.syscall.clone(), self.args.clone())
     }
 
-    fn always_key(&self) -> AlwaysKey {
-        (self.exe.clone(), self.syscall.clone(), self.path.clone())
+    /// The scope an answer with `menu` covers.
+    pub fn scope(&self, menu: &Menu) -> Scope {
+        match menu.scope {
+            _ if self.paths.is_empty() => Scope::Any,
+            ScopeKey::Path => Scope::Paths(self.paths.clone()),
+            ScopeKey::Under => Scope::Under(scope::directories(&self.paths, menu.up)),
+            ScopeKey::Any => Scope::Any,
+        }
+    }
+
+    /// True if an answer by `allow` with `scope` to `self` also covers `other`.
+    fn covered_by(&self, other: &Question, scope: &Scope, allow: bool) -> bool {
+        other.exe == self.exe && other.syscall == self.syscall && scope.covers(&other.paths, allow)
     }
 }
 
-type AlwaysKey = (String, String, Option<String>);
+/// The scope keys of the second step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKey {
+    /// This exact path (`Enter`; for a call without a path, any arguments).
+    Path,
+    /// This directory and below (`u`).
+    Under,
+    /// Any path for this syscall (`s`).
+    Any,
+}
+
+/// The second step of an "always" answer, while the person picks what it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu {
+    pub allow: bool,
+    pub lasting: Lasting,
+    /// How many levels above the path's own directory "this directory and below" is.
+    pub up: usize,
+    /// The scope picked (set by the key that ends the step).
+    pub scope: ScopeKey,
+    /// `--save-decisions` is on (`f` is offered).
+    pub saving: bool,
+    /// The length of `m`.
+    pub timed: Duration,
+}
+
+/// What goes with the question shown: the other questions waiting, those like it, and the second step if open.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Status {
+    pub waiting: usize,
+    /// Questions waiting from the same executable and syscall under the same directory (the one `u` would cover).
+    pub alike: usize,
+    pub menu: Option<Menu>,
+}
 
 /// The outcome of a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,12 +142,13 @@ pub enum Key {
 
 /// The terminal side of prompting: a tty implementation ([`tty::TtyPrompter`]) and a scripted one for tests.
 pub trait Prompter: Send {
-    /// Shows `question`, with the time left and how many others wait. Called again and again while it is the
-    /// question shown (at least every 250 ms); a terminal draws it once and keeps it.
+    /// Shows `question`, with the time left, how many others wait and the second step of an "always" answer if it
+    /// is open. Called again and again while it is the question shown (at least every 250 ms); a terminal draws it
+    /// once and keeps it, and draws it again when `status` changes.
     ///
     /// # Errors
     /// If the terminal cannot be written.
-    fn show(&mut self, question: &Question, remaining: Duration, waiting: usize) -> io::Result<()>;
+    fn show(&mut self, question: &Question, remaining: Duration, status: &Status) -> io::Result<()>;
 
     /// A one-line note (the answer given, a withdrawal, a timeout); written once no question is shown.
     ///
@@ -120,7 +176,7 @@ struct Request {
 #[derive(Clone)]
 pub struct Prompts {
     tx: Option<mpsc::UnboundedSender<Request>>,
-    always: Arc<Mutex<HashMap<AlwaysKey, bool>>>,
+    memory: Arc<Mutex<Memory>>,
 }
 
 impl Prompts {
@@ -132,13 +188,20 @@ impl Prompts {
 
     /// [`Prompts::start`] with `--save-decisions`.
     pub fn with_saver(prompter: Option<Box<dyn Prompter>>, saver: Option<save::Saver>) -> Prompts {
-        let always = Arc::new(Mutex::new(HashMap::new()));
+        Prompts::with_timed(prompter, saver, scope::timed_from_env())
+    }
+
+    /// [`Prompts::with_saver`] with the length of a timed answer (`m`).
+    pub fn with_timed(prompter: Option<Box<dyn Prompter>>, saver: Option<save::Saver>, timed: Duration) -> Prompts {
+        let memory = Arc::new(Mutex::new(Memory::default()));
         let tx = prompter.map(|prompter| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(Queue { prompter, rx, entries: VecDeque::new(), always: always.clone(), saver }.run());
+            let queue =
+                Queue { prompter, rx, entries: VecDeque::new(), memory: memory.clone(), saver, timed, menu: None };
+            tokio::spawn(queue.run());
             tx
         });
-        Prompts { tx, always }
+        Prompts { tx, memory }
     }
 
     /// True if a terminal is there to ask.
@@ -146,9 +209,15 @@ impl Prompts {
         self.tx.is_some()
     }
 
-    /// Asks, or answers at once from an earlier "always" answer.
+    /// Asks, or answers at once from an earlier "always" answer that covers the question.
     pub async fn ask(&self, question: Question, alive: Alive) -> Answer {
-        if let Some(&allow) = self.always.lock().expect("not poisoned").get(&question.always_key()) {
+        let remembered = self.memory.lock().expect("not poisoned").lookup(
+            &question.exe,
+            &question.syscall,
+            &question.paths,
+            Instant::now(),
+        );
+        if let Some(allow) = remembered {
             return if allow { Answer::Allow } else { Answer::Deny };
         }
         let Some(tx) = &self.tx else { return Answer::Timeout };
@@ -179,8 +248,12 @@ struct Queue {
     prompter: Box<dyn Prompter>,
     rx: mpsc::UnboundedReceiver<Request>,
     entries: VecDeque<Entry>,
-    always: Arc<Mutex<HashMap<AlwaysKey, bool>>>,
+    memory: Arc<Mutex<Memory>>,
     saver: Option<save::Saver>,
+    /// The length of a timed answer.
+    timed: Duration,
+    /// The second step of an "always" answer, and the question it is for.
+    menu: Option<((String, String, String), Menu)>,
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -198,7 +271,8 @@ impl Queue {
             let now = Instant::now();
             let head = &self.entries[0];
             let remaining = head.deadline.saturating_duration_since(now);
-            if let Err(e) = self.prompter.show(&head.question, remaining, self.entries.len() - 1) {
+            let status = self.status();
+            if let Err(e) = self.prompter.show(&head.question, remaining, &status) {
                 tracing::warn!(error = %e, "cannot write to the terminal: questions now time out at once");
                 self.finish_all(Answer::Timeout);
                 self.prompter = Box::new(tty::Closed);
@@ -229,37 +303,119 @@ impl Queue {
         });
     }
 
+    /// The status of the question shown (the first).
+    fn status(&self) -> Status {
+        let head = &self.entries[0].question;
+        let menu = self.menu.as_ref().filter(|(key, _)| *key == head.merge_key()).map(|(_, m)| m.clone());
+        let up = menu.as_ref().map_or(0, |m| m.up);
+        let dir = Scope::Under(scope::directories(&head.paths, up));
+        let alike = if head.paths.is_empty() {
+            0
+        } else {
+            self.entries.iter().skip(1).filter(|e| head.covered_by(&e.question, &dir, true)).count()
+        };
+        Status { waiting: self.entries.len() - 1, alike, menu }
+    }
+
     fn on_key(&mut self, key: Option<Key>) {
-        let (answer, always, word) = match key {
-            Some(Key::Char('y' | 'Y')) => (Answer::Allow, None, "allowed once"),
-            Some(Key::Char('n' | 'N')) => (Answer::Deny, None, "denied once"),
-            Some(Key::Char('a' | 'A')) => (Answer::Allow, Some(true), "always allowed"),
-            Some(Key::Char('d' | 'D')) => (Answer::Deny, Some(false), "always denied"),
-            Some(Key::CtrlC) => {
+        let head = self.entries[0].question.clone();
+        let mut menu = self.menu.take().filter(|(k, _)| *k == head.merge_key()).map(|(_, m)| m);
+        let (answer, scope, lasting) = match (key, &mut menu) {
+            (Some(Key::CtrlC), _) => {
                 let _ = self.prompter.note("Ctrl-C: denied this and every queued question");
                 return self.finish_all(Answer::Deny);
             }
-            Some(Key::Char(_)) => return,
-            None => {
+            (None, _) => {
                 tracing::warn!("the terminal is gone: questions now time out at once");
                 self.prompter = Box::new(tty::Closed);
                 return self.finish_all(Answer::Timeout);
             }
+            (Some(Key::Char(c)), None) => match c {
+                'y' | 'Y' => (Answer::Allow, None, Lasting::Once),
+                'n' | 'N' => (Answer::Deny, None, Lasting::Once),
+                'a' | 'A' | 'd' | 'D' => {
+                    let saving = self.saver.is_some();
+                    let menu = Menu {
+                        allow: matches!(c, 'a' | 'A'),
+                        lasting: if saving { Lasting::Saved } else { Lasting::Run },
+                        up: 0,
+                        scope: ScopeKey::Path,
+                        saving,
+                        timed: self.timed,
+                    };
+                    self.menu = Some((head.merge_key(), menu));
+                    return;
+                }
+                _ => return,
+            },
+            (Some(Key::Char(c)), Some(m)) => {
+                let scope = match c {
+                    '\r' | '\n' => Some(ScopeKey::Path),
+                    'a' | 'A' if m.allow => Some(ScopeKey::Path),
+                    'd' | 'D' if !m.allow => Some(ScopeKey::Path),
+                    'p' | 'P' => Some(ScopeKey::Path),
+                    'u' | 'U' if !head.paths.is_empty() => Some(ScopeKey::Under),
+                    's' | 'S' => Some(ScopeKey::Any),
+                    _ => None,
+                };
+                match (scope, c) {
+                    (Some(key), _) => m.scope = key,
+                    (None, '\x7f' | '\x08') => return,
+                    (None, c) => {
+                        match c {
+                            'o' | 'O' => m.lasting = Lasting::Once,
+                            'm' | 'M' => m.lasting = Lasting::For(self.timed),
+                            'x' | 'X' => m.lasting = Lasting::Run,
+                            'f' | 'F' if m.saving => m.lasting = Lasting::Saved,
+                            '.' if !head.paths.is_empty() => m.up = (m.up + 1) % (scope::depth(&head.paths) + 1),
+                            _ => {}
+                        }
+                        self.menu = Some((head.merge_key(), m.clone()));
+                        return;
+                    }
+                }
+                let answer = if m.allow { Answer::Allow } else { Answer::Deny };
+                (answer, Some(head.scope(m)), m.lasting)
+            }
         };
         let entry = self.entries.pop_front().expect("a question is shown");
-        let _ = self.prompter.note(&format!("{word}: {}", summary(&entry.question)));
+        let word = if answer == Answer::Allow { "allowed" } else { "denied" };
+        let covers = match &scope {
+            Some(Scope::Any) if head.paths.is_empty() => " (any arguments)".to_string(),
+            Some(scope) => format!(" ({})", render::clean(&scope.describe())),
+            None => String::new(),
+        };
+        let _ = self.prompter.note(&format!("{word} {}{covers}: {}", lasting.describe(), summary(&entry.question)));
         self.prompter.clear();
-        if let Some(allow) = always {
-            let key = entry.question.always_key();
-            self.always.lock().expect("not poisoned").insert(key.clone(), allow);
-            if let Some(saver) = &self.saver {
-                if let Err(e) = saver.save(&entry.question, allow) {
-                    tracing::warn!(error = %e, "cannot save the answer");
+        if let Some(scope) = scope {
+            let allow = answer == Answer::Allow;
+            let now = Instant::now();
+            let until = match lasting {
+                Lasting::Once => Some(now),
+                Lasting::For(d) => Some(now + d),
+                Lasting::Run | Lasting::Saved => None,
+            };
+            if lasting != Lasting::Once {
+                let remembered = Remembered {
+                    exe: head.exe.clone(),
+                    syscall: head.syscall.clone(),
+                    scope: scope.clone(),
+                    allow,
+                    until,
+                };
+                self.memory.lock().expect("not poisoned").add(remembered, now);
+            }
+            if lasting == Lasting::Saved {
+                if let Some(saver) = &self.saver {
+                    if let Err(e) = saver.save(&entry.question, allow, &scope) {
+                        tracing::warn!(error = %e, "cannot save the answer");
+                    }
                 }
             }
-            // Queued questions that the new rule covers get the same answer.
-            let (covered, rest): (VecDeque<Entry>, VecDeque<Entry>) =
-                std::mem::take(&mut self.entries).into_iter().partition(|e| e.question.always_key() == key);
+            // Queued questions that the answer covers get it too (also a "once" answer: these are waiting now).
+            let (covered, rest): (VecDeque<Entry>, VecDeque<Entry>) = std::mem::take(&mut self.entries)
+                .into_iter()
+                .partition(|e| head.covered_by(&e.question, &scope, allow));
             self.entries = rest;
             covered.into_iter().for_each(|e| e.answer(answer));
         }

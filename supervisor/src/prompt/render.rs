@@ -8,7 +8,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::Question;
+use super::scope::{self, Lasting};
+use super::{Menu, Question, Status};
 use proto::OnTimeout;
 
 /// Escapes controls and invisible or reordering characters as `\xNN` / `\u{NNNN}`; everything else is kept.
@@ -29,20 +30,32 @@ pub fn clean(text: &str) -> String {
 }
 
 /// The lines of a question for a terminal `width` columns wide and `height` rows high (each line shorter than
-/// `width`, so the terminal never wraps it), with the time the answer is due (`deadline`, local time) and how many
-/// other questions wait.
-pub fn lines(q: &Question, width: usize, height: usize, deadline: SystemTime, waiting: usize) -> Vec<String> {
+/// `width`, so the terminal never wraps it), with the time the answer is due (`deadline`, local time), how many
+/// other questions wait (and how many of them are like this one), and the second step of an "always" answer.
+pub fn lines(q: &Question, width: usize, height: usize, deadline: SystemTime, status: &Status) -> Vec<String> {
     let width = width.clamp(20, 1000) - 1;
     let mut out = vec![fit(&format!("supervise asks: pid {} {}", q.pid, clean(&q.exe)), width)];
     out.push(fit(&format!("  {}", clean(&q.cmdline)), width));
+    let mut below = Vec::new();
+    if status.alike > 0 {
+        let dir = scope::slash(&scope::directories(&q.paths, status.menu.as_ref().map_or(0, |m| m.up)).join(" "));
+        let line =
+            format!("  {} more like this: {} under {} ([a] then [u] answers them too)", status.alike, q.syscall, dir);
+        below.push(fit(&clean(&line), width));
+    }
+    match &status.menu {
+        None => below.push(fit(keys(width), width)),
+        Some(menu) => below.extend(step(q, menu, width)),
+    }
     // The call gets whatever rows the rest leaves, at least 3.
     let call = format!("wants {}({})", clean(&q.syscall), clean(&q.args));
-    out.extend(wrap(&call, width, height.saturating_sub(7).max(3)));
-    out.push(fit(keys(width), width));
+    out.extend(wrap(&call, width, height.saturating_sub(6 + below.len()).max(3)));
+    out.extend(below);
     let then = match q.on_timeout {
         OnTimeout::Allow => "allow",
         OnTimeout::Deny => "deny",
     };
+    let waiting = status.waiting;
     let queued = if waiting > 0 { format!(" · {waiting} more waiting") } else { String::new() };
     let due = format!("  no answer by {} ({} s): {then}{queued}", clock(deadline), seconds(q.timeout));
     out.push(fit(&due, width));
@@ -50,12 +63,37 @@ pub fn lines(q: &Question, width: usize, height: usize, deadline: SystemTime, wa
 }
 
 fn keys(width: usize) -> &'static str {
-    const WIDE: &str = "  [y] allow once  [n] deny once  [a] always allow  [d] always deny";
+    const WIDE: &str = "  [y] allow once  [n] deny once  [a] always allow…  [d] always deny…";
     if width > WIDE.len() {
         WIDE
     } else {
-        "  y/n: once  a/d: always"
+        "  y/n: once  a/d: always…"
     }
+}
+
+/// The second step of an "always" answer: what it covers (scope keys end the step) and for how long.
+fn step(q: &Question, menu: &Menu, width: usize) -> Vec<String> {
+    let verb = if menu.allow { "allow" } else { "deny" };
+    let again = if menu.allow { 'a' } else { 'd' };
+    let mut out = vec![fit(&format!("  {verb} {}, {}, for what?", clean(&q.syscall), menu.lasting.describe()), width)];
+    if q.paths.is_empty() {
+        out.push(fit(&format!("  [Enter/{again}] any arguments  [Backspace] back"), width));
+    } else {
+        let this = if q.paths.len() == 1 { "this path" } else { "these paths" };
+        out.push(fit(&format!("  [Enter/{again}] {this} (default)  [s] any path for {}", clean(&q.syscall)), width));
+        let dirs = scope::directories(&q.paths, menu.up);
+        let dirs: Vec<String> = dirs.iter().map(|d| clean(&scope::slash(d))).collect();
+        let under = format!("[u] under {} and below  [.] up", dirs.join(" and "));
+        out.extend(wrap(&under, width, 2));
+    }
+    let timed = Lasting::For(menu.timed).describe();
+    let mut how = format!("  for how long: [o] once  [m] {timed}  [x] until exit");
+    if menu.saving {
+        how.push_str("  [f] always (saved)");
+    }
+    how.push_str("  [Backspace] back");
+    out.push(fit(&how, width));
+    out
 }
 
 fn seconds(d: Duration) -> u64 {
@@ -131,7 +169,7 @@ mod tests {
             cmdline: cmdline.into(),
             syscall: "unlinkat".into(),
             args: args.into(),
-            path: None,
+            paths: Vec::new(),
             timeout: Duration::from_secs(30),
             deny_errno: proto::Errno::EPERM,
             on_timeout: OnTimeout::Deny,
@@ -141,7 +179,7 @@ mod tests {
     #[test]
     fn what_the_program_controls_is_inert() {
         let q = question("/tmp/\x1b[2J\x1b[Hevil", "evil \x1b]0;x\x07 \u{202e}txt.exe \u{9b}31m", "\"a\\x1bb\"");
-        let text = lines(&q, 200, 50, SystemTime::now(), 0).join("\n");
+        let text = lines(&q, 200, 50, SystemTime::now(), &Status::default()).join("\n");
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
         assert!(text.contains("/tmp/\\x1b[2J\\x1b[Hevil"), "{text}");
         assert!(text.contains("\\u{202e}txt.exe") && text.contains("\\u{9b}31m"), "{text}");
@@ -153,7 +191,7 @@ mod tests {
         let long = format!("AT_FDCWD, \"/{}/file.txt\", 0", "d".repeat(5000));
         let q = question(&format!("/usr/bin/{}", "x".repeat(300)), &"arg ".repeat(100), &long);
         for width in [40, 80, 200] {
-            let text = lines(&q, width, 24, SystemTime::now(), 3);
+            let text = lines(&q, width, 24, SystemTime::now(), &Status { waiting: 3, ..Status::default() });
             assert!(text.iter().all(|l| l.chars().count() < width), "{width}: {text:#?}");
             assert!(text.len() <= 24, "{width}: {} lines", text.len());
             let all = text.join("");
@@ -161,14 +199,14 @@ mod tests {
             assert!(all.contains("characters)…"), "and the cut is said: {all}");
             assert!(all.contains("3 more waiting") || width < 60, "{all}");
         }
-        let keys = lines(&q, 40, 24, SystemTime::now(), 0).join("\n");
-        assert!(keys.contains("y/n: once  a/d: always"), "{keys}");
+        let keys = lines(&q, 40, 24, SystemTime::now(), &Status::default()).join("\n");
+        assert!(keys.contains("y/n: once  a/d: always…"), "{keys}");
     }
 
     #[test]
     fn a_short_call_is_one_line() {
         let q = question("/usr/bin/rm", "rm a", "AT_FDCWD, \"/tmp/a\", 0");
-        let text = lines(&q, 80, 24, SystemTime::now(), 0);
+        let text = lines(&q, 80, 24, SystemTime::now(), &Status::default());
         assert_eq!(text.len(), 5, "{text:#?}");
         assert_eq!(text[2], "  wants unlinkat(AT_FDCWD, \"/tmp/a\", 0)");
         assert!(text[4].contains("(30 s): deny"), "{text:#?}");

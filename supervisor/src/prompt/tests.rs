@@ -13,8 +13,18 @@ struct Scripted {
 }
 
 impl Prompter for Scripted {
-    fn show(&mut self, q: &Question, _: Duration, waiting: usize) -> io::Result<()> {
-        self.shown.lock().unwrap().push(format!("{}({}) +{waiting}", q.syscall, q.args));
+    fn show(&mut self, q: &Question, _: Duration, status: &Status) -> io::Result<()> {
+        let mut line = format!("{}({}) +{}", q.syscall, q.args, status.waiting);
+        if status.alike > 0 {
+            line.push_str(&format!(" alike {}", status.alike));
+        }
+        if let Some(menu) = &status.menu {
+            line.push_str(&format!(" menu {} up {}", menu.lasting.describe(), menu.up));
+        }
+        let mut shown = self.shown.lock().unwrap();
+        if shown.last() != Some(&line) {
+            shown.push(line);
+        }
         Ok(())
     }
 
@@ -46,7 +56,7 @@ fn question(syscall: &str, path: &str, timeout_ms: u64) -> Question {
         cmdline: "app".into(),
         syscall: syscall.into(),
         args: format!("{path:?}"),
-        path: Some(path.into()),
+        paths: vec![path.into()],
         timeout: Duration::from_millis(timeout_ms),
         deny_errno: proto::Errno::EPERM,
         on_timeout: proto::OnTimeout::Deny,
@@ -75,7 +85,7 @@ async fn y_allows_and_n_denies_one_question_at_a_time() {
     assert_eq!(first.await.unwrap(), Answer::Allow);
     assert_eq!(second, Answer::Deny);
     let shown = shown.lock().unwrap();
-    assert!(shown.iter().any(|s| s == "mkdir(\"/tmp/a\") +1"), "{shown:?}");
+    assert!(shown.iter().any(|s| s.starts_with("mkdir(\"/tmp/a\") +1 alike 1")), "{shown:?}");
 }
 
 #[tokio::test]
@@ -92,7 +102,7 @@ async fn identical_questions_are_merged_and_share_one_answer() {
 
 #[tokio::test]
 async fn always_answers_apply_to_later_questions_without_asking() {
-    let (prompts, shown) = scripted(&[(10, Key::Char('d'))]);
+    let (prompts, shown) = scripted(&[(10, Key::Char('d')), (10, Key::Char('\r'))]);
     assert_eq!(prompts.ask(question("unlink", "/tmp/x", 5000), alive()).await, Answer::Deny);
     let before = shown.lock().unwrap().len();
     assert_eq!(prompts.ask(question("unlink", "/tmp/x", 5000), alive()).await, Answer::Deny);
@@ -139,4 +149,93 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<Answer>>) -> Vec<Answ
         out.push(h.await.unwrap());
     }
     out
+}
+
+fn keys(text: &str) -> Vec<(u64, Key)> {
+    text.chars().map(|c| (10, Key::Char(c))).collect()
+}
+
+async fn ask_all(prompts: &Prompts, questions: Vec<Question>) -> Vec<Answer> {
+    let asks = questions.into_iter().map(|q| {
+        let p = prompts.clone();
+        tokio::spawn(async move { p.ask(q, alive()).await })
+    });
+    futures_join(asks.collect()).await
+}
+
+#[tokio::test]
+async fn a_then_u_covers_the_directory_and_below_and_the_questions_waiting_under_it() {
+    let (prompts, shown) = scripted(&keys("au"));
+    let answers = ask_all(
+        &prompts,
+        vec![question("mkdir", "/w/a", 5000), question("mkdir", "/w/a/b", 5000), question("mkdir", "/w/a/b/c", 5000)],
+    )
+    .await;
+    assert_eq!(answers, vec![Answer::Allow; 3], "one answer for all three");
+    let before = shown.lock().unwrap().len();
+    assert_eq!(prompts.ask(question("mkdir", "/w/x/y", 5000), alive()).await, Answer::Allow, "later, under /w");
+    assert_eq!(shown.lock().unwrap().len(), before, "no new question");
+    let shown = shown.lock().unwrap();
+    assert!(shown.iter().any(|s| s.contains("alike 2")), "2 more like this: {shown:?}");
+    assert!(shown.iter().any(|s| s.contains("menu until the program exits up 0")), "{shown:?}");
+    assert!(shown.iter().any(|s| s.contains("allowed until the program exits (under /w/)")), "{shown:?}");
+}
+
+#[tokio::test]
+async fn the_default_scope_is_this_path_only() {
+    let (prompts, _) = scripted(&[(10, Key::Char('a')), (10, Key::Char('a')), (10, Key::Char('n'))]);
+    assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(question("unlink", "/w/b", 5000), alive()).await, Answer::Deny, "asked: n");
+}
+
+#[tokio::test]
+async fn dot_moves_the_directory_up_and_s_covers_any_path() {
+    let (prompts, shown) = scripted(&keys("a.u").into_iter().chain(keys("ds")).collect::<Vec<_>>());
+    assert_eq!(prompts.ask(question("unlink", "/w/b/c", 5000), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(question("unlink", "/w/x", 5000), alive()).await, Answer::Allow, "under /w, one up");
+    assert_eq!(prompts.ask(question("rmdir", "/q", 5000), alive()).await, Answer::Deny);
+    assert_eq!(prompts.ask(question("rmdir", "/elsewhere/z", 5000), alive()).await, Answer::Deny, "any path");
+    assert!(shown.lock().unwrap().iter().any(|s| s.contains("menu until the program exits up 1")));
+}
+
+#[tokio::test]
+async fn backspace_goes_back_and_unknown_keys_change_nothing() {
+    let (prompts, _) = scripted(&keys("a\x7fzy"));
+    assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow);
+    // Back at the first step, `y` allowed once: nothing remembered.
+    let (prompts2, _) = scripted(&keys("n"));
+    assert_eq!(prompts2.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Deny);
+}
+
+#[tokio::test]
+async fn a_timed_answer_expires() {
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let script = keys("amu").into_iter().chain([(10, Key::Char('n'))]).map(|(ms, k)| (Duration::from_millis(ms), k));
+    let prompter = Scripted { keys: script.collect(), due: None, shown: shown.clone() };
+    let prompts = Prompts::with_timed(Some(Box::new(prompter)), None, Duration::from_millis(300));
+    assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(question("unlink", "/w/b", 5000), alive()).await, Answer::Allow, "within 300 ms");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(prompts.ask(question("unlink", "/w/c", 5000), alive()).await, Answer::Deny, "asked again: n");
+    assert!(shown.lock().unwrap().iter().any(|s| s.contains("allowed for 0 s (under /w/)")), "{shown:?}");
+}
+
+#[tokio::test]
+async fn once_with_a_scope_answers_the_questions_waiting_and_remembers_nothing() {
+    let (prompts, _) = scripted(&keys("aou").into_iter().chain(keys("n")).collect::<Vec<_>>());
+    let answers = ask_all(&prompts, vec![question("unlink", "/w/a", 5000), question("unlink", "/w/b", 5000)]).await;
+    assert_eq!(answers, vec![Answer::Allow; 2]);
+    assert_eq!(prompts.ask(question("unlink", "/w/c", 5000), alive()).await, Answer::Deny, "asked again: n");
+}
+
+#[tokio::test]
+async fn an_allow_for_two_paths_needs_both_covered() {
+    let (prompts, _) = scripted(&keys("au").into_iter().chain(keys("n")).collect::<Vec<_>>());
+    let mut q = question("rename", "/w/a", 5000);
+    q.paths.push("/w/b".into());
+    assert_eq!(prompts.ask(q.clone(), alive()).await, Answer::Allow);
+    q.paths[1] = "/etc/passwd".into();
+    q.args = "other".into();
+    assert_eq!(prompts.ask(q, alive()).await, Answer::Deny, "the destination is outside /w: asked again");
 }

@@ -38,7 +38,7 @@ use tokio::io::unix::AsyncFd;
 
 use super::hold::{quiet, Hold};
 use super::keys::Decoder;
-use super::{render, Key, Prompter, Question};
+use super::{render, Key, Prompter, Question, Status};
 
 /// Enters the alternate screen; the question starts on a new line (below the program's output where there is no
 /// alternate screen).
@@ -62,8 +62,8 @@ pub struct TtyPrompter {
 /// The question on the screen.
 struct Shown {
     question: Question,
-    /// The number of other questions waiting, as drawn.
-    waiting: usize,
+    /// The other questions waiting and the second step of an answer, as drawn.
+    status: Status,
     hold: Hold,
     /// Lines drawn.
     lines: usize,
@@ -133,10 +133,10 @@ impl TtyPrompter {
         let _ = quiet(|| termios::tcflow(self.tty.get_ref(), action));
     }
 
-    fn begin(&mut self, q: &Question, remaining: Duration, waiting: usize) -> io::Result<()> {
+    fn begin(&mut self, q: &Question, remaining: Duration, status: &Status) -> io::Result<()> {
         let hold = Hold::take(self.tty.get_ref());
         self.decoder = Decoder::default();
-        let text = self.text(q, remaining, waiting, hold.flushed);
+        let text = self.text(q, remaining, status, hold.flushed);
         let frame = format!("{ENTER}{}", text.join("\r\n"));
         let written = self.emit(frame.as_bytes());
         let complete = self.pending.is_empty();
@@ -145,7 +145,7 @@ impl TtyPrompter {
         }
         self.shown = Some(Shown {
             question: q.clone(),
-            waiting,
+            status: status.clone(),
             hold,
             lines: text.len(),
             frame: frame.len(),
@@ -157,9 +157,9 @@ impl TtyPrompter {
         written
     }
 
-    fn text(&self, q: &Question, remaining: Duration, waiting: usize, flushed: usize) -> Vec<String> {
+    fn text(&self, q: &Question, remaining: Duration, status: &Status, flushed: usize) -> Vec<String> {
         let (width, height) = self.size();
-        let mut text = render::lines(q, width, height, SystemTime::now() + remaining, waiting);
+        let mut text = render::lines(q, width, height, SystemTime::now() + remaining, status);
         if flushed > 0 {
             let line = format!("  ({flushed} bytes typed before this question: ignored)");
             text.push(render::fit(&line, width.clamp(20, 1000) - 1));
@@ -176,16 +176,16 @@ impl TtyPrompter {
     }
 
     /// While the question is shown: finish its frame once the terminal takes output, hold the output once it is
-    /// complete, draw it again if the number of questions waiting changed, and look for processes to hold. Every
-    /// frame is written while the program is paused.
-    fn keep(&mut self, remaining: Duration, waiting: usize) -> io::Result<()> {
+    /// complete, draw it again if its status changed (the questions waiting, the second step of an answer), and
+    /// look for processes to hold. Every frame is written while the program is paused.
+    fn keep(&mut self, remaining: Duration, status: &Status) -> io::Result<()> {
         let mut shown = self.shown.take().expect("a question is shown");
-        let result = self.keep_shown(&mut shown, remaining, waiting);
+        let result = self.keep_shown(&mut shown, remaining, status);
         self.shown = Some(shown);
         result
     }
 
-    fn keep_shown(&mut self, shown: &mut Shown, remaining: Duration, waiting: usize) -> io::Result<()> {
+    fn keep_shown(&mut self, shown: &mut Shown, remaining: Duration, status: &Status) -> io::Result<()> {
         if !self.pending.is_empty() && self.writable() {
             shown.hold.pause();
             let result = self.emit(&[]);
@@ -197,8 +197,8 @@ impl TtyPrompter {
             shown.hold.resume();
             result?;
         }
-        if shown.held && waiting != shown.waiting {
-            let text = self.text(&shown.question, remaining, waiting, shown.hold.flushed);
+        if shown.held && *status != shown.status {
+            let text = self.text(&shown.question, remaining, status, shown.hold.flushed);
             let frame = format!("{}{}", erasure(shown.lines), text.join("\r\n"));
             shown.hold.pause();
             self.flow(FlowArg::TCOON);
@@ -206,7 +206,7 @@ impl TtyPrompter {
             if self.pending.is_empty() {
                 self.flow(FlowArg::TCOOFF);
                 shown.lines = text.len();
-                shown.waiting = waiting;
+                shown.status = status.clone();
             } else {
                 // The terminal took it in part: leave the output running, the rest goes out later.
                 shown.held = false;
@@ -255,14 +255,14 @@ fn erasure(lines: usize) -> String {
 }
 
 impl Prompter for TtyPrompter {
-    fn show(&mut self, q: &Question, remaining: Duration, waiting: usize) -> io::Result<()> {
+    fn show(&mut self, q: &Question, remaining: Duration, status: &Status) -> io::Result<()> {
         match &self.shown {
-            Some(shown) if shown.question == *q => self.keep(remaining, waiting),
+            Some(shown) if shown.question == *q => self.keep(remaining, status),
             Some(_) => {
                 self.end();
-                self.begin(q, remaining, waiting)
+                self.begin(q, remaining, status)
             }
-            None => self.begin(q, remaining, waiting),
+            None => self.begin(q, remaining, status),
         }
     }
 
@@ -310,7 +310,7 @@ impl Drop for TtyPrompter {
 pub struct Closed;
 
 impl Prompter for Closed {
-    fn show(&mut self, _: &Question, _: Duration, _: usize) -> io::Result<()> {
+    fn show(&mut self, _: &Question, _: Duration, _: &Status) -> io::Result<()> {
         Err(io::Error::from(io::ErrorKind::NotConnected))
     }
 
