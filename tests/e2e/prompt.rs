@@ -1,7 +1,8 @@
 //! Issue 4: interactive prompts, driven in a real pseudo-terminal with tmux (send-keys, capture-pane). Issue 16:
 //! only the person answers ([`trust`]), a terminal shared with the program ([`shared`]), a stable screen
-//! ([`screen`]).
+//! ([`screen`]), scopes and durations of "always" answers ([`scopes`]).
 
+mod scopes;
 mod screen;
 mod shared;
 mod tmux;
@@ -128,12 +129,18 @@ fn always_answers_are_remembered_and_saved() {
             saved.display()
         ),
     );
+    // `a` or `d`, then `Enter`: this exact path, always (saved).
+    let always = |key: &str| {
+        t.keys(key);
+        t.wait_for("for what?");
+        t.keys("Enter");
+    };
     t.wait_for("/a\", 0)");
-    t.keys("a");
+    always("a");
     t.wait_for("/a2\", 0)");
-    t.keys("a");
+    always("a");
     t.wait_for("/b\", 0)");
-    t.keys("d");
+    always("d");
     t.wait_for("/c\", 0)");
     t.keys("y");
     let screen = t.wait_for("EXIT=0");

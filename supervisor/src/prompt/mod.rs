@@ -380,12 +380,16 @@ impl Queue {
         };
         let entry = self.entries.pop_front().expect("a question is shown");
         let word = if answer == Answer::Allow { "allowed" } else { "denied" };
-        let covers = match &scope {
-            Some(Scope::Any) if head.paths.is_empty() => " (any arguments)".to_string(),
-            Some(scope) => format!(" ({})", render::clean(&scope.describe())),
-            None => String::new(),
+        let note = match &scope {
+            None => format!("{word} once"),
+            Some(Scope::Any) if head.paths.is_empty() => format!("{word} with any arguments, {}", lasting.describe()),
+            Some(Scope::Any) => format!("{word} for any path, {}", lasting.describe()),
+            Some(scope @ Scope::Under(_)) => {
+                format!("{word} {}, {}", render::clean(&scope.describe()), lasting.describe())
+            }
+            Some(scope) => format!("{word} for {} only, {}", render::clean(&scope.describe()), lasting.describe()),
         };
-        let _ = self.prompter.note(&format!("{word} {}{covers}: {}", lasting.describe(), summary(&entry.question)));
+        let _ = self.prompter.note(&format!("{note}: {}", summary(&entry.question)));
         self.prompter.clear();
         if let Some(scope) = scope {
             let allow = answer == Answer::Allow;

@@ -178,7 +178,7 @@ async fn a_then_u_covers_the_directory_and_below_and_the_questions_waiting_under
     let shown = shown.lock().unwrap();
     assert!(shown.iter().any(|s| s.contains("alike 2")), "2 more like this: {shown:?}");
     assert!(shown.iter().any(|s| s.contains("menu until the program exits up 0")), "{shown:?}");
-    assert!(shown.iter().any(|s| s.contains("allowed until the program exits (under /w/)")), "{shown:?}");
+    assert!(shown.iter().any(|s| s.contains("allowed under /w/, until the program exits: pid 1")), "{shown:?}");
 }
 
 #[tokio::test]
@@ -218,7 +218,7 @@ async fn a_timed_answer_expires() {
     assert_eq!(prompts.ask(question("unlink", "/w/b", 5000), alive()).await, Answer::Allow, "within 300 ms");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(prompts.ask(question("unlink", "/w/c", 5000), alive()).await, Answer::Deny, "asked again: n");
-    assert!(shown.lock().unwrap().iter().any(|s| s.contains("allowed for 0 s (under /w/)")), "{shown:?}");
+    assert!(shown.lock().unwrap().iter().any(|s| s.contains("allowed under /w/, for 0 s")), "{shown:?}");
 }
 
 #[tokio::test]
