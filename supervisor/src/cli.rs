@@ -10,8 +10,10 @@ use crate::logging::LogFormat;
 const RUN_EXAMPLES: &str = "\
 Prompt keys (for `decision: prompt` rules; questions appear on /dev/tty):
   y  allow this call            n  deny this call (the rule's errnoRet)
-  a  always allow this executable + syscall (+ path) for the rest of the run
-  d  always deny this executable + syscall (+ path) for the rest of the run
+  a  always allow this executable + syscall, then the scope: Enter this path, u this directory and below
+     (. moves it up), s any path; before it, the duration: f saved (default with --save-decisions),
+     x until the program exits (default otherwise), m 10 minutes, o once; Backspace goes back
+  d  always deny, with the same keys
   Ctrl-C  deny this question and every queued one
 
 Built-in policy (no --policy): Docker's default seccomp profile and, as root, Docker's default capabilities:
@@ -105,7 +107,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_new_privileges: bool,
 
-    /// Append "always allow" / "always deny" prompt answers to this policy file (a copy of --policy with the
+    /// Append saved ("f", the default here) "always allow" / "always deny" prompt answers to this policy file (a copy of --policy with the
     /// answers as rules in front), so that `supervise --policy FILE` reuses them.
     #[arg(long, value_name = "FILE")]
     pub save_decisions: Option<PathBuf>,
