@@ -107,8 +107,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_new_privileges: bool,
 
-    /// Append saved ("f", the default here) "always allow" / "always deny" prompt answers to this policy file (a copy of --policy with the
-    /// answers as rules in front), so that `supervise --policy FILE` reuses them.
+    /// Append saved prompt answers ("always allow" / "always deny" with the duration f, the default here) to
+    /// this policy file (a copy of --policy with the answers as rules in front), so that `supervise --policy FILE`
+    /// reuses them.
     #[arg(long, value_name = "FILE")]
     pub save_decisions: Option<PathBuf>,
 
