@@ -456,11 +456,13 @@ impl Queue {
         }
         self.entries = kept;
         if head_settled {
+            self.menu = None;
             self.prompter.clear();
         }
     }
 
     fn finish_all(&mut self, answer: Answer) {
+        self.menu = None;
         self.entries.drain(..).for_each(|e| e.answer(answer));
         self.prompter.clear();
     }

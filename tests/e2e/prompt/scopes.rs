@@ -156,7 +156,10 @@ fn saved_scopes_are_exact_globs_and_their_comments_match() {
     assert_eq!(under["supervise"]["paths"], serde_json::json!([format!("{real}/d1"), format!("{real}/d1/**")]));
     assert_eq!(
         under["comment"],
-        format!("saved answer: always allow unlinkat by /usr/bin/rm under {real}/d1/ (the directory and everything below it)")
+        format!(
+            "saved answer: always allow unlinkat by /usr/bin/rm under {real}/d1/ (the directory and everything below \
+             it)"
+        )
     );
     assert_eq!(exact["supervise"]["paths"], serde_json::json!([format!("{real}/e/we\\[i\\]rd\\*")]));
     assert_eq!(
