@@ -64,6 +64,8 @@ struct Shown {
     question: Question,
     /// The other questions waiting and the second step of an answer, as drawn.
     status: Status,
+    /// The terminal's size (columns, rows) it was drawn for.
+    size: (usize, usize),
     hold: Hold,
     /// Lines drawn.
     lines: usize,
@@ -146,6 +148,7 @@ impl TtyPrompter {
         self.shown = Some(Shown {
             question: q.clone(),
             status: status.clone(),
+            size: self.size(),
             hold,
             lines: text.len(),
             frame: frame.len(),
@@ -176,8 +179,8 @@ impl TtyPrompter {
     }
 
     /// While the question is shown: finish its frame once the terminal takes output, hold the output once it is
-    /// complete, draw it again if its status changed (the questions waiting, the second step of an answer), and
-    /// look for processes to hold. Every frame is written while the program is paused.
+    /// complete, draw it again if its status changed (the questions waiting, the second step of an answer) or the
+    /// terminal's size did, and look for processes to hold. Every frame is written while the program is paused.
     fn keep(&mut self, remaining: Duration, status: &Status) -> io::Result<()> {
         let mut shown = self.shown.take().expect("a question is shown");
         let result = self.keep_shown(&mut shown, remaining, status);
@@ -197,7 +200,10 @@ impl TtyPrompter {
             shown.hold.resume();
             result?;
         }
-        if shown.held && *status != shown.status {
+        // A new size (SIGWINCH goes to supervise's group while it has the terminal) is read here, at the latest
+        // 250 ms later.
+        let size = self.size();
+        if shown.held && (*status != shown.status || size != shown.size) {
             let text = self.text(&shown.question, remaining, status, shown.hold.flushed);
             let frame = format!("{}{}", erasure(shown.lines), text.join("\r\n"));
             shown.hold.pause();
@@ -207,6 +213,7 @@ impl TtyPrompter {
                 self.flow(FlowArg::TCOOFF);
                 shown.lines = text.len();
                 shown.status = status.clone();
+                shown.size = size;
             } else {
                 // The terminal took it in part: leave the output running, the rest goes out later.
                 shown.held = false;

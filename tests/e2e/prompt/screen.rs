@@ -66,3 +66,26 @@ print("unlink", rc, "done")
         assert!(!path.exists());
     }
 }
+
+/// The terminal gets narrower while a question is shown (120 → 40 columns): the question is drawn again for the
+/// new width, once, with no line of the old drawing left.
+#[test]
+fn the_question_is_drawn_again_for_a_new_terminal_size() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "").unwrap();
+    let policy = prompt_policy(root, "", 30);
+    let t = Tmux::start_sized(root, &format!("{} --policy {policy} -- rm a", sup()), 120, 30);
+    let screen = t.wait_for("no answer by");
+    assert!(screen.contains("[y] allow once"), "the wide keys at 120 columns: {screen}");
+    let out = crate::support::run("tmux", &["resize-window", "-t", &t.name, "-x", "40", "-y", "30"]);
+    assert_eq!(out.code, Some(0), "tmux resize-window: {}", out.stderr);
+    let screen = t.wait_for("y/n: once");
+    let raw = crate::support::run("tmux", &["capture-pane", "-p", "-t", &t.name]).stdout;
+    assert!(raw.lines().all(|l| l.chars().count() < 40), "fitted to 40 columns:\n{raw}");
+    assert_eq!(screen.matches("supervise asks").count(), 1, "drawn once: {screen}");
+    assert!(!screen.contains("[y] allow once"), "nothing left of the wide drawing: {screen}");
+    t.keys("n");
+    t.wait_for("EXIT=1");
+    assert!(root.join("a").exists());
+}
