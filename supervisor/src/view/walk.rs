@@ -654,7 +654,10 @@ pub(super) fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 /// fstatat(2).
-pub(super) fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<libc::stat, Errno> {
+///
+/// # Errors
+/// The call's errno.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr, flags: i32) -> Result<libc::stat, Errno> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer it fills on success.
     if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), flags) } != 0 {

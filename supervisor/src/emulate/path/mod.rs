@@ -26,7 +26,9 @@ use proto::Errno;
 use crate::emulate::mounts;
 use crate::notify::respond;
 use crate::seccomp::{Listener, Notification, Reply};
-use crate::view::walk::{openat2, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
+use crate::view::walk::{
+    openat2, stat_at, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+};
 use crate::view::{errno, errno_of, last_errno, Resolved, View};
 
 mod act;
@@ -168,16 +170,9 @@ fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result
     Ok(Ok(Done::Fd(fd, flags & libc::O_CLOEXEC as u64 != 0)))
 }
 
+/// The type (`S_IFMT` bits) of an open file.
 fn fd_kind(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
-    stat_kind(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
-}
-
-fn stat_kind(dir: i32, name: &std::ffi::CStr, flags: i32) -> Option<u32> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer it fills when it returns 0.
-    let rc = unsafe { libc::fstatat(dir, name.as_ptr(), st.as_mut_ptr(), flags) };
-    // SAFETY: fstatat returned 0, so it filled the buffer.
-    (rc == 0).then(|| unsafe { st.assume_init() }.st_mode & libc::S_IFMT)
+    stat_at(fd, c"", libc::AT_EMPTY_PATH).ok().map(|st| st.st_mode & libc::S_IFMT)
 }
 
 /// Opening a regular file or a directory (or creating one where nothing is) returns at once on a local
