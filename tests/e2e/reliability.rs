@@ -189,9 +189,15 @@ impl Session {
         std::fs::read_to_string(&path).expect("read")
     }
 
-    /// A number the program wrote (a pid).
+    /// A number the program wrote (a pid). The program creates the file, then writes it: wait for the number, not
+    /// only for the file.
     pub fn read_pid(&self, name: &str) -> i32 {
-        let text = self.read_when_ready(name, Duration::from_secs(10));
+        let path = self.path(name);
+        let mut text = String::new();
+        wait_until(&format!("a pid in {}", path.display()), Duration::from_secs(10), || {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.trim().parse::<i32>().is_ok()
+        });
         text.trim().parse().unwrap_or_else(|_| panic!("{name}: not a pid: {text:?}"))
     }
 
