@@ -4,8 +4,8 @@
 //! a shell started it in the foreground), the launcher puts the program in a new process group and makes that the
 //! terminal's foreground group before `execve`, as a shell does with a job (`LaunchOptions::foreground`). The
 //! terminal's signal keys (Ctrl-C, Ctrl-\, Ctrl-Z) and window size changes then reach the program's group, not
-//! supervise. Everywhere else (no terminal, no prompts, supervise in the background) the program stays in
-//! supervise's group, as before.
+//! supervise. Everywhere else (no terminal, no prompts, supervise in the background, supervise in a pipeline whose
+//! other commands share its group) the program stays in supervise's group, as before.
 //!
 //! With the program in a group of its own, supervise also does the shell's part ([`Job::watch`]):
 //! - **Ctrl-Z.** When the program stops (SIGTSTP, SIGTTIN, SIGTTOU, SIGSTOP) while no question is shown, supervise
@@ -42,7 +42,8 @@ pub struct Job {
 
 impl Job {
     /// A job of its own for the program, if supervise has a controlling terminal whose foreground process group is
-    /// supervise's now.
+    /// supervise's now, shared only with its ancestors (a shell or script waiting for it). In a pipeline
+    /// (`supervise … | less`) the other commands are the foreground job too: the program stays in their group.
     pub fn prepare() -> Option<Arc<Job>> {
         let tty = OpenOptions::new()
             .read(true)
@@ -50,7 +51,12 @@ impl Job {
             .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
             .open("/dev/tty")
             .ok()?;
-        (foreground(&tty) == Some(own_group())).then(|| Arc::new(Job { tty, program: AtomicI32::new(0) }))
+        // SAFETY: getpid(2) cannot fail.
+        let me = unsafe { libc::getpid() };
+        if foreground(&tty) != Some(own_group()) || !super::procs::alone_in_group(me) {
+            return None;
+        }
+        Some(Arc::new(Job { tty, program: AtomicI32::new(0) }))
     }
 
     /// Records the launched program (whose group the launcher made the foreground); if the launcher could not, the

@@ -128,6 +128,26 @@ pub fn descendants(root: i32) -> Vec<Proc> {
     out
 }
 
+/// True if every other process in `me`'s process group is one of its ancestors (a shell or a script waiting for
+/// it), none a sibling such as the other commands of a pipeline (`supervise … | less`), which read and write the
+/// terminal as the foreground job too.
+pub fn alone_in_group(me: i32) -> bool {
+    let Ok(dir) = fs::read_dir("/proc") else { return false };
+    let all: Vec<(Proc, i32)> =
+        dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).filter_map(read).collect();
+    let Some(group) = all.iter().find(|(p, _)| p.pid == me).map(|(p, _)| p.pgid) else { return false };
+    let mut ancestors = Vec::new();
+    let mut at = me;
+    while let Some(&(_, parent)) = all.iter().find(|(p, _)| p.pid == at) {
+        if parent <= 0 || ancestors.contains(&parent) {
+            break;
+        }
+        ancestors.push(parent);
+        at = parent;
+    }
+    all.iter().filter(|(p, _)| p.pgid == group && p.pid != me && !p.gone()).all(|(p, _)| ancestors.contains(&p.pid))
+}
+
 /// The fds of `pid` open on the terminal `tty` (by their device, or `/dev/tty` when `tty` is its controlling
 /// terminal); `None` if its fd table is closed to us.
 fn tty_fds(pid: i32, tty: u64, ctty: u64) -> Option<Vec<u64>> {
@@ -184,6 +204,18 @@ mod tests {
         assert!(!in_terminal_io("running", &[0]));
         let wait = crate::syscalls::number_of("wait4", proto::Arch::native()).unwrap();
         assert!(!in_terminal_io(&format!("{wait} 0x0 0x0 0x0 0x0 0x0 0x0 0x0 0x0"), &[0]));
+    }
+
+    #[test]
+    fn a_sibling_in_the_group_is_not_an_ancestor() {
+        let spawn = || std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let (mut a, mut b) = (spawn(), spawn());
+        let alone = alone_in_group(a.id() as i32);
+        for child in [&mut a, &mut b] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(!alone, "b shares a's group and is not its ancestor");
     }
 
     #[test]

@@ -103,3 +103,24 @@ fn ctrl_z_stops_the_job_and_fg_continues_it() {
     t.keys("Enter");
     t.wait_for("read:typed");
 }
+
+/// In a pipeline (`supervise … | cat`), the other commands are the terminal's foreground job too: the program
+/// stays in their process group (a reader such as `less` would otherwise stop), and questions are still asked.
+#[test]
+fn in_a_pipeline_the_program_stays_in_the_pipelines_group() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "").unwrap();
+    let policy = prompt_policy(root, "", 30);
+    let check = "import os; g = os.getpgrp(); print('own group', g == os.getpid(), flush=True); os.unlink('a')";
+    std::fs::write(root.join("job.py"), check).unwrap();
+    let t = Tmux::start(root, "PS1='$ ' bash --norc --noprofile -i");
+    t.wait_for("$ ");
+    t.keys(&format!("{} --policy {policy} -- python3 job.py | cat; echo status=$?", sup()));
+    t.keys("Enter");
+    t.wait_for("wants unlink");
+    t.keys("y");
+    let screen = t.wait_for("status=0");
+    assert!(screen.contains("own group False"), "{screen}");
+    assert!(!root.join("a").exists());
+}
