@@ -61,8 +61,12 @@ impl View {
         } else {
             Some(their_root)
         };
-        let mnt_ns = place(&proc_path(tid, "ns/mnt"), true);
-        let other_mnt_ns = if mnt_ns.is_some() && mnt_ns == ours().mnt_ns {
+        // Our root mount belongs to our mount namespace only: the same root means the same namespace.
+        let same_mnt_ns = other_root.is_none() || {
+            let mnt_ns = place(&proc_path(tid, "ns/mnt"), true);
+            mnt_ns.is_some() && mnt_ns == ours().mnt_ns
+        };
+        let other_mnt_ns = if same_mnt_ns {
             None
         } else {
             // Our own namespace is opened before any thread leaves it: it is where they come back to.
