@@ -167,7 +167,7 @@ fn execute(
         Decision::Allow if verdict.path_checked && call.as_ref().is_some_and(|c| c.op.is_some()) => {
             // The decision rested on a path: never CONTINUE; perform it on what was resolved and decided on.
             if let Some(call) = call {
-                perform(listener, n, &syscall, call);
+                perform(listener, n, &syscall, call, true);
             }
         }
         Decision::Allow => {
@@ -256,13 +256,14 @@ async fn prompt(
         return respond(listener, &n, Reply::Error(spec.errno));
     }
     match call {
-        Some(call) if call.op.is_some() => perform(listener, n, syscall, call),
+        Some(call) if call.op.is_some() => perform(listener, n, syscall, call, false),
         _ => respond(listener, &n, Reply::Continue),
     }
 }
 
 /// Performs an allowed emulated path call on what was resolved and decided on.
-fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathCall) {
+/// `on_notify_thread`: false from a prompt's task, whose runtime thread must not take the target's identity.
+fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathCall, on_notify_thread: bool) {
     let PathCall { view, op, resolved } = call;
     let (Some(view), Some(op)) = (view, op) else {
         warn!(pid = n.pid, syscall, "the target has another user namespace: allowed path call refused (EACCES)");
@@ -270,7 +271,13 @@ fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathC
     };
     // The kernel fails the call at the first path it cannot resolve, in argument order.
     match resolved.into_iter().collect::<Result<Vec<_>, _>>() {
-        Ok(resolved) if !resolved.is_empty() => path::perform(listener, &n, op, view, resolved),
+        Ok(resolved) if !resolved.is_empty() => {
+            if on_notify_thread {
+                path::perform(listener, &n, op, view, resolved)
+            } else {
+                path::perform_elsewhere(listener, &n, op, view, resolved)
+            }
+        }
         Ok(_) => respond(listener, &n, Reply::Error(Errno::EFAULT)),
         Err(errno) => respond(listener, &n, Reply::Error(errno)),
     }

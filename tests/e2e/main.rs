@@ -11,6 +11,7 @@ mod cache;
 mod capabilities;
 mod cli;
 mod clock;
+mod deputy;
 mod differential;
 mod exit_codes;
 mod moby_default;

@@ -37,22 +37,14 @@ pub struct Identity {
 /// Reads `/proc/<tid>/status` (proc(5)). `None`: the thread is gone.
 pub fn read(tid: u32) -> Option<Identity> {
     use std::io::Read;
-    // One read into a buffer that holds the whole file (about 1.5 KiB): procfs builds it once per read call.
-    let mut buf = [0u8; 8192];
-    // From our own /proc through our root fd, whatever this thread's root is.
+    // From our own /proc through our root fd, whatever this thread's root is; the whole file, however many
+    // groups it lists.
     let path = format!("proc/{tid}/status");
     let fd = super::walk::openat2(super::root(), path.as_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0);
-    let mut file = std::fs::File::from(fd.ok()?);
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => return None,
-        }
-    }
+    let mut buf = Vec::with_capacity(4096);
+    std::fs::File::from(fd.ok()?).read_to_end(&mut buf).ok()?;
     // The name line may hold any bytes (prctl PR_SET_NAME): decode lossily, the ids are ASCII.
-    parse(&String::from_utf8_lossy(&buf[..len]))
+    parse(&String::from_utf8_lossy(&buf))
 }
 
 /// Parses the text of a `/proc/PID/status` file.
@@ -126,6 +118,8 @@ pub struct Assumed {
     switched: bool,
     rooted: bool,
     joined: bool,
+    /// This thread's umask before, given back on drop.
+    umask: u32,
 }
 
 /// Where the target is, when it is not where supervise is: its root and its mount namespace.
@@ -146,14 +140,14 @@ impl Assumed {
     pub fn take(target: &Identity, place: Place<'_>) -> Result<Assumed, Errno> {
         let root = place.root;
         private_fs()?;
-        set_umask(target.umask);
+        let umask = set_umask(target.umask);
         let ours = ours();
         let ids = |i: &Identity| (i.uid, i.euid, i.suid, i.fsuid, i.gid, i.egid, i.sgid, i.fsgid);
         let same = ids(target) == ids(&ours.identity)
             && target.groups == ours.identity.groups
             && target.cap_eff == ours.identity.cap_eff;
         if same && root.is_none() && place.mnt_ns.is_none() {
-            return Ok(Assumed { switched: false, rooted: false, joined: false });
+            return Ok(Assumed { switched: false, rooted: false, joined: false, umask });
         }
         let cannot_enter = (root.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_CHROOT) == 0)
             || (place.mnt_ns.is_some() && ours.identity.cap_eff & (1 << CAP_SYS_ADMIN) == 0);
@@ -170,7 +164,7 @@ impl Assumed {
             );
             return Err(Errno::EACCES);
         }
-        let mut assumed = Assumed { switched: !same, rooted: false, joined: false };
+        let mut assumed = Assumed { switched: !same, rooted: false, joined: false, umask };
         if let Some(ns) = place.mnt_ns {
             // First, while we hold CAP_SYS_ADMIN: this thread joins the target's mount namespace.
             join_mnt_ns(ns)?;
@@ -191,6 +185,7 @@ impl Assumed {
 
 impl Drop for Assumed {
     fn drop(&mut self) {
+        set_umask(self.umask);
         let ours = &ours().identity;
         let mut back = Ok(());
         if self.switched {
@@ -283,9 +278,10 @@ pub fn private_fs() -> Result<(), Errno> {
     Ok(())
 }
 
-fn set_umask(mask: u32) {
+/// Sets this thread's umask and returns the one before.
+fn set_umask(mask: u32) -> u32 {
     // SAFETY: umask(2) always succeeds; after private_fs it changes only this thread's umask.
-    unsafe { libc::umask(mask & 0o777) };
+    unsafe { libc::umask(mask & 0o777) as u32 }
 }
 
 fn set_ids(id: &Identity) -> Result<(), Errno> {

@@ -48,6 +48,7 @@ pub fn position(fd: BorrowedFd<'_>) -> Proc {
     }
     let mut up: Option<OwnedFd> = None;
     let mut depth = 0u32;
+    let mount = place_of(fd).map(|p| p.mnt_id);
     loop {
         let here = up.as_ref().map_or(fd, |f| f.as_fd());
         if is_root(here) {
@@ -57,7 +58,10 @@ pub fn position(fd: BorrowedFd<'_>) -> Proc {
             return Proc::Unknown;
         }
         match open_dir(here, b"..", 0) {
-            Ok(parent) if is_procfs(parent.as_fd()) => up = Some(parent),
+            // Within one procfs mount: a `/proc/<pid>` bound elsewhere is not where its path says.
+            Ok(parent) if is_procfs(parent.as_fd()) && place_of(parent.as_fd()).map(|p| p.mnt_id) == mount => {
+                up = Some(parent)
+            }
             _ => return Proc::Unknown,
         }
         depth += 1;
@@ -77,6 +81,36 @@ pub fn position(fd: BorrowedFd<'_>) -> Proc {
     } else {
         Proc::Pid { depth }
     }
+}
+
+/// True if the object `fd` names is inside supervise's own `/proc/<pid>` (or its threads'), or in a procfs place
+/// that cannot be told: a thread of supervise must not act on it for the target.
+pub fn is_ours_or_unknown(fd: BorrowedFd<'_>) -> bool {
+    if !is_procfs(fd) {
+        return false;
+    }
+    let Ok(st) = stat_at(fd, c"", libc::AT_EMPTY_PATH) else { return true };
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return position(fd) == Proc::Unknown;
+    }
+    // A file: its directory, found by its path and checked to hold this very file.
+    let Ok(real) = real_path(fd) else { return true };
+    let Some((name, dir)) = real.split_last() else { return true };
+    let mut path = b"/".to_vec();
+    for part in dir {
+        path.extend_from_slice(part);
+        path.push(b'/');
+    }
+    let Ok(parent) = open_dir(root_of_thread(), &path, super::walk::RESOLVE_NO_SYMLINKS) else { return true };
+    let Ok(cname) = std::ffi::CString::new(name.clone()) else { return true };
+    let same = stat_at(parent.as_fd(), &cname, libc::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|here| (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino));
+    !same || position(parent.as_fd()) == Proc::Unknown
+}
+
+/// The acting thread's root (an absolute path in openat2 ignores the dirfd).
+fn root_of_thread() -> BorrowedFd<'static> {
+    root()
 }
 
 /// True if `name` in the procfs root `proc_root` is supervise itself or one of its threads.

@@ -86,6 +86,8 @@ pub struct Resolved {
     /// The type (`S_IFMT` bits) of what `last` names now, following a magic link but no other; `None`: nothing
     /// there, or it cannot be looked at.
     pub kind: Option<u32>,
+    /// What `parent` and `last` name through our own `/proc/self/fd`, kept open while they are used.
+    pub held: Option<OwnedFd>,
 }
 
 /// The type of `last` in `dir` (see [`Resolved::kind`]).
@@ -235,14 +237,8 @@ impl<'a> Walker<'a> {
                         last.push(b'/');
                     }
                     if self.magic_here()? {
-                        // The kernel follows it in the call, and checks the target's right to it there.
                         self.count_link(true)?;
-                        let real = match read_link(self.dir.as_fd(), &name) {
-                            Ok(text) if text.first() == Some(&b'/') => text,
-                            _ => self.real_text(part),
-                        };
-                        let kind = kind_of(self.dir.as_fd(), &last, true);
-                        return Ok(Resolved { parent: self.dir, last, real, magic: true, kind });
+                        return self.land(&last);
                     }
                     match read_link(self.dir.as_fd(), &name) {
                         Ok(text) => {
@@ -304,7 +300,10 @@ impl<'a> Walker<'a> {
 
     /// Enters directory `next`, reached by the name `part`.
     fn enter(&mut self, part: &[u8], next: OwnedFd) {
+        let same_mount_here = || same_mount(self.dir.as_fd(), next.as_fd());
         self.proc = match self.proc {
+            // Something mounted over a `/proc/<pid>` is not that process's: tell where it is from the fd.
+            Proc::Root | Proc::Pid { .. } if !same_mount_here() => procfs::position(next.as_fd()),
             Proc::Root if is_pid(part) => Proc::Pid { depth: 1 },
             Proc::Root => {
                 if is_procfs(next.as_fd()) {
@@ -368,6 +367,9 @@ impl<'a> Walker<'a> {
         }
         let resolve = self.resolve & RESOLVE_CACHED;
         let next = open_dir(self.dir.as_fd(), name.as_bytes(), resolve)?;
+        if procfs::is_ours_or_unknown(next.as_fd()) {
+            return Err(refuse("a magic link that leads into supervise's own /proc/<pid>"));
+        }
         if self.resolve & RESOLVE_NO_XDEV != 0 && !same_mount(self.dir.as_fd(), next.as_fd()) {
             return Err(errno(libc::EXDEV));
         }
@@ -375,6 +377,30 @@ impl<'a> Walker<'a> {
         self.proc = self.proc_after_jump(next.as_fd());
         self.dir = next;
         Ok(())
+    }
+
+    /// A magic link as the last component: followed once, here, as the target (the kernel checks its right to the
+    /// link), and the call acts on where it landed through our own `/proc/self/fd/N`, so that the target cannot
+    /// redirect the call by changing the link afterwards. A landing in supervise's own `/proc/<pid>` (or in a
+    /// procfs place that cannot be told) is refused: this thread belongs to supervise, and the kernel would let it
+    /// in.
+    fn land(self, last: &[u8]) -> Result<Resolved, Errno> {
+        if self.resolve & RESOLVE_NO_MAGICLINKS != 0 {
+            return Err(errno(libc::ELOOP));
+        }
+        let how = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+        let landing = openat2(self.dir.as_fd(), last, how, 0, self.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED))?;
+        if procfs::is_ours_or_unknown(landing.as_fd()) {
+            return Err(refuse("a magic link that leads into supervise's own /proc/<pid>"));
+        }
+        let real = render(&real_path(landing.as_fd())?);
+        let fds = open_dir(super::root(), b"proc/self/fd", 0)?;
+        let mut name = landing.as_raw_fd().to_string().into_bytes();
+        if last.ends_with(b"/") {
+            name.push(b'/');
+        }
+        let kind = kind_of(fds.as_fd(), &name, true);
+        Ok(Resolved { parent: fds, last: name, real, magic: true, kind, held: Some(landing) })
     }
 
     /// Counts one more link; a magic link under `RESOLVE_BENEATH`/`RESOLVE_IN_ROOT` is EXDEV, any link under
@@ -479,13 +505,6 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The real path of `part` in the current directory, as text (for a magic link that names no path).
-    fn real_text(&self, part: &[u8]) -> Vec<u8> {
-        let mut real = self.real.clone();
-        push(&mut real, part);
-        render(&real)
-    }
-
     fn resolved(self, last: Vec<u8>, magic: bool) -> Resolved {
         let mut real = self.real;
         let bare: &[u8] = last.strip_suffix(b"/").unwrap_or(&last);
@@ -493,7 +512,7 @@ impl<'a> Walker<'a> {
             push(&mut real, bare);
         }
         let kind = kind_of(self.dir.as_fd(), &last, magic);
-        Resolved { parent: self.dir, last, real: render(&real), magic, kind }
+        Resolved { parent: self.dir, last, real: render(&real), magic, kind, held: None }
     }
 }
 
@@ -505,7 +524,7 @@ impl<'a> Walker<'a> {
 pub fn at_fd(fd: OwnedFd) -> Result<Resolved, Errno> {
     let real = render(&real_path(fd.as_fd())?);
     let kind = stat_at(fd.as_fd(), c"", libc::AT_EMPTY_PATH).ok().map(|st| st.st_mode & libc::S_IFMT);
-    Ok(Resolved { parent: fd, last: Vec::new(), real, magic: false, kind })
+    Ok(Resolved { parent: fd, last: Vec::new(), real, magic: false, kind, held: None })
 }
 
 /// Builds the result of the fast path.
@@ -520,7 +539,7 @@ fn finish(parent: OwnedFd, last: &[u8], trailing: bool, real: &[Vec<u8>], kind: 
             name.push(b'/');
         }
     }
-    Resolved { parent, last: name, real: render(&real), magic: false, kind }
+    Resolved { parent, last: name, real: render(&real), magic: false, kind, held: None }
 }
 
 /// The path's last component and everything before it; `trailing`: the path ends with a slash.

@@ -89,13 +89,25 @@ pub enum Done {
 /// regular file, a directory or nothing, on a local filesystem) it runs here on the notify thread; otherwise on a
 /// thread of its own, so that a FIFO or a slow filesystem holds up nothing else, and never the exit.
 pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>) {
+    perform_on(listener, n, op, view, resolved, true);
+}
+
+/// As [`perform`], from a thread that must not take the target's identity (a runtime thread answering a prompt):
+/// the call always runs on a thread of its own.
+pub fn perform_elsewhere(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>) {
+    perform_on(listener, n, op, view, resolved, false);
+}
+
+fn perform_on(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>, here: bool) {
     if op.open_flags() & libc::O_PATH as u64 != 0 {
         // ADDFD cannot inject an O_PATH file (the kernel's fget refuses them): the kernel opens it. An O_PATH fd
         // gives no access to the file's content, and every later path call through it (as a dirfd, or reopened
         // through /proc/self/fd) is resolved and decided on its real place again.
         return respond(listener, n, Reply::Continue);
     }
-    if mounts::all_local() {
+    // truncate(2) waits for a lease to be broken (up to lease-break-time), and has no way not to: never here.
+    let may_wait = matches!(op, Op::Truncate { .. });
+    if here && !may_wait && mounts::all_local() {
         if let Ok(result) = run(&op, &view, &resolved, true) {
             return answer(listener, n, result);
         }
