@@ -56,11 +56,8 @@ impl View {
             Ok(fd) => fd,
             Err(_) => return Ok(None),
         };
-        let other_root = if place_of(their_root.as_fd()).is_some() && place_of(their_root.as_fd()) == ours().root {
-            None
-        } else {
-            Some(their_root)
-        };
+        let their_place = place_of(their_root.as_fd());
+        let other_root = if their_place.is_some() && their_place == ours().root { None } else { Some(their_root) };
         // Our root mount belongs to our mount namespace only: the same root means the same namespace.
         let same_mnt_ns = other_root.is_none() || {
             let mnt_ns = place(&proc_path(tid, "ns/mnt"), true);
