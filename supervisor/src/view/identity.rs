@@ -121,6 +121,8 @@ thread_local! {
     static NO_FIXUP: Cell<bool> = const { Cell::new(false) };
     /// True once this thread has its own cwd, root and umask (`unshare(CLONE_FS)`).
     static PRIVATE_FS: Cell<bool> = const { Cell::new(false) };
+    /// This thread's umask as last set here (`None`: not known yet), so that an unchanged one costs no syscall.
+    static UMASK: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
 /// This thread acting as the target, until dropped. Holds nothing of the target: it gives supervise's own
@@ -292,8 +294,14 @@ pub fn private_fs() -> Result<(), Errno> {
 
 /// Sets this thread's umask and returns the one before.
 fn set_umask(mask: u32) -> u32 {
+    let mask = mask & 0o777;
+    if let Some(current) = UMASK.get().filter(|&m| m == mask) {
+        return current;
+    }
     // SAFETY: umask(2) always succeeds; after private_fs it changes only this thread's umask.
-    unsafe { libc::umask(mask & 0o777) as u32 }
+    let before = unsafe { libc::umask(mask) } as u32;
+    UMASK.set(Some(mask));
+    before
 }
 
 fn set_ids(id: &Identity) -> Result<(), Errno> {
