@@ -1,5 +1,5 @@
 //! Logging set-up: `tracing` to stderr or `--log-file`, as text or JSON, at `--log-level` (or `RUST_LOG`).
-//! Logs never go to the program's stdout.
+//! Logs never go to the program's stdout. Text logs are coloured only on a terminal, and never with `NO_COLOR`.
 //!
 //! Nothing that logs ever waits for the log: every line goes through a [`Background`] writer (a bounded queue and a
 //! thread), which drops and counts lines it cannot keep up with, for example while the terminal's output is stopped
@@ -82,7 +82,7 @@ pub fn init(level: Option<&str>, format: LogFormat, file: Option<&Path>) -> Resu
         }
         None => {
             let _ = LOG.set(stderr.clone());
-            let builder = builder.with_writer(Lines(stderr.clone()));
+            let builder = builder.with_ansi(colour()).with_writer(Lines(stderr.clone()));
             match format {
                 LogFormat::Text => builder.try_init(),
                 LogFormat::Json => builder.json().try_init(),
@@ -91,6 +91,13 @@ pub fn init(level: Option<&str>, format: LogFormat, file: Option<&Path>) -> Resu
     };
     let _ = STDERR.set(stderr);
     result.map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// Colour in the log only on a terminal: stderr is one and `NO_COLOR` is unset or empty (<https://no-color.org>).
+/// Never in `--log-file`.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    io::stderr().is_terminal() && !matches!(std::env::var_os("NO_COLOR"), Some(v) if !v.is_empty())
 }
 
 /// Writes `text` and a newline to stderr, after the log lines queued before it, without blocking for long: at most

@@ -151,15 +151,33 @@ fn execute(
     };
     let n = *n;
     if tracing::enabled!(Level::INFO) {
+        // Typed fields, one value each, so that `--log-format json` has numbers and plain strings (an absent
+        // value is an absent field): no Rust debug text.
+        let paths = facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()).unwrap_or_default();
+        let (decision, errno, emulator) = match verdict.decision {
+            Decision::Allow => ("allow", None, None),
+            Decision::Deny(errno) => ("deny", Some(u64::from(errno.get())), None),
+            Decision::Emulate(emulator) => ("emulate", None, Some(emulator.name())),
+            Decision::Prompt(spec) => ("prompt", Some(u64::from(spec.errno.get())), None),
+        };
+        let [arg0, arg1, arg2, arg3, arg4, arg5] = n.args;
         info!(
             pid = n.pid,
             exe = proc_exe(n.pid),
             syscall = &*syscall,
             arch = %event.arch,
-            args = ?n.args,
-            paths = ?facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()),
-            rule = ?verdict.rule,
-            decision = ?verdict.decision,
+            arg0,
+            arg1,
+            arg2,
+            arg3,
+            arg4,
+            arg5,
+            path = paths.first().map(String::as_str),
+            path2 = paths.get(1).map(String::as_str),
+            rule = verdict.rule.map(|r| r as u64),
+            decision,
+            errno,
+            emulator,
             "notified syscall"
         );
     }
@@ -228,7 +246,7 @@ async fn prompt(
     };
     if !prompts.interactive() {
         // Said once at start (`prompt::unanswerable`); each call only in the info log.
-        info!(pid = n.pid, syscall, args = %described.args, on_timeout = ?spec.on_timeout, "no terminal to ask: onTimeout applies");
+        info!(pid = n.pid, syscall, args = %described.args, on_timeout = on_timeout_name(spec.on_timeout), "no terminal to ask: onTimeout applies");
     }
     let question = Question {
         pid: n.pid,
@@ -258,6 +276,13 @@ async fn prompt(
     match call {
         Some(call) if call.op.is_some() => perform(listener, n, syscall, call, false),
         _ => respond(listener, &n, Reply::Continue),
+    }
+}
+
+fn on_timeout_name(on_timeout: OnTimeout) -> &'static str {
+    match on_timeout {
+        OnTimeout::Allow => "allow",
+        OnTimeout::Deny => "deny",
     }
 }
 

@@ -230,9 +230,9 @@ pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
         info!(
             socket = %options.socket.display(),
             policy = %options.policy.display(),
-            policy_dir = ?options.policy_dir,
-            policies = ?policies.names(),
-            read_timeout = ?limits.read_timeout,
+            policy_dir = options.policy_dir.as_ref().map(|dir| tracing::field::display(dir.display())),
+            policies = %policies.names().join(","),
+            read_timeout_ms = u64::try_from(limits.read_timeout.as_millis()).unwrap_or(u64::MAX),
             "serving"
         );
         let shutdown = async {

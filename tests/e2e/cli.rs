@@ -95,3 +95,117 @@ fn log_file_takes_the_logs_in_json() {
         assert!(value.get("level").is_some(), "{line}");
     }
 }
+
+/// Runs `supervise --log-level info ARGS… -- sh -c SCRIPT` with stderr on a pipe (not a terminal).
+fn logged(args: &[&str], script: &str, env: &[(&str, &str)]) -> crate::support::Output {
+    sh(&[&["--log-level", "info"], args].concat(), script, b"", env)
+}
+
+#[test]
+fn logs_off_a_terminal_have_no_colour_codes() {
+    let dir = temp_dir();
+    let policy = policy_file("clock-emulate.json");
+    let policy = policy.to_str().unwrap();
+    let script = "date -s '19 APR 2012 22:00:00' >/dev/null";
+    for env in [vec![], vec![("NO_COLOR", "1")], vec![("NO_COLOR", "")], vec![("TERM", "xterm-256color")]] {
+        let out = logged(&["--policy", policy], script, &env);
+        assert_eq!(out.code, Some(0), "{env:?}: {}", out.stderr);
+        assert!(out.stderr.contains("notified syscall"), "{env:?}: the info log on stderr: {}", out.stderr);
+        assert!(!out.stderr.contains("\x1b["), "{env:?}: no ANSI codes in a piped stderr: {:?}", out.stderr);
+        let log = dir.path().join("log.txt");
+        let out = logged(&["--policy", policy, "--log-file", log.to_str().unwrap()], script, &env);
+        assert_eq!(out.code, Some(0), "{env:?}: {}", out.stderr);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("notified syscall"), "{env:?}: the info log in the file: {text}");
+        assert!(!text.contains("\x1b["), "{env:?}: no ANSI codes in --log-file: {text:?}");
+    }
+}
+
+/// The JSON log's schema: one object per line with `timestamp`, `level` and `fields` (`message` a string); for
+/// "notified syscall", typed fields only: numbers, plain strings, absent when there is no value.
+fn check_json_log_line(line: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("one JSON object per line: {e}: {line}"));
+    assert!(value["level"].is_string(), "level: {line}");
+    let fields = value["fields"].as_object().unwrap_or_else(|| panic!("fields is an object: {line}"));
+    assert!(fields["message"].is_string(), "message: {line}");
+    for (key, field) in fields {
+        if let Value::String(text) = field {
+            for debug in ["Some(", "None", "Emulate(", "Deny(", "Prompt(", "[", "{"] {
+                assert!(!text.starts_with(debug), "{key} holds Rust debug text {text:?}: {line}");
+            }
+        }
+    }
+    if fields["message"] == "notified syscall" {
+        let number = |key: &str| assert!(fields[key].is_u64(), "{key} is a number: {line}");
+        let string = |key: &str| assert!(fields[key].is_string(), "{key} is a string: {line}");
+        let optional = |key: &str, ok: fn(&Value) -> bool| {
+            assert!(fields.get(key).is_none_or(ok), "{key} is absent or typed: {line}");
+        };
+        for key in ["pid", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"] {
+            number(key);
+        }
+        for key in ["exe", "syscall", "arch", "decision"] {
+            string(key);
+        }
+        optional("rule", Value::is_u64);
+        optional("errno", Value::is_u64);
+        optional("emulator", Value::is_string);
+        optional("path", Value::is_string);
+        optional("path2", Value::is_string);
+        let decision = fields["decision"].as_str().unwrap();
+        assert!(["allow", "deny", "emulate", "prompt"].contains(&decision), "decision {decision:?}: {line}");
+        assert_eq!(fields.contains_key("errno"), ["deny", "prompt"].contains(&decision), "errno with deny: {line}");
+        assert_eq!(fields.contains_key("emulator"), decision == "emulate", "emulator with emulate: {line}");
+        let known =
+            ["message", "pid", "exe", "syscall", "arch", "decision", "rule", "errno", "emulator", "path", "path2"];
+        for key in fields.keys() {
+            assert!(known.contains(&key.as_str()) || key.starts_with("arg"), "unexpected field {key}: {line}");
+        }
+    }
+    value
+}
+
+#[test]
+fn json_log_fields_are_typed() {
+    let dir = temp_dir();
+    let policy = crate::support::write_policy(
+        dir.path(),
+        "p.json",
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_NOTIFY",
+             "supervise":{"decision":"deny","errnoRet":"EACCES","paths":["/**/denied"]}},
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow"}},
+            {"names":["clock_settime","settimeofday"],"action":"SCMP_ACT_NOTIFY",
+             "supervise":{"decision":"emulate","emulate":"clock-set"}}]}"#,
+    );
+    let log = dir.path().join("log.json");
+    let d = dir.path().to_str().unwrap();
+    let script = format!("mkdir {d}/denied; mkdir {d}/made; date -s '19 APR 2012 22:00:00' >/dev/null; true");
+    for target in ["stderr", "file"] {
+        let mut args = vec!["--log-format", "json", "--policy", policy.to_str().unwrap()];
+        if target == "file" {
+            args.extend(["--log-file", log.to_str().unwrap()]);
+        }
+        let out = logged(&args, &script, &[]);
+        assert_eq!(out.code, Some(0), "{target}: {}", out.stderr);
+        let text = if target == "file" { std::fs::read_to_string(&log).unwrap() } else { out.stderr.clone() };
+        // The program's own stderr (mkdir's complaint) shares stderr with the log.
+        let lines: Vec<_> = text.lines().filter(|l| l.starts_with('{')).map(check_json_log_line).collect();
+        let notified: Vec<_> = lines.iter().filter(|v| v["fields"]["message"] == "notified syscall").collect();
+        let find = |decision: &str| {
+            notified
+                .iter()
+                .find(|v| v["fields"]["decision"] == decision)
+                .unwrap_or_else(|| panic!("{target}: a {decision} line in {text}"))
+        };
+        let denied = &find("deny")["fields"];
+        assert_eq!(denied["errno"], 13, "{target}: EACCES as a number: {denied}");
+        assert_eq!(denied["rule"], 0, "{target}: the rule's index: {denied}");
+        assert!(denied["path"].as_str().unwrap().ends_with("/denied"), "{target}: {denied}");
+        assert_eq!(find("allow")["fields"]["rule"], 1, "{target}");
+        let emulated = &find("emulate")["fields"];
+        assert_eq!(emulated["emulator"], "clock-set", "{target}: {emulated}");
+        assert_eq!(emulated["rule"], 2, "{target}: {emulated}");
+    }
+}

@@ -371,7 +371,7 @@ fn log_set(t: &Target<'_>, ts: Option<(i64, i64)>, minuteswest: Option<i32>) {
         pid = t.n.pid,
         syscall = t.syscall,
         requested = %requested,
-        tz_minuteswest = ?minuteswest,
+        tz_minuteswest = minuteswest,
         "clock set faked; the host clock is unchanged"
     );
 }
