@@ -194,6 +194,9 @@ pub enum Command {
         /// Add to this profile (often the same file as --output): its allow rules are merged, other rules kept.
         #[arg(long, value_name = "FILE")]
         merge: Option<PathBuf>,
+        /// Replace --output if it exists (without it, an existing file is refused unless --merge names it).
+        #[arg(long)]
+        force: bool,
         /// Record the values of one argument of these syscalls as `args` conditions: NAME (argument 0) or
         /// NAME:INDEX, comma-separated (for example `personality,socket,ioctl:1`).
         #[arg(long, value_name = "SYSCALL[:INDEX],...", value_delimiter = ',')]

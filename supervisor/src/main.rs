@@ -56,12 +56,13 @@ fn run_mode() -> ExitCode {
                 Err(e) => Err(Failure::new(EXIT_FAILURE, format!("cannot render the manual page: {e}"))),
             }
         }
-        Some(Command::Record { output, merge, args, for_runtime, program }) => {
+        Some(Command::Record { output, merge, force, args, for_runtime, program }) => {
             supervisor::record::record(&supervisor::record::RecordOptions {
                 output: output.clone(),
                 merge: merge.clone(),
                 args: args.clone(),
                 for_runc: for_runtime.is_some(),
+                force: *force,
                 program: program.clone(),
             })
         }

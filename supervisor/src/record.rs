@@ -105,6 +105,8 @@ pub struct RecordOptions {
     /// `NAME` or `NAME:INDEX` (default index 0): syscalls whose argument values become `args` conditions.
     pub args: Vec<String>,
     pub for_runc: bool,
+    /// Overwrite `output` if it exists (without it, an existing profile is refused unless `merge` names it).
+    pub force: bool,
     pub program: Vec<OsString>,
 }
 
@@ -207,6 +209,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let bad = |line: String| Failure::new(EXIT_FAILURE, line);
     let watches = options.args.iter().map(|a| Watch::parse(a)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
     check_output(&options.output).map_err(bad)?;
+    check_overwrite(&options.output, options.merge.as_deref(), options.force).map_err(bad)?;
     let base = match &options.merge {
         Some(path) if !path.exists() => {
             crate::logging::eprint_line(&format!(
@@ -251,6 +254,9 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let previous = base.as_ref().map(allowed_names).unwrap_or_default();
     let profile = recorded.profile(&command, base, options.for_runc);
     write_profile(&options.output, &profile)?;
+    if let Some(line) = recorded.unnamed_warning() {
+        crate::logging::eprint_line(&line);
+    }
 
     let seen = recorded.all_names();
     let new: Vec<&str> = seen.iter().map(String::as_str).filter(|n| !previous.contains(*n)).collect();
@@ -298,6 +304,48 @@ fn check_output(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Refuses, before the program runs, to replace an existing profile unless `--force` is given or `--merge` names
+/// the same file (then the old profile is kept in the new one).
+fn check_overwrite(output: &Path, merge: Option<&Path>, force: bool) -> Result<(), String> {
+    if force || !output.exists() {
+        return Ok(());
+    }
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if merge.is_some_and(|m| same(m, output)) {
+        return Ok(());
+    }
+    let shown = output.display();
+    Err(format!("--output {shown}: the file exists; give --force to replace it, or --merge {shown} to add to it"))
+}
+
+/// Syscalls added in Linux 6.8 and later, which libseccomp 2.5.4 cannot name; their numbers are the same on every
+/// arch since Linux 5.1 (424 and up), so they can be named for the user even when libseccomp cannot.
+const NEWER_SYSCALLS: &[(i32, &str)] = &[
+    (457, "statmount"),
+    (458, "listmount"),
+    (459, "lsm_get_self_attr"),
+    (460, "lsm_set_self_attr"),
+    (461, "lsm_list_modules"),
+    (462, "mseal"),
+    (463, "setxattrat"),
+    (464, "getxattrat"),
+    (465, "listxattrat"),
+    (466, "removexattrat"),
+    (467, "open_tree_attr"),
+];
+
+/// `ARCH NUMBER` or `ARCH NUMBER (NAME)` for a syscall libseccomp cannot name.
+fn describe_unnamed(arch: Arch, nr: i32) -> String {
+    let known = (nr >= 424).then(|| NEWER_SYSCALLS.iter().find(|(n, _)| *n == nr)).flatten();
+    match known {
+        Some((_, name)) => format!("{arch} {nr} ({name})"),
+        None => format!("{arch} {nr}"),
+    }
+}
+
 /// The profile to merge into, validated as `supervise --policy` would.
 fn load_base(path: &Path) -> Result<Profile, Failure> {
     let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
@@ -313,6 +361,8 @@ pub struct Recorded {
     pub names: BTreeSet<String>,
     /// `--args`: (name, argument index) → values seen.
     pub values: BTreeMap<(String, u8), BTreeSet<u64>>,
+    /// Syscalls the run made that libseccomp cannot name, so that a profile cannot allow them.
+    pub unnamed: BTreeSet<(Arch, i32)>,
 }
 
 impl Recorded {
@@ -321,9 +371,10 @@ impl Recorded {
         out.arches.insert(Arch::native());
         for &(arch, nr) in recorder.seen.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             out.arches.insert(arch);
-            if let Some(name) = syscalls::name_of(arch, nr) {
-                out.names.insert(name);
-            }
+            match syscalls::name_of(arch, nr) {
+                Some(name) => out.names.insert(name),
+                None => out.unnamed.insert((arch, nr)),
+            };
         }
         for (&(arch, nr), values) in recorder.values.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let Some(name) = syscalls::name_of(arch, nr) else { continue };
@@ -332,6 +383,24 @@ impl Recorded {
             out.values.entry((name, watch.index)).or_default().extend(values);
         }
         out
+    }
+
+    /// `ARCH NUMBER (NAME), …` for the syscalls libseccomp cannot name, if any.
+    fn unnamed_list(&self) -> Option<String> {
+        let list: Vec<String> = self.unnamed.iter().map(|&(arch, nr)| describe_unnamed(arch, nr)).collect();
+        (!list.is_empty()).then(|| list.join(", "))
+    }
+
+    /// The stderr warning for syscalls the profile cannot allow, if any.
+    pub fn unnamed_warning(&self) -> Option<String> {
+        let list = self.unnamed_list()?;
+        let n = self.unnamed.len();
+        let (they, s) = if n == 1 { ("it", "") } else { ("they", "s") };
+        Some(format!(
+            "supervise record: warning: {n} syscall{s} the run made cannot be named by libseccomp {} and are not in \
+             the profile ({they} will fail with EPERM on replay): {list}",
+            crate::check::lint::libseccomp_version()
+        ))
     }
 
     /// Every syscall the run made.
@@ -344,7 +413,8 @@ impl Recorded {
     /// `for_runc`, what runc needs after it loads the filter is allowed too.
     pub fn profile(&self, command: &str, base: Option<Profile>, for_runc: bool) -> Profile {
         let date = crate::emulate::clock::utc_now_string();
-        let comment = format!("{COMMENT_PREFIX}{date}: {command}");
+        let mut comment = format!("{COMMENT_PREFIX}{date}: {command}");
+        let unnamed = self.unnamed_list().map(|list| format!(" (not allowed, libseccomp cannot name them: {list})"));
         let mut names = self.names.clone();
         let mut values = self.values.clone();
         if for_runc {
@@ -366,9 +436,11 @@ impl Recorded {
                     }
                 }
                 base.comment = Some(match base.comment.take() {
-                    Some(old) if old.starts_with(COMMENT_PREFIX) => format!("{old}; on {date}: {command}"),
-                    Some(old) if !old.is_empty() => format!("{old}; {comment}"),
-                    _ => comment,
+                    Some(old) if old.starts_with(COMMENT_PREFIX) => {
+                        format!("{old}; on {date}: {command}{}", unnamed.unwrap_or_default())
+                    }
+                    Some(old) if !old.is_empty() => format!("{old}; {comment}{}", unnamed.unwrap_or_default()),
+                    _ => comment + &unnamed.unwrap_or_default(),
                 });
                 if base.arch_map.is_none() {
                     let mut arches = base.architectures.take().unwrap_or_default();
@@ -383,6 +455,7 @@ impl Recorded {
             }
             None => {
                 let mut p = Profile::new(Action::Errno(Errno::EPERM));
+                comment.push_str(&unnamed.unwrap_or_default());
                 p.comment = Some(comment);
                 p.architectures = Some(self.arches.iter().map(|a| a.scmp_name().to_string()).collect());
                 (p, Vec::new())
@@ -542,6 +615,48 @@ mod tests {
         assert!(check_output(Path::new("out.json")).is_ok());
         assert!(check_output(Path::new("/no/such/dir/out.json")).unwrap_err().contains("no such directory"));
         assert!(check_output(Path::new("/tmp")).unwrap_err().contains("is a directory"));
+    }
+
+    #[test]
+    fn syscalls_libseccomp_cannot_name_are_warned_about_and_kept_in_the_comment() {
+        let mut r = recorded(&["read"], &[]);
+        assert_eq!(r.unnamed_warning(), None);
+        r.unnamed.insert((Arch::native(), 462));
+        r.unnamed.insert((Arch::native(), 999));
+        let arch = Arch::native();
+        let warning = r.unnamed_warning().unwrap();
+        assert!(
+            warning.starts_with("supervise record: warning: 2 syscalls the run made cannot be named by libseccomp ")
+                && warning.contains(" and are not in the profile (they will fail with EPERM on replay): ")
+                && warning.ends_with(&format!(": {arch} 462 (mseal), {arch} 999")),
+            "{warning}"
+        );
+        let p = r.profile("x", None, false);
+        let comment = p.comment.as_deref().unwrap();
+        let tail = format!(": x (not allowed, libseccomp cannot name them: {arch} 462 (mseal), {arch} 999)");
+        assert!(comment.ends_with(&tail), "{comment}");
+        let merged = r.profile("y", Some(p), false);
+        assert!(merged.comment.as_deref().unwrap().ends_with(&tail.replace(": x", ": y")), "{:?}", merged.comment);
+        load(&merged);
+    }
+
+    #[test]
+    fn existing_outputs_are_refused_without_force_or_merge() {
+        let dir = std::env::temp_dir().join(format!("supervise-record-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("p.json");
+        assert!(check_overwrite(&out, None, false).is_ok(), "a new file");
+        std::fs::write(&out, "{}").unwrap();
+        let err = check_overwrite(&out, None, false).unwrap_err();
+        let shown = out.display();
+        assert_eq!(
+            err,
+            format!("--output {shown}: the file exists; give --force to replace it, or --merge {shown} to add to it")
+        );
+        assert!(check_overwrite(&out, None, true).is_ok());
+        assert!(check_overwrite(&out, Some(&out), false).is_ok());
+        assert!(check_overwrite(&out, Some(&dir.join("other.json")), false).is_err(), "merging another file");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     trait ValueU64 {

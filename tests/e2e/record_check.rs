@@ -110,6 +110,54 @@ fn the_summary_goes_to_stderr_without_terminal_codes() {
 }
 
 #[test]
+fn an_existing_profile_is_not_overwritten_without_force() {
+    let dir = temp_dir();
+    let p = dir.path().join("p.json");
+    std::fs::write(&p, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n").unwrap();
+    let out = record(&p, &[], &["sh", "-c", "touch ran"], dir.path());
+    crate::support::assert_own_failure(&out, 125);
+    let shown = p.display();
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "supervise: --output {shown}: the file exists; give --force to replace it, or --merge {shown} to add to it"
+        )
+    );
+    assert!(!dir.path().join("ran").exists(), "nothing ran");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n", "the file is kept");
+    let forced = record(&p, &["--force"], &["true"], dir.path());
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    assert_eq!(profile(&p)["defaultAction"], "SCMP_ACT_ERRNO", "replaced with --force");
+}
+
+#[test]
+fn syscalls_libseccomp_cannot_name_are_reported() {
+    let Some(py) = python() else {
+        eprintln!("skipped: no python3");
+        return;
+    };
+    // 462 is mseal (Linux 6.10), unknown to libseccomp 2.5.4; seccomp notifies it whether or not the kernel has it.
+    let dir = temp_dir();
+    let p = dir.path().join("p.json");
+    let program = [py, "-c", "import ctypes; ctypes.CDLL(None).syscall(462, 0, 0, 0); print('ok')"];
+    let out = record(&p, &[], &program, dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    if allowed(&profile(&p)).contains("mseal") {
+        eprintln!("skipped: this libseccomp names mseal");
+        return;
+    }
+    let arch = native_scmp_arch();
+    let warning = out.stderr.lines().find(|l| l.contains("warning")).unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(warning.starts_with("supervise record: warning: 1 syscall the run made cannot be named by libseccomp "));
+    assert!(
+        warning.ends_with(&format!("the profile (it will fail with EPERM on replay): {arch} 462 (mseal)")),
+        "{warning}"
+    );
+    let comment = profile(&p)["comment"].as_str().unwrap().to_string();
+    assert!(comment.ends_with(&format!("(not allowed, libseccomp cannot name them: {arch} 462 (mseal))")), "{comment}");
+}
+
+#[test]
 fn merging_two_recordings_allows_both_runs() {
     let dir = temp_dir();
     let p = dir.path().join("p.json");
