@@ -7,7 +7,21 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
-const RUN_EXAMPLES: &str = "\
+/// The exit statuses of `supervise -- PROGRAM` and `supervise record`, as `--help` and the manual page give them.
+macro_rules! exit_status {
+    () => {
+        "\
+Exit status:
+  the program's own status, or 128+N if signal N killed it (as a shell reports it); for supervise's own failures,
+  as with `env` and podman:
+  125  supervise failed: bad options, bad policy, the filter cannot be installed, a nested listener
+  126  the program cannot be executed (including \"execve blocked by the policy\")
+  127  the program was not found"
+    };
+}
+
+const RUN_EXAMPLES: &str = concat!(
+    "\
 Prompt keys (for `decision: prompt` rules; questions appear on /dev/tty):
   y  allow this call            n  deny this call (the rule's errnoRet)
   a  always allow this executable + syscall, then the scope: Enter this path, u this directory and below
@@ -29,6 +43,15 @@ Signals: every signal supervise can catch goes to the program (SIGCHLD excepted)
   window size) already reach the program when it shares supervise's process group, and are not sent twice. After
   passing on SIGTSTP, SIGTTIN or SIGTTOU to it, supervise stops too, so the shell sees the job stopped.
 
+Waiting: supervise exits when the program has exited and, if the policy has notify rules (SCMP_ACT_NOTIFY), when
+  every process that still holds the filter has exited too (processes the program left in the background: their
+  calls are still answered). Under a policy without notify rules, the built-in one included, it exits with the
+  program and leaves those processes running.
+
+",
+    exit_status!(),
+    "
+
 Examples:
   # Let `date -s` believe it set the clock; the host clock is untouched:
   supervise --policy policies/clock-emulate.json -- date -s '19 APR 2012 22:00:00'
@@ -37,19 +60,29 @@ Examples:
   # The same with CAP_SYS_PTRACE added, as `docker run --cap-add SYS_PTRACE`:
   supervise --cap-add SYS_PTRACE -- strace -f ls
   # Check a profile without running anything:
-  supervise check my-profile.json";
+  supervise check my-profile.json"
+);
 
 const CHECK_EXAMPLES: &str = "\
+Exit status:
+  0    every file is valid (with --strict: and has no warnings)
+  1    a file is invalid (with --strict: or has warnings)
+  125  bad usage
+
 Examples:
   supervise check policies/*.json
   supervise check --strict --format json ls.json     # for CI: warnings fail too, one JSON document
   supervise check --bpf ls.json                      # what the kernel gets (libseccomp PFC)";
 
-const RECORD_EXAMPLES: &str = "\
+const RECORD_EXAMPLES: &str = concat!(
+    exit_status!(),
+    "
+
 Examples:
   supervise record --output ls.json -- ls /          # then: supervise --policy ls.json -- ls /
   supervise record -o py.json --merge py.json --args socket -- python3 -c 'import socket; socket.socket()'
-  supervise record --for runc --output busybox.json -- busybox ls /   # for config.json's linux.seccomp";
+  supervise record --for runc --output busybox.json -- busybox ls /   # for config.json's linux.seccomp"
+);
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -219,7 +252,8 @@ pub enum Command {
     /// Print the manual page (roff) on stdout, or write one page per command into a directory.
     #[command(after_help = MAN_EXAMPLES)]
     Man {
-        /// Write supervise.1 and supervise-COMMAND.1 for each subcommand into this directory instead.
+        /// Write supervise.1 and supervise-COMMAND.1 for each subcommand into this directory instead (created if
+        /// missing).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },

@@ -17,6 +17,7 @@ pub mod describe;
 pub mod emulate;
 pub mod facts;
 pub mod logging;
+pub mod manual;
 pub mod memory;
 pub mod notify;
 pub mod policy_file;

@@ -45,14 +45,15 @@ fn run_mode() -> ExitCode {
             print_bytes(&script)
         }
         Some(Command::Man { dir: Some(dir) }) => {
-            clap_mangen::generate_to(Cli::command(), dir).map(|()| 0).map_err(|e| {
+            supervisor::manual::write_all(Cli::command(), dir).map(|()| 0).map_err(|e| {
                 Failure::new(EXIT_FAILURE, format!("cannot write the manual pages to {}: {e}", dir.display()))
             })
         }
         Some(Command::Man { dir: None }) => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => print_bytes(&page),
+            let mut cmd = Cli::command();
+            cmd.build();
+            match supervisor::manual::render(&cmd) {
+                Ok(page) => print_bytes(&page),
                 Err(e) => Err(Failure::new(EXIT_FAILURE, format!("cannot render the manual page: {e}"))),
             }
         }
@@ -116,6 +117,35 @@ fn fail(failure: Failure) -> ExitCode {
     ExitCode::from(u8::try_from(failure.code).unwrap_or(255))
 }
 
+/// The command a usage error is about, so that the hint points at the right `--help`: `supervise record` when the
+/// command line names that subcommand (as its first word that is not an option or an option's value, before `--`).
+fn usage_command() -> String {
+    let cmd = Cli::command();
+    let mut value_next = false;
+    for arg in std::env::args_os().skip(1) {
+        let Some(arg) = arg.to_str() else { break };
+        if arg == "--" {
+            break;
+        }
+        if std::mem::take(&mut value_next) {
+            continue;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            value_next = !long.contains('=')
+                && cmd.get_arguments().any(|a| a.get_long() == Some(long) && a.get_action().takes_values());
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        if cmd.get_subcommands().any(|s| s.get_name() == arg) {
+            return format!("supervise {arg}");
+        }
+        break;
+    }
+    "supervise".into()
+}
+
 /// `--help` and `--version` print and exit 0; a usage error is one `supervise:` line and exit 125.
 fn clap_exit(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
@@ -134,7 +164,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
                 message.push(' ');
                 message.push_str(more.trim());
             }
-            eprintln!("supervise: {message} (see supervise --help)");
+            eprintln!("supervise: {message} (see {} --help)", usage_command());
             ExitCode::from(EXIT_FAILURE as u8)
         }
     }

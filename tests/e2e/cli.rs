@@ -209,3 +209,91 @@ fn json_log_fields_are_typed() {
         assert_eq!(emulated["rule"], 2, "{target}: {emulated}");
     }
 }
+
+#[test]
+fn help_and_manual_give_the_exit_statuses() {
+    let help = sup(&["--help"]).stdout;
+    assert!(help.contains("Exit status:"), "{help}");
+    for status in ["125", "126", "127", "128+N", "the program's own status"] {
+        assert!(help.contains(status), "--help gives {status}: {help}");
+    }
+    let record = sup(&["record", "--help"]).stdout;
+    assert!(record.contains("Exit status:") && record.contains("127"), "{record}");
+    let check = sup(&["check", "--help"]).stdout;
+    assert!(check.contains("Exit status:"), "{check}");
+    let out = sup(&["man"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let page = &out.stdout;
+    let section = page.split(".SH \"EXIT STATUS\"").nth(1).unwrap_or_else(|| panic!("an EXIT STATUS section: {page}"));
+    let section = section.split("\n.SH").next().unwrap();
+    for status in ["125", "126", "127", "128+N"] {
+        assert!(section.contains(status), "EXIT STATUS gives {status}: {section}");
+    }
+}
+
+#[test]
+fn manual_examples_keep_one_line_each() {
+    let out = sup(&["man"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let examples = out.stdout.split(".SH \"EXAMPLES\"").nth(1).expect("an EXAMPLES section");
+    assert!(examples.starts_with("\n.nf\n"), "examples are not filled: {examples}");
+    let lines: Vec<&str> = examples.lines().collect();
+    // Each example is a line of its own (roff escapes its dashes), not run together with the next.
+    for example in [
+        r"supervise \-\-policy policies/clock\-emulate.json \-\- date \-s '19 APR 2012 22:00:00'",
+        r"supervise \-\- python3 \-c 'print(42)'",
+        r"supervise check my\-profile.json",
+    ] {
+        assert!(lines.contains(&example), "{example:?} is a line of its own: {examples}");
+    }
+    // The same for a subcommand's page, written with --dir.
+    let dir = temp_dir();
+    let out = sup(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let record = std::fs::read_to_string(dir.path().join("supervise-record.1")).unwrap();
+    assert!(record.contains("\n.SH \"EXAMPLES\"\n.nf\n"), "{record}");
+    assert!(record.contains("\nsupervise record \\-\\-output ls.json \\-\\- ls /"), "{record}");
+}
+
+#[test]
+fn man_dir_is_created_when_missing() {
+    let dir = temp_dir();
+    let target = dir.path().join("share/man/man1");
+    let out = sup(&["man", "--dir", target.to_str().unwrap()]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+    for page in ["supervise.1", "supervise-record.1", "supervise-check.1", "supervise-serve.1", "supervise-man.1"] {
+        let text = std::fs::read_to_string(target.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page} is a manual page: {text}");
+    }
+}
+
+#[test]
+fn a_bad_subcommand_option_points_at_that_subcommands_help() {
+    for (args, hint) in [
+        (["record", "--no-such-option", "-o", "x.json", "--", "true"].as_slice(), "(see supervise record --help)"),
+        (&["check", "--format", "xml", "p.json"], "(see supervise check --help)"),
+        (&["man", "--no-such-option"], "(see supervise man --help)"),
+        (&["serve", "--socket"], "(see supervise serve --help)"),
+        (&["--no-such-option", "--", "true"], "(see supervise --help)"),
+    ] {
+        let out = sup(args);
+        assert_own_failure(&out, 125);
+        assert!(out.stderr.trim_end().ends_with(hint), "{args:?}: {hint}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn background_processes_are_waited_for_only_under_notify_rules() {
+    use std::time::{Duration, Instant};
+    // The README and --help say it: with notify rules, supervise answers the background process until it exits.
+    let policy = policy_file("clock-emulate.json");
+    let start = Instant::now();
+    let out = sh(&["--policy", policy.to_str().unwrap()], "sleep 2 >/dev/null 2>&1 &", b"", &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(start.elapsed() >= Duration::from_millis(1900), "waited for sleep: {:?}", start.elapsed());
+    // Without notify rules (the built-in policy), it exits with the program.
+    let start = Instant::now();
+    let out = sh(&[], "sleep 2 >/dev/null 2>&1 &", b"", &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_millis(1500), "exited with the program: {:?}", start.elapsed());
+}
