@@ -11,6 +11,7 @@
 //! Submodules: `model` (the serde model), `resolve` (the semantics), `names` (action, operator, capability, flag and
 //! foreign-arch tables), `error` ([`PolicyError`], [`UnknownKey`]).
 
+mod decode;
 mod error;
 mod model;
 mod names;
@@ -23,6 +24,7 @@ use serde_json::Value;
 
 use crate::{Arch, Policy};
 
+pub use decode::{go_equal_fold, DuplicateKey};
 pub use error::{PolicyError, UnknownKey};
 pub use model::{ArchMapEntry, ArgSpec, Filter, Profile, SuperviseSpec, SyscallRule, SUPERVISE_KEYS};
 pub use names::{capability, ACTIONS, CAPABILITIES, FILTER_FLAGS, OPERATORS};
@@ -54,7 +56,8 @@ pub fn parse(text: &str) -> Result<Profile, Vec<PolicyError>> {
         return Err(vec![PolicyError::file("empty policy file, expected a JSON object")]);
     }
     // serde_json keeps its recursion limit (128) here, so deep nesting is an error, not a stack overflow.
-    let mut value: Value = serde_json::from_str(text).map_err(|e| vec![PolicyError::from_json(&e)])?;
+    // Keys are matched and repeated keys merged as Docker's Go decoder does (see `decode`).
+    let (mut value, duplicates) = decode::decode(text).map_err(|e| vec![PolicyError::from_json(&e)])?;
     if !value.is_object() {
         let found = match value {
             Value::Array(_) => "an array",
@@ -71,6 +74,7 @@ pub fn parse(text: &str) -> Result<Profile, Vec<PolicyError>> {
     match Profile::deserialize(value) {
         Ok(mut profile) if errors.is_empty() => {
             profile.unknown = walk.unknown;
+            profile.duplicates = duplicates;
             Ok(profile)
         }
         Ok(_) => Err(errors),

@@ -410,6 +410,33 @@ fn check_warns_without_failing() {
 }
 
 #[test]
+fn check_warns_about_repeated_keys_and_uses_the_last_as_docker_does() {
+    let text = r#"{"DEFAULTACTION":"SCMP_ACT_ALLOW","defaultaction":"SCMP_ACT_KILL",
+      "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","Action":"SCMP_ACT_LOG"},
+        {"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}"#;
+    let (out, dir) = check_files(&[], &[("dup.json", text)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let file = dir.path().join("dup.json").display().to_string();
+    let want = [
+        format!(
+            "supervise: {file}: warning: key \"defaultaction\" is written 2 times (\"DEFAULTACTION\", \"defaultaction\"); \
+             the last one wins, as in Docker's decoder, which matches keys in any case"
+        ),
+        format!(
+            "supervise: {file}: warning: syscalls[0]: key \"Action\" is written 2 times (\"action\", \"Action\"); the \
+             last one wins, as in Docker's decoder, which matches keys in any case"
+        ),
+    ];
+    let mut got: Vec<&str> = out.stderr.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    assert!(out.stdout.contains("default action: SCMP_ACT_KILL_THREAD\n"), "KILL, as Docker reads it: {}", out.stdout);
+    assert!(out.stdout.contains("SCMP_ACT_LOG 1") && !out.stdout.contains("ERRNO"), "{}", out.stdout);
+    let (strict, _dir) = check_files(&["--strict"], &[("dup.json", text)]);
+    assert_eq!(strict.code, Some(1), "{}", strict.stderr);
+}
+
+#[test]
 fn check_json_is_one_document_for_ci() {
     let (out, _dir) =
         check_files(&["--format", "json"], &[("bad.json", INVALID), ("warn.json", WARNINGS), ("valid.json", VALID)]);

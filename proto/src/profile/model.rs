@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::decode::{go_equal_fold, DuplicateKey};
 use super::error::{Here, PolicyError, UnknownKey};
 use super::names::action_spelling;
 use crate::{Action, ArgCmp};
@@ -48,6 +49,9 @@ pub struct Profile {
     /// Keys Docker would ignore, found by [`walk`].
     #[serde(skip)]
     pub(crate) unknown: Vec<UnknownKey>,
+    /// Keys written more than once (in any case), found when the text was decoded.
+    #[serde(skip)]
+    pub(crate) duplicates: Vec<DuplicateKey>,
 }
 
 /// One `archMap` entry.
@@ -154,6 +158,12 @@ impl Profile {
     /// Keys that Docker and runc would ignore, for `check` to warn about (`supervise` keys are errors instead).
     pub fn unknown_keys(&self) -> &[UnknownKey] {
         &self.unknown
+    }
+
+    /// Keys written more than once in one object (in any case, in Docker's objects), for `check` to warn about: the
+    /// last one wins, as in Docker.
+    pub fn duplicate_keys(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// Every syscall name with the index of its rule, before `includes`/`excludes` are applied.
@@ -287,7 +297,7 @@ impl Walk {
     fn loose(&mut self, obj: &mut Map<String, Value>, known: &[&'static str], place: &str, rule: Option<usize>) {
         let odd: Vec<String> = obj.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect();
         for key in odd {
-            let folded = known.iter().find(|k| k.eq_ignore_ascii_case(&key) && !obj.contains_key(**k));
+            let folded = known.iter().find(|k| go_equal_fold(k, &key) && !obj.contains_key(**k));
             match folded {
                 Some(canonical) => {
                     if let Some(v) = obj.remove(&key) {

@@ -406,3 +406,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn repeated_keys_in_any_case_mean_what_they_mean_to_docker() {
+    // Go matches keys case-insensitively and the last one wins: KILL, not the weaker ALLOW.
+    let text = r#"{"DEFAULTACTION":"SCMP_ACT_ALLOW","defaultaction":"SCMP_ACT_KILL"}"#;
+    assert_eq!(load_ok(text, &X86_ALL).default_action, Action::KillThread);
+    let p = parse(text).unwrap();
+    let dups: Vec<String> = p.duplicate_keys().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        dups,
+        ["key \"defaultaction\" is written 2 times (\"DEFAULTACTION\", \"defaultaction\"); the last one wins"]
+    );
+    // The other order, and an exact repeat.
+    let text = r#"{"defaultAction":"SCMP_ACT_KILL","DefaultAction":"SCMP_ACT_ALLOW","defaultAction":"SCMP_ACT_LOG"}"#;
+    assert_eq!(load_ok(text, &X86_ALL).default_action, Action::Log);
+    assert_eq!(parse(text).unwrap().duplicate_keys()[0].keys, ["defaultAction", "DefaultAction", "defaultAction"]);
+    // Go's Unicode folding: the long s is an s, the Kelvin sign a k.
+    let text = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"\u{17f}yscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_\u{212a}ILL\"}]}";
+    assert!(load(text, &X86_ALL).is_err(), "values are not folded");
+    let text = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"\u{17f}yscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1,\"\u{212a}\":0}]}";
+    let policy = load_ok(text, &X86_ALL);
+    assert_eq!(policy.rules.len(), 1, "\u{17f}yscalls is syscalls to Go");
+    // No duplicates: nothing to report.
+    assert!(parse(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap().duplicate_keys().is_empty());
+}
+
+#[test]
+fn repeated_objects_and_arrays_merge_as_go_decodes_them() {
+    // The second `syscalls` is decoded into the first: rule 0 keeps the action and errno the second one lacks.
+    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW",
+        "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":38},{"names":["rmdir"],"action":"SCMP_ACT_ERRNO"}],
+        "Syscalls":[{"names":["chdir"]}]}"#;
+    let policy = load_ok(text, &X86_ALL);
+    assert_eq!(policy.rules.len(), 1, "the length is the last one's");
+    assert_eq!(policy.rules[0].names, ["chdir"]);
+    assert_eq!(policy.rules[0].action, Action::Errno(Errno::new(38).unwrap()));
+    let p = parse(text).unwrap();
+    assert_eq!(p.duplicate_keys()[0].place, "");
+    // Inside a rule: the place and rule index are kept, and the values merge as well.
+    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ALLOW"},
+        {"names":["rmdir"],"action":"SCMP_ACT_ALLOW","Action":"SCMP_ACT_KILL"}]}"#;
+    assert_eq!(load_ok(text, &X86_ALL).rules[1].action, Action::KillThread);
+    let parsed = parse(text).unwrap();
+    let dup = &parsed.duplicate_keys()[0];
+    assert_eq!((dup.place.as_str(), dup.rule), ("syscalls[1]", Some(1)));
+    assert_eq!(
+        dup.to_string(),
+        "syscalls[1]: key \"Action\" is written 2 times (\"action\", \"Action\"); the last one wins"
+    );
+    // `supervise` is ours: case-sensitive, so `Decision` stays an unknown key (an error), not a repeat.
+    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY",
+        "supervise":{"decision":"allow","Decision":"deny"}}]}"#;
+    assert!(errors(text).iter().any(|e| e.contains("unknown key \"Decision\"")), "{:?}", errors(text));
+}

@@ -169,7 +169,8 @@ pub fn lint(profile: &Profile, policy: &Policy, known: &BTreeSet<String>) -> Vec
     out
 }
 
-/// Keys Docker and runc ignore: often a misspelling that silently drops a setting.
+/// Keys Docker and runc ignore (often a misspelling that silently drops a setting), and keys written twice in any
+/// case (only the last counts).
 pub fn lint_keys(profile: &Profile) -> Vec<Finding> {
     profile
         .unknown_keys()
@@ -185,6 +186,23 @@ pub fn lint_keys(profile: &Profile) -> Vec<Finding> {
                 suggestion: k.suggestion.map(str::to_string),
             }
         })
+        .chain(profile.duplicate_keys().iter().map(|d| {
+            let last = d.keys.last().map(String::as_str).unwrap_or_default();
+            let all: Vec<String> = d.keys.iter().map(|k| format!("{k:?}")).collect();
+            Finding {
+                severity: Severity::Warning,
+                code: "duplicate-key",
+                rule: d.rule,
+                place: d.place.clone(),
+                message: format!(
+                    "key {last:?} is written {} times ({}); the last one wins, as in Docker's decoder, which matches \
+                     keys in any case",
+                    d.keys.len(),
+                    all.join(", ")
+                ),
+                suggestion: None,
+            }
+        }))
         .collect()
 }
 
