@@ -38,6 +38,11 @@ impl Errno {
         NAMES.iter().find(|(_, name)| name.eq_ignore_ascii_case(text.trim())).map(|(n, _)| Errno(*n))
     }
 
+    /// Every Linux name, aliases included.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        NAMES.iter().map(|(_, name)| *name)
+    }
+
     /// The Linux name, if the number has one.
     pub fn name(self) -> Option<&'static str> {
         NAMES.iter().find(|(n, _)| *n == self.0).map(|(_, name)| *name)

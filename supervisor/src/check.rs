@@ -258,7 +258,10 @@ fn summarize(profile: &Profile, policy: &Policy) -> Summary {
     for rule in &policy.rules {
         *per_action.entry(rule.action.name()).or_default() += 1;
         if rule.action == Action::Notify {
-            notified.extend(rule.names.iter().cloned());
+            // Only real syscalls: a misspelt or foreign name is skipped by the filter (and `lint` warns about it).
+            let real =
+                |name: &&String| policy.arches.iter().any(|&arch| crate::syscalls::number_of(name, arch).is_some());
+            notified.extend(rule.names.iter().filter(real).cloned());
         }
     }
     Summary {

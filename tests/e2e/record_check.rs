@@ -437,6 +437,29 @@ fn check_warns_about_repeated_keys_and_uses_the_last_as_docker_does() {
 }
 
 #[test]
+fn check_names_only_real_syscalls_and_suggests_errno_names() {
+    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+      {"names":["mkdir","mkdri"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny"}}]}"#;
+    let (out, _dir) = check_files(&[], &[("n.json", text)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("\n  notified syscalls: mkdir\n"), "the misspelt name is not listed: {}", out.stdout);
+    assert!(out.stderr.contains("did you mean \"mkdir\"?"), "{}", out.stderr);
+
+    let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+      {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":"EACES"}]}"#;
+    let (out, dir) = check_files(&[], &[("e.json", text)]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let file = dir.path().join("e.json").display().to_string();
+    let first = out.stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        format!(
+            "supervise: {file}: syscalls[0] (mkdir): errnoRet: unknown errno name \"EACES\" (did you mean \"EACCES\"?)"
+        )
+    );
+}
+
+#[test]
 fn check_json_is_one_document_for_ci() {
     let (out, _dir) =
         check_files(&["--format", "json"], &[("bad.json", INVALID), ("warn.json", WARNINGS), ("valid.json", VALID)]);

@@ -84,7 +84,7 @@ fn errno_source(
     let from_name = name.and_then(|n| match Errno::parse(n) {
         Some(e) => Some(u64::from(e.get())),
         None => {
-            errs.push(here.err(name_key, format!("unknown errno name {n:?}")));
+            errs.push(here.err(name_key, unknown_errno(n)));
             None
         }
     });
@@ -102,10 +102,23 @@ fn errno_number(v: &Value) -> Result<u64, String> {
         Value::String(s) => match Errno::parse(s) {
             Some(e) => Ok(u64::from(e.get())),
             None if s.trim().parse::<i64>().is_ok() => Err(format!("{s} is out of range (1..=4095)")),
-            None => Err(format!("unknown errno name {s:?}")),
+            None => Err(unknown_errno(s)),
         },
         other => uint(other),
     }
+}
+
+/// `unknown errno name "EACES" (did you mean "EACCES"?)`.
+fn unknown_errno(name: &str) -> String {
+    // Errno names are short and close to each other: one edit at most, two for long names.
+    let limit = if name.len() >= 8 { 2 } else { 1 };
+    let upper = name.trim().to_ascii_uppercase();
+    let hint = Errno::names()
+        .map(|known| (super::model::edit_distance(&upper, known), known))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map_or(String::new(), |(_, s)| format!(" (did you mean {s:?}?)"));
+    format!("unknown errno name {name:?}{hint}")
 }
 
 /// A non-negative JSON integer.
@@ -504,6 +517,21 @@ mod tests {
         for bad in ["4", "4.8.1", "0.0", "a.b", "4.256", "-1.2", "+4.8", "4.", " 4.8"] {
             assert!(min_kernel(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unknown_errno_names_get_a_suggestion() {
+        assert_eq!(
+            errno_number(&serde_json::json!("EACES")),
+            Err("unknown errno name \"EACES\" (did you mean \"EACCES\"?)".into())
+        );
+        assert_eq!(errno_number(&serde_json::json!("eperm")), Ok(1), "names are matched in any case");
+        assert_eq!(
+            errno_number(&serde_json::json!("EPRM")),
+            Err("unknown errno name \"EPRM\" (did you mean \"EPERM\"?)".into())
+        );
+        assert_eq!(unknown_errno("ENOTSUPP"), "unknown errno name \"ENOTSUPP\" (did you mean \"ENOTSUP\"?)");
+        assert_eq!(unknown_errno("NOTHING"), "unknown errno name \"NOTHING\"");
     }
 
     #[test]
