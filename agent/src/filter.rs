@@ -4,6 +4,7 @@
 
 pub mod guard;
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -104,7 +105,23 @@ pub enum FilterError {
     },
     #[error("could not export the BPF program")]
     Export(#[source] std::io::Error),
+    #[error(
+        "the filter is {}{insns} BPF instructions, {}{} over the kernel's limit of {MAX_INSNS}: the kernel would \
+         refuse it (EINVAL); use fewer rules or argument conditions",
+        if *.at_least { "at least " } else { "" },
+        if *.at_least { "at least " } else { "" },
+        insns - MAX_INSNS
+    )]
+    TooLarge {
+        insns: usize,
+        /// libseccomp's own count overflowed (it keeps it in 16 bits): `insns` is a lower bound (from its PFC
+        /// form, or the distinct conditions of each syscall).
+        at_least: bool,
+    },
 }
+
+/// The kernel's limit on a seccomp filter's length (`BPF_MAXINSNS`).
+pub const MAX_INSNS: usize = 4096;
 
 /// Compiles a policy with libseccomp and exports the BPF program.
 ///
@@ -115,9 +132,25 @@ pub enum FilterError {
 /// # Errors
 /// [`FilterError`] if libseccomp refuses the context, an arch or a rule, or the export fails.
 pub fn compile(policy: &Policy) -> Result<Compiled, FilterError> {
-    let (ctx, notifies, skipped) = build(policy)?;
+    let (ctx, notifies, skipped, lower) = build(policy)?;
     let bytes = export(|file| ctx.export_bpf(file))?;
     let mut insns = guard::prefix(policy);
+    // Said before anything is loaded: the kernel's own answer is a bare EINVAL. libseccomp 2.5 counts a program's
+    // instructions in 16 bits and silently writes a truncated program past 65535, so a count below the lower bound
+    // means it overflowed.
+    let exported = insns.len() + bytes.len() / 8;
+    // The PFC form does not overflow. Its tests and actions are about twice the instructions (Docker's default
+    // profile: 2,766 and 1,383; libseccomp shares identical blocks); many times more means the count wrapped.
+    let pfc = export(|file| ctx.export_pfc(file))?;
+    let statements = String::from_utf8_lossy(&pfc)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("if (") || l.trim_start().starts_with("action "))
+        .count();
+    let lower = if statements > 8 * exported { exported + 65536 } else { insns.len() + lower };
+    if exported > MAX_INSNS || lower > MAX_INSNS {
+        let at_least = exported < lower;
+        return Err(FilterError::TooLarge { insns: exported.max(lower), at_least });
+    }
     insns.extend_from_slice(Bpf::from_bytes(&bytes)?.insns());
     Ok(Compiled { bpf: Bpf::from_insns(insns), notifies, skipped })
 }
@@ -133,7 +166,8 @@ pub fn pfc(policy: &Policy) -> Result<String, FilterError> {
     Ok(guard::describe(policy).unwrap_or_default() + &String::from_utf8_lossy(&bytes))
 }
 
-type Built = (ScmpFilterContext, bool, Vec<(usize, String)>);
+/// The context, whether it notifies, the skipped names, and a lower bound on the program's length.
+type Built = (ScmpFilterContext, bool, Vec<(usize, String)>, usize);
 
 fn build(policy: &Policy) -> Result<Built, FilterError> {
     if let Action::Errno(e) = policy.default_action {
@@ -159,6 +193,11 @@ fn build(policy: &Policy) -> Result<Built, FilterError> {
 
     let mut notifies = policy.default_action == Action::Notify;
     let mut skipped = Vec::new();
+    // Each syscall with rules needs a jump, and each distinct condition (identical blocks may be shared between
+    // syscalls, so counted once) at least one more. An unconditional rule makes libseccomp drop the syscall's
+    // conditional ones.
+    let mut conditions: HashMap<i32, HashSet<ArgCmp>> = HashMap::new();
+    let mut unconditional: HashSet<i32> = HashSet::new();
     for rule in &policy.rules {
         if rule.action == policy.default_action {
             continue;
@@ -174,7 +213,12 @@ fn build(policy: &Policy) -> Result<Built, FilterError> {
                 skipped.push((rule.index, name.clone()));
                 continue;
             };
+            let distinct = conditions.entry(i32::from(syscall)).or_default();
             for group in rule.condition_groups() {
+                if group.is_empty() {
+                    unconditional.insert(i32::from(syscall));
+                }
+                distinct.extend(group.iter().copied());
                 let cmps: Vec<ScmpArgCompare> = group.iter().map(scmp_cmp).collect();
                 ctx.add_rule_conditional(action, syscall, &cmps).map_err(|source| FilterError::Rule {
                     index: rule.index,
@@ -185,7 +229,10 @@ fn build(policy: &Policy) -> Result<Built, FilterError> {
             notifies |= rule.action == Action::Notify;
         }
     }
-    Ok((ctx, notifies, skipped))
+    let distinct: HashSet<&ArgCmp> =
+        conditions.iter().filter(|(nr, _)| !unconditional.contains(nr)).flat_map(|(_, c)| c).collect();
+    let lower = conditions.len() + distinct.len();
+    Ok((ctx, notifies, skipped, lower))
 }
 
 /// Runs a libseccomp export into a memfd and reads it back. (`seccomp_export_bpf_mem` needs libseccomp ≥ 2.6.)
@@ -250,5 +297,28 @@ pub fn scmp_arch(arch: Arch) -> ScmpArch {
         Arch::Parisc => ScmpArch::Parisc,
         Arch::Parisc64 => ScmpArch::Parisc64,
         Arch::Riscv64 => ScmpArch::Riscv64,
+    }
+}
+
+#[cfg(test)]
+mod too_large_tests {
+    use super::*;
+
+    #[test]
+    fn the_message_says_by_how_much() {
+        let exact = FilterError::TooLarge { insns: 4231, at_least: false };
+        assert_eq!(
+            exact.to_string(),
+            "the filter is 4231 BPF instructions, 135 over the kernel's limit of 4096: the kernel would refuse it \
+             (EINVAL); use fewer rules or argument conditions"
+        );
+        let bound = FilterError::TooLarge { insns: 65672, at_least: true };
+        assert!(bound.to_string().starts_with("the filter is at least 65672 BPF instructions, at least 61576 over"));
+    }
+
+    #[test]
+    fn a_policy_within_the_limit_compiles() {
+        let policy = Policy::new(Action::Allow, vec![]);
+        assert!(compile(&policy).is_ok());
     }
 }

@@ -226,7 +226,10 @@ fn error_finding(e: &proto::profile::PolicyError) -> Finding {
 /// libseccomp's refusal, with the rule's action and its value (an errno libseccomp cannot encode, …).
 fn compile_error(e: &agent::filter::FilterError, profile: &Profile) -> Finding {
     let (rule, message) = explain_compile_error(e, profile);
-    let message = format!("libseccomp refuses the filter: {message}");
+    let message = match e {
+        agent::filter::FilterError::TooLarge { .. } => message,
+        _ => format!("libseccomp refuses the filter: {message}"),
+    };
     Finding { severity: Severity::Error, code: "compile", rule, place: String::new(), message, suggestion: None }
 }
 

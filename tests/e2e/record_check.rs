@@ -460,6 +460,43 @@ fn check_names_only_real_syscalls_and_suggests_errno_names() {
 }
 
 #[test]
+fn a_policy_too_large_for_the_kernel_says_so_in_check_and_at_load() {
+    // 2,000 argument rules: about 65,700 BPF instructions, which libseccomp 2.5 counts in 16 bits (it would export a
+    // truncated program of 136); the kernel takes 4096.
+    let names = ["ioctl", "fcntl", "prctl", "socket", "personality", "setsockopt", "getsockopt", "madvise", "mprotect"];
+    let names = names.iter().chain(&["mmap", "munmap", "lseek", "dup3", "kill", "tgkill", "futex", "flock", "umask"]);
+    let rules: Vec<String> = names
+        .chain(&["setpgid", "getpgid"])
+        .flat_map(|n| {
+            (0..100).map(move |v| {
+                format!(r#"{{"names":["{n}"],"action":"SCMP_ACT_ERRNO","args":[{{"index":1,"value":{v},"op":"SCMP_CMP_EQ"}}]}}"#)
+            })
+        })
+        .collect();
+    let text = format!(r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{}]}}"#, rules.join(","));
+    let (out, dir) = check_files(&[], &[("big.json", &text)]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let file = dir.path().join("big.json").display().to_string();
+    let first = out.stderr.lines().next().unwrap_or_default();
+    let want = format!("supervise: {file}: the filter is at least ");
+    assert!(first.starts_with(&want), "{first}");
+    assert!(
+        first.contains(" BPF instructions, at least ")
+            && first.ends_with(" over the kernel's limit of 4096: the kernel would refuse it (EINVAL); use fewer rules or argument conditions"),
+        "{first}"
+    );
+    let size: usize = first[want.len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(size > 65536, "{first}");
+    assert!(first.contains(&format!("at least {} over", size - 4096)), "{first}");
+    // At load: one line, 125, nothing run.
+    let marker = dir.path().join("ran");
+    let run = sup(&["--policy", &file, "--", "touch", marker.to_str().unwrap()]);
+    crate::support::assert_own_failure(&run, 125);
+    assert!(run.stderr.contains(" BPF instructions, at least "), "{}", run.stderr);
+    assert!(!marker.exists(), "nothing ran");
+}
+
+#[test]
 fn check_json_is_one_document_for_ci() {
     let (out, _dir) =
         check_files(&["--format", "json"], &[("bad.json", INVALID), ("warn.json", WARNINGS), ("valid.json", VALID)]);
