@@ -92,6 +92,142 @@ pub const GO_RUNTIME: &[&str] = &[
 /// How the `comment` of a recorded profile starts; merged runs add `; on DATE: COMMAND`.
 const COMMENT_PREFIX: &str = "Recorded by supervise record on ";
 
+/// The comment of the rule `--for runc` adds.
+const RUNC_COMMENT: &str =
+    "added by --for runc: what runc calls after it loads the filter, and what its Go runtime may call then";
+
+/// The program's argv as a shell would take it back: plain words as they are, others in single quotes.
+fn shell_words(argv: &[OsString]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    argv.iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if !a.is_empty() && a.chars().all(plain) {
+                a.into_owned()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The symbolic name of a recorded argument value, for the rule's `comment` (loaders ignore it): `AF_UNIX`,
+/// `TCGETS`, `O_RDONLY|O_CLOEXEC`, `F_GETFL`, `PR_SET_NAME`.
+fn symbolic(syscall: &str, index: u8, value: u64) -> Option<String> {
+    fn find(table: &[(u64, &str)], value: u64) -> Option<String> {
+        table.iter().find(|(v, _)| *v == value).map(|(_, n)| (*n).to_string())
+    }
+    #[allow(clippy::cast_sign_loss)]
+    fn c(v: libc::c_int) -> u64 {
+        v as u64
+    }
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn io(v: libc::Ioctl) -> u64 {
+        v as u64
+    }
+    match (syscall, index) {
+        ("socket" | "socketpair", 0) => find(
+            &[
+                (c(libc::AF_UNSPEC), "AF_UNSPEC"),
+                (c(libc::AF_UNIX), "AF_UNIX"),
+                (c(libc::AF_INET), "AF_INET"),
+                (c(libc::AF_INET6), "AF_INET6"),
+                (c(libc::AF_NETLINK), "AF_NETLINK"),
+                (c(libc::AF_PACKET), "AF_PACKET"),
+                (c(libc::AF_BLUETOOTH), "AF_BLUETOOTH"),
+                (c(libc::AF_ALG), "AF_ALG"),
+                (c(libc::AF_VSOCK), "AF_VSOCK"),
+            ],
+            value,
+        ),
+        ("socket" | "socketpair", 1) => {
+            let flags = [(c(libc::SOCK_NONBLOCK), "SOCK_NONBLOCK"), (c(libc::SOCK_CLOEXEC), "SOCK_CLOEXEC")];
+            let base = flags.iter().fold(value, |v, (f, _)| v & !*f);
+            let types = [
+                (c(libc::SOCK_STREAM), "SOCK_STREAM"),
+                (c(libc::SOCK_DGRAM), "SOCK_DGRAM"),
+                (c(libc::SOCK_RAW), "SOCK_RAW"),
+                (c(libc::SOCK_SEQPACKET), "SOCK_SEQPACKET"),
+            ];
+            let mut names = vec![find(&types, base)?];
+            names.extend(flags.iter().filter(|(f, _)| value & *f != 0).map(|(_, n)| (*n).to_string()));
+            Some(names.join("|"))
+        }
+        ("openat", 2) | ("open", 1) => Some(crate::describe::open_flags(value)),
+        ("fcntl", 1) => find(
+            &[
+                (c(libc::F_DUPFD), "F_DUPFD"),
+                (c(libc::F_GETFD), "F_GETFD"),
+                (c(libc::F_SETFD), "F_SETFD"),
+                (c(libc::F_GETFL), "F_GETFL"),
+                (c(libc::F_SETFL), "F_SETFL"),
+                (c(libc::F_GETLK), "F_GETLK"),
+                (c(libc::F_SETLK), "F_SETLK"),
+                (c(libc::F_SETLKW), "F_SETLKW"),
+                (c(libc::F_OFD_GETLK), "F_OFD_GETLK"),
+                (c(libc::F_OFD_SETLK), "F_OFD_SETLK"),
+                (c(libc::F_OFD_SETLKW), "F_OFD_SETLKW"),
+                (c(libc::F_DUPFD_CLOEXEC), "F_DUPFD_CLOEXEC"),
+                (c(libc::F_SETPIPE_SZ), "F_SETPIPE_SZ"),
+                (c(libc::F_GETPIPE_SZ), "F_GETPIPE_SZ"),
+                (c(libc::F_ADD_SEALS), "F_ADD_SEALS"),
+                (c(libc::F_GET_SEALS), "F_GET_SEALS"),
+            ],
+            value,
+        ),
+        ("ioctl", 1) => find(
+            &[
+                (io(libc::TCGETS), "TCGETS"),
+                (io(libc::TCSETS), "TCSETS"),
+                (io(libc::TCSETSW), "TCSETSW"),
+                (io(libc::TCSETSF), "TCSETSF"),
+                (io(libc::TCFLSH), "TCFLSH"),
+                (io(libc::TIOCSCTTY), "TIOCSCTTY"),
+                (io(libc::TIOCGPGRP), "TIOCGPGRP"),
+                (io(libc::TIOCSPGRP), "TIOCSPGRP"),
+                (io(libc::TIOCGWINSZ), "TIOCGWINSZ"),
+                (io(libc::TIOCSWINSZ), "TIOCSWINSZ"),
+                (io(libc::FIONREAD), "FIONREAD"),
+                (io(libc::FIONBIO), "FIONBIO"),
+                (io(libc::FIOCLEX), "FIOCLEX"),
+                (io(libc::FIONCLEX), "FIONCLEX"),
+                (io(libc::TIOCGPTN), "TIOCGPTN"),
+                (io(libc::TIOCSPTLCK), "TIOCSPTLCK"),
+            ],
+            value,
+        ),
+        ("prctl", 0) => find(
+            &[
+                (c(libc::PR_SET_PDEATHSIG), "PR_SET_PDEATHSIG"),
+                (c(libc::PR_GET_DUMPABLE), "PR_GET_DUMPABLE"),
+                (c(libc::PR_SET_DUMPABLE), "PR_SET_DUMPABLE"),
+                (c(libc::PR_SET_KEEPCAPS), "PR_SET_KEEPCAPS"),
+                (c(libc::PR_SET_NAME), "PR_SET_NAME"),
+                (c(libc::PR_GET_NAME), "PR_GET_NAME"),
+                (c(libc::PR_GET_SECCOMP), "PR_GET_SECCOMP"),
+                (c(libc::PR_SET_SECCOMP), "PR_SET_SECCOMP"),
+                (c(libc::PR_CAPBSET_READ), "PR_CAPBSET_READ"),
+                (c(libc::PR_CAPBSET_DROP), "PR_CAPBSET_DROP"),
+                (c(libc::PR_SET_MM), "PR_SET_MM"),
+                (c(libc::PR_SET_CHILD_SUBREAPER), "PR_SET_CHILD_SUBREAPER"),
+                (c(libc::PR_SET_NO_NEW_PRIVS), "PR_SET_NO_NEW_PRIVS"),
+                (c(libc::PR_GET_NO_NEW_PRIVS), "PR_GET_NO_NEW_PRIVS"),
+                (c(libc::PR_CAP_AMBIENT), "PR_CAP_AMBIENT"),
+                (0x5356_4d41, "PR_SET_VMA"),
+            ],
+            value,
+        ),
+        ("personality", 0) => match value {
+            0 => Some("PER_LINUX".into()),
+            8 => Some("PER_LINUX32".into()),
+            0xffff_ffff => Some("0xffffffff (query)".into()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Everything `--for runc` adds.
 pub fn runc_needs() -> BTreeSet<&'static str> {
     RUNC_AFTER_LOAD.iter().chain(GO_RUNTIME).copied().collect()
@@ -249,7 +385,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     }
     let status = status?;
 
-    let command = options.program.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    let command = shell_words(&options.program);
     let recorded = Recorded::from_recorder(&recorder, &watches);
     let previous = base.as_ref().map(allowed_names).unwrap_or_default();
     let profile = recorded.profile(&command, base, options.for_runc);
@@ -395,10 +531,10 @@ impl Recorded {
     pub fn unnamed_warning(&self) -> Option<String> {
         let list = self.unnamed_list()?;
         let n = self.unnamed.len();
-        let (they, s) = if n == 1 { ("it", "") } else { ("they", "s") };
+        let (they, s, is) = if n == 1 { ("it", "", "is") } else { ("they", "s", "are") };
         Some(format!(
-            "supervise record: warning: {n} syscall{s} the run made cannot be named by libseccomp {} and are not in \
-             the profile ({they} will fail with EPERM on replay): {list}",
+            "supervise record: warning: {n} syscall{s} the run made cannot be named by libseccomp {} and {is} not \
+             in the profile ({they} will fail with EPERM on replay): {list}",
             crate::check::lint::libseccomp_version()
         ))
     }
@@ -417,8 +553,10 @@ impl Recorded {
         let unnamed = self.unnamed_list().map(|list| format!(" (not allowed, libseccomp cannot name them: {list})"));
         let mut names = self.names.clone();
         let mut values = self.values.clone();
+        // What only runc needs gets its own rule, marked, after the recorded ones.
+        let mut runc: BTreeSet<String> = BTreeSet::new();
         if for_runc {
-            names.extend(runc_needs().into_iter().map(String::from));
+            runc.extend(runc_needs().into_iter().map(String::from).filter(|n| !self.names.contains(n)));
         }
         let (mut profile, kept) = match base {
             Some(mut base) => {
@@ -426,6 +564,8 @@ impl Recorded {
                 let mut kept = Vec::new();
                 for rule in rules {
                     match fold(&rule) {
+                        // The earlier run's `--for runc` rule stays marked.
+                        Some(Folded::Names(n)) if rule.comment.as_deref() == Some(RUNC_COMMENT) => runc.extend(n),
                         Some(Folded::Names(n)) => names.extend(n),
                         Some(Folded::Value(n, index, value)) => {
                             for name in n {
@@ -462,7 +602,8 @@ impl Recorded {
             }
         };
         // A syscall allowed whatever its arguments needs no argument rules.
-        values.retain(|(name, _), _| !names.contains(name));
+        runc.retain(|n| !names.contains(n));
+        values.retain(|(name, _), _| !names.contains(name) && !runc.contains(name));
         let mut rules = Vec::new();
         if !names.is_empty() {
             rules.push(SyscallRule::new(names, Action::Allow));
@@ -472,8 +613,14 @@ impl Recorded {
                 let mut rule = SyscallRule::new([name.clone()], Action::Allow);
                 let cmp = ArgCmp { index: *index, op: CmpOp::Eq, value, value_two: 0 };
                 rule.args = Some(vec![ArgSpec { value_two: None, ..ArgSpec::from(cmp) }]);
+                rule.comment = symbolic(name, *index, value).map(|s| format!("{name} argument {index}: {s}"));
                 rules.push(rule);
             }
+        }
+        if !runc.is_empty() {
+            let mut rule = SyscallRule::new(runc, Action::Allow);
+            rule.comment = Some(RUNC_COMMENT.to_string());
+            rules.push(rule);
         }
         rules.extend(kept);
         profile.syscalls = Some(rules);
@@ -657,6 +804,50 @@ mod tests {
         assert!(check_overwrite(&out, Some(&out), false).is_ok());
         assert!(check_overwrite(&out, Some(&dir.join("other.json")), false).is_err(), "merging another file");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn argument_values_get_their_names_in_a_comment() {
+        let p =
+            recorded(&["read"], &[("socket", 0, 1), ("ioctl", 1, 21505), ("openat", 2, 0o2000000), ("ioctl", 1, 7)])
+                .profile("x", None, false);
+        let comments: Vec<Option<&str>> = p.rules().skip(1).map(|r| r.comment.as_deref()).collect();
+        let want = [
+            None,
+            Some("ioctl argument 1: TCGETS"),
+            Some("openat argument 2: O_RDONLY|O_CLOEXEC"),
+            Some("socket argument 0: AF_UNIX"),
+        ];
+        assert_eq!(comments, want);
+        assert_eq!(symbolic("socket", 1, 0o2000001).as_deref(), Some("SOCK_STREAM|SOCK_CLOEXEC"));
+        assert_eq!(symbolic("fcntl", 1, 3).as_deref(), Some("F_GETFL"));
+        assert_eq!(symbolic("prctl", 0, 15).as_deref(), Some("PR_SET_NAME"));
+        // The comment is ignored by loaders: the rules mean what they meant.
+        let policy = load(&p);
+        assert!(policy.rules.iter().any(|r| r.names == ["ioctl"] && r.matches_args(&[0, 21505, 0, 0, 0, 0])));
+    }
+
+    #[test]
+    fn runc_additions_are_marked_and_stay_marked_in_merges() {
+        let p = recorded(&["read", "futex"], &[]).profile("x", None, true);
+        let rules: Vec<&SyscallRule> = p.rules().collect();
+        assert_eq!(rules.len(), 2, "{}", p.to_json_pretty());
+        assert_eq!(rules[1].comment.as_deref(), Some(RUNC_COMMENT));
+        let runc = rules[1].syscall_names();
+        assert!(runc.contains(&"capset") && !runc.contains(&"futex"), "the run's own calls are not runc's: {runc:?}");
+        assert!(RUNC_COMMENT.starts_with("added by --for runc: "));
+        let merged = recorded(&["write"], &[]).profile("y", Some(p), false);
+        let rules: Vec<&SyscallRule> = merged.rules().collect();
+        assert_eq!(rules[0].syscall_names(), ["futex", "read", "write"]);
+        assert_eq!(rules[1].comment.as_deref(), Some(RUNC_COMMENT));
+        load(&merged);
+    }
+
+    #[test]
+    fn the_argv_is_quoted_in_the_comment() {
+        let argv: Vec<OsString> =
+            ["sh", "-c", "echo hi | cat", "it's", "", "a=b/c.d"].iter().map(OsString::from).collect();
+        assert_eq!(shell_words(&argv), r#"sh -c 'echo hi | cat' 'it'\''s' '' a=b/c.d"#);
     }
 
     trait ValueU64 {

@@ -69,6 +69,9 @@ fn recorded_profiles_replay_the_same_run() {
         assert_eq!((p["defaultAction"].as_str(), p["defaultErrnoRet"].as_u64()), (Some("SCMP_ACT_ERRNO"), Some(1)));
         assert!(p["architectures"].as_array().is_some_and(|a| !a.is_empty()), "{p}");
         assert!(p["comment"].as_str().unwrap().contains(program[0]), "the comment names the command: {p}");
+        if program[0] == "sh" {
+            assert!(p["comment"].as_str().unwrap().ends_with(": sh -c 'echo hi | cat'"), "the argv is quoted: {p}");
+        }
         let names: Vec<&str> =
             p["syscalls"][0]["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
         let mut sorted = names.clone();
@@ -149,6 +152,7 @@ fn syscalls_libseccomp_cannot_name_are_reported() {
     let arch = native_scmp_arch();
     let warning = out.stderr.lines().find(|l| l.contains("warning")).unwrap_or_else(|| panic!("{}", out.stderr));
     assert!(warning.starts_with("supervise record: warning: 1 syscall the run made cannot be named by libseccomp "));
+    assert!(warning.contains(" and is not in the profile"), "{warning}");
     assert!(
         warning.ends_with(&format!("the profile (it will fail with EPERM on replay): {arch} 462 (mseal)")),
         "{warning}"
@@ -203,6 +207,7 @@ fn args_become_conditions() {
     let socket: Vec<&Value> = v["syscalls"].as_array().unwrap().iter().filter(|r| r["names"][0] == "socket").collect();
     assert_eq!(socket.len(), 1, "one rule per value seen: {v}");
     assert_eq!(socket[0]["args"], serde_json::json!([{"index": 0, "value": libc::AF_UNIX, "op": "SCMP_CMP_EQ"}]));
+    assert_eq!(socket[0]["comment"], "socket argument 0: AF_UNIX", "the value's name, for people: {v}");
     assert!(!v["syscalls"][0]["names"].as_array().unwrap().contains(&"socket".into()), "not allowed unconditionally");
     assert_eq!(replay(&p, &[py, "-c", unix], dir.path()).stdout, "ok\n");
     let inet = replay(&p, &[py, "-c", "import socket; socket.socket(socket.AF_INET)"], dir.path());
@@ -299,6 +304,11 @@ fn a_profile_recorded_for_runc_runs_busybox_in_runc() {
     let out = record(&for_runc, &["--for", "runc"], &command, dir.path());
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stderr.contains("added for runc"), "{}", out.stderr);
+    let marked = profile(&for_runc)["syscalls"].as_array().unwrap().iter().any(|r| {
+        r["comment"].as_str().is_some_and(|c| c.starts_with("added by --for runc: "))
+            && r["names"].as_array().is_some_and(|n| n.contains(&"capset".into()))
+    });
+    assert!(marked, "the runc additions are marked: {}", profile(&for_runc));
 
     // Without what runc needs after it loads the filter, the container cannot start.
     let without = bundle.run(&profile(&plain), &command, true);

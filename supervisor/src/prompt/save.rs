@@ -57,7 +57,8 @@ impl Saver {
 fn rule_for(q: &Question, allow: bool, scope: &Scope) -> Value {
     let mut supervise = json!({ "decision": if allow { "allow" } else { "deny" }, "exe": [glob_literal(&q.exe)] });
     if !allow {
-        supervise["errnoRet"] = json!(q.deny_errno.get());
+        // By name (`"EACCES"`, not 13) when it has one: the file is read by people too.
+        supervise["errnoRet"] = q.deny_errno.name().map_or_else(|| json!(q.deny_errno.get()), |name| json!(name));
     }
     let (paths, mut covers) = globs(scope);
     if q.paths.is_empty() {
@@ -134,6 +135,8 @@ mod tests {
         let rmdir = Question { syscall: "rmdir".into(), paths: vec!["/tmp/d".into()], ..q.clone() };
         saver.save(&rmdir, true, &Scope::Paths(rmdir.paths.clone())).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
+        let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved["syscalls"][1]["supervise"]["errnoRet"], "EACCES", "errnos are saved by name: {text}");
         let target = Target { native: proto::Arch::X86_64, caps: 0, kernel: (6, 1) };
         let policy = load(&text, &target).unwrap();
         assert_eq!(policy.rules.len(), 3, "two saved rules in front of the base rule");
