@@ -6,12 +6,14 @@
 //!   and the call is refused with EACCES: fail closed), pins its root when it is not ours (a chroot, a container,
 //!   another mount namespace), and reads its [`Identity`].
 //! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
-//!   ([`identity::Assumed`]), and pins the parent directory of the last component.
+//!   ([`identity::Assumed`]), and pins the parent directory of the last component; [`procfs`] tells where a walk
+//!   is in any procfs; `fs` holds the syscall wrappers they share.
 //!
 //! Nothing of supervise reaches the target through a view: `/proc/self` and `/proc/thread-self` are rewritten to
 //! the target's pid, magic links are followed only inside another process's `/proc/<pid>` (where the kernel checks
 //! the target's right to them), and supervise's own `/proc/<pid>` is refused.
 
+mod fs;
 pub mod identity;
 pub mod procfs;
 pub mod walk;

@@ -7,7 +7,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::walk::{open_dir, read_link, real_path, stat_at};
+use super::fs::{open_dir, read_link, real_path, stat_at};
 use super::{place_of, root};
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -161,7 +161,7 @@ pub fn our_proc_file(rel: &str) -> Option<String> {
 
 fn read_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<String> {
     use std::io::Read;
-    let fd = super::walk::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
+    let fd = super::fs::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
     let mut text = Vec::new();
     std::fs::File::from(fd).read_to_end(&mut text).ok()?;
     Some(String::from_utf8_lossy(&text).into_owned())
@@ -189,13 +189,13 @@ mod tests {
 
     #[test]
     fn our_own_proc_is_told_apart() {
-        let proc_root = super::super::walk::openat2(root(), b"proc", libc::O_PATH as u64, 0, 0).unwrap();
+        let proc_root = super::super::fs::openat2(root(), b"proc", libc::O_PATH as u64, 0, 0).unwrap();
         assert!(is_ours(proc_root.as_fd(), std::process::id().to_string().as_bytes()));
         assert!(!is_ours(proc_root.as_fd(), b"1"));
         assert_eq!(position(proc_root.as_fd()), Proc::Root);
-        let me = super::super::walk::openat2(proc_root.as_fd(), b"self/task", libc::O_PATH as u64, 0, 0).unwrap();
+        let me = super::super::fs::openat2(proc_root.as_fd(), b"self/task", libc::O_PATH as u64, 0, 0).unwrap();
         assert_eq!(position(me.as_fd()), Proc::Unknown, "our own /proc/<pid> is never a place to walk");
-        let sys = super::super::walk::openat2(proc_root.as_fd(), b"sys/fs", libc::O_PATH as u64, 0, 0).unwrap();
+        let sys = super::super::fs::openat2(proc_root.as_fd(), b"sys/fs", libc::O_PATH as u64, 0, 0).unwrap();
         assert_eq!(position(sys.as_fd()), Proc::No);
         let tid = nix::unistd::gettid().as_raw() as u32;
         assert_eq!(target_in(proc_root.as_fd(), tid), Some((std::process::id(), tid)));
