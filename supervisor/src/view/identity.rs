@@ -36,27 +36,9 @@ pub struct Identity {
 
 /// Reads `/proc/<tid>/status` (proc(5)). `None`: the thread is gone.
 pub fn read(tid: u32) -> Option<Identity> {
-    use std::io::Read;
-    // From our own /proc through our root fd, whatever this thread's root is; the whole file, however many
-    // groups it lists, with plain reads (procfs builds it at the first).
-    let path = format!("proc/{tid}/status");
-    let fd = super::walk::openat2(super::root(), path.as_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0);
-    let mut file = std::fs::File::from(fd.ok()?);
-    let mut buf = vec![0u8; 4096];
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => return None,
-        }
-    }
-    buf.truncate(len);
-    // The name line may hold any bytes (prctl PR_SET_NAME): decode lossily, the ids are ASCII.
-    parse(&String::from_utf8_lossy(&buf))
+    // From our own /proc through our root fd, whatever this thread's root is; the whole file, however many groups
+    // it lists; the name line may hold any bytes (prctl PR_SET_NAME), decoded lossily: the ids are ASCII.
+    parse(&super::procfs::our_proc_file(&format!("{tid}/status"))?)
 }
 
 /// Parses the text of a `/proc/PID/status` file.

@@ -160,14 +160,7 @@ pub fn our_mnt_ns() -> Option<BorrowedFd<'static>> {
 
 /// Opens a namespace file (`/proc/PID/ns/*`) for setns(2).
 fn open_ns(path: &str) -> Result<OwnedFd, Errno> {
-    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: open returned a new fd that we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_with(path, libc::O_RDONLY | libc::O_CLOEXEC)
 }
 
 fn proc_path(tid: u32, what: &str) -> CString {
@@ -207,9 +200,14 @@ fn statx_place(dirfd: i32, path: &std::ffi::CStr, flags: i32) -> Option<Place> {
 
 /// Opens `path` with `O_PATH` (following it), close-on-exec.
 fn open_path(path: &str) -> Result<OwnedFd, Errno> {
+    open_with(path, libc::O_PATH | libc::O_CLOEXEC)
+}
+
+/// open(2) of `path` with `flags`.
+fn open_with(path: &str, flags: i32) -> Result<OwnedFd, Errno> {
     let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
     // SAFETY: open(2) with a NUL-terminated path; the result is checked.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    let fd = unsafe { libc::open(c.as_ptr(), flags) };
     if fd < 0 {
         return Err(last_errno());
     }

@@ -159,12 +159,24 @@ pub fn our_proc_file(rel: &str) -> Option<String> {
     read_at(root(), &path)
 }
 
+/// The whole file `path` in `dir`, as text, with plain reads (procfs builds a file at the first read; a read to
+/// the end by size would add a stat and a seek).
 fn read_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<String> {
     use std::io::Read;
     let fd = super::fs::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
-    let mut text = Vec::new();
-    std::fs::File::from(fd).read_to_end(&mut text).ok()?;
-    Some(String::from_utf8_lossy(&text).into_owned())
+    let mut file = std::fs::File::from(fd);
+    let (mut buf, mut len) = (vec![0u8; 4096], 0);
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// Field 22 of `/proc/PID/stat` (proc(5)): the start time, after the command in parentheses.
