@@ -360,8 +360,15 @@ for pid in range(sup, sup + 64):
         except OSError:
             tgid = '?'
         # '?': the process is gone since the open; supervise itself is alive all along, so that one was another
-        # test's process (the scan is of a pid range, shared with whatever else runs).
-        if tgid == str(sup) or (tgid == '?' and pid == sup):
+        # test's process (the scan is of a pid range, shared with whatever else runs). Whatever the pid, an
+        # environment with supervise's own variable in it is supervise's.
+        leaked = False
+        if what == 'environ':
+            try:
+                leaked = b'SUPERVISE_ONLY' in os.read(fd, 1 << 20)
+            except OSError:
+                pass
+        if leaked or tgid == str(sup) or (tgid == '?' and pid == sup):
             print('OPENED', pid, what, tgid)
         os.close(fd)
 with open('/proc/self/environ', 'rb') as f:
