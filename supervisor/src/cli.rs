@@ -204,8 +204,8 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Output format: `text` (summary on stdout, findings on stderr) or `json` (one document, for CI).
-        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::check::Format::Text)]
-        format: crate::check::Format,
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::modes::check::Format::Text)]
+        format: crate::modes::check::Format,
         /// Also print the compiled filter, as libseccomp's pseudo filter code (PFC).
         #[arg(long)]
         bpf: bool,

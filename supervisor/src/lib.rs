@@ -1,31 +1,16 @@
-//! `supervisor`: the `supervise` binary's library.
+//! `supervisor`: the `supervise` binary's library, in three layers; imports only go downward.
 //!
-//! - [`cli`]: the command line (clap), [`logging`]: tracing set-up, [`policy_file`]: reading a policy file with
-//!   errors that name the file and the place.
-//! - [`run`]: `supervise -- prog`: compile, launch, supervise, exit with the program's status.
-//! - [`seccomp`]: the only module that touches the listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
-//! - [`memory`]: the only module that reads or writes target memory; reads come back [`memory::Unverified`].
-//! - [`notify`]: the notify loop, [`decide`]: the pure policy evaluation, [`syscalls`]: (arch, nr) ↔ name.
-//! - [`emulate`]: emulation handlers, one syscall family per file.
-//! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
+//! - [`kernel`]: synchronous, and the only place for raw ioctls and `unsafe`: the listener, target memory, the
+//!   target's `/proc`, its view of the filesystem (acting as it), the syscall tables.
+//! - [`core`]: one notification, down once and back once: decide a plan, gather facts, carry it out (clock and
+//!   path handlers, prompts), and one sender of replies ([`core::notify`]).
+//! - [`modes`]: `supervise -- prog`, `record`, `check`, `serve`, over a shared supervised run.
+//!
+//! Beside them: [`cli`] (the command line, above the modes), [`manual`] (man pages from it), [`logging`].
 
-pub mod capabilities;
-pub mod check;
 pub mod cli;
-pub mod decide;
-pub mod describe;
-pub mod emulate;
-pub mod facts;
+pub mod core;
+pub mod kernel;
 pub mod logging;
 pub mod manual;
-pub mod memory;
-pub mod notify;
-pub mod policy_file;
-pub mod prompt;
-pub mod record;
-pub mod run;
-pub mod seccomp;
-pub mod serve;
-pub mod signals;
-pub mod syscalls;
-pub mod view;
+pub mod modes;

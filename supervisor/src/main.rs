@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use supervisor::cli::{Cli, Command};
-use supervisor::run::{self, Failure, EXIT_FAILURE};
+use supervisor::modes::run::{self, Failure, EXIT_FAILURE};
 
 fn main() -> ExitCode {
     let code = run_mode();
@@ -32,7 +32,7 @@ fn run_mode() -> ExitCode {
     let result = match &cli.command {
         None => run::run(&cli.run),
         Some(Command::Check { files, format, bpf, strict }) => {
-            supervisor::check::check(&supervisor::check::CheckOptions {
+            supervisor::modes::check::check(&supervisor::modes::check::CheckOptions {
                 files: files.clone(),
                 format: *format,
                 bpf: *bpf,
@@ -58,7 +58,7 @@ fn run_mode() -> ExitCode {
             }
         }
         Some(Command::Record { output, merge, force, args, for_runtime, program }) => {
-            supervisor::record::record(&supervisor::record::RecordOptions {
+            supervisor::modes::record::record(&supervisor::modes::record::RecordOptions {
                 output: output.clone(),
                 merge: merge.clone(),
                 args: args.clone(),
@@ -68,7 +68,7 @@ fn run_mode() -> ExitCode {
             })
         }
         Some(Command::Serve { socket, policy, policy_dir }) => {
-            supervisor::serve::serve(&supervisor::serve::ServeOptions {
+            supervisor::modes::serve::serve(&supervisor::modes::serve::ServeOptions {
                 socket: socket.clone(),
                 policy: policy.clone(),
                 policy_dir: policy_dir.clone(),

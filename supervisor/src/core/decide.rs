@@ -1,0 +1,316 @@
+//! The pure policy evaluation: `decide(event, facts) -> Verdict`, table-tested without a kernel.
+//!
+//! A notification reaches user space because some `SCMP_ACT_NOTIFY` rule matched it in BPF (or the default action
+//! is `SCMP_ACT_NOTIFY`). [`Decider`] finds the rule that decides it: the first notify rule, in profile order, that
+//! names the syscall on this arch, whose register conditions hold, and whose `supervise` matchers (paths,
+//! executables, uids, gids) all match the [`Facts`]. Its `supervise` object is the decision; without one, or when no
+//! rule matches, the policy's notify default applies (deny with EPERM unless the profile says otherwise).
+//!
+//! Facts beyond the registers cost memory reads, so the caller first asks [`Decider::needs`] and gathers only
+//! those. A verdict that rested on a path says so ([`Verdict::path_checked`]): such a decision must not be carried
+//! out with CONTINUE, because the target can rewrite the path after the check.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use proto::{Action, Arch, Decision, Policy, Rule};
+
+use crate::kernel::syscalls::SyscallMap;
+
+/// What the kernel told us about one notified syscall, as far as deciding needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub arch: Arch,
+    pub nr: i32,
+    pub args: [u64; 6],
+}
+
+/// Facts about the target gathered for matchers; `None` when not gathered or not available.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub exe: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The syscall's path arguments as bytes, absolute and resolved as the kernel resolves them for the target.
+    pub paths: Option<Vec<Vec<u8>>>,
+}
+
+/// Which facts the rules for an event look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub exe: bool,
+    pub creds: bool,
+    pub paths: bool,
+}
+
+impl Needs {
+    pub fn any(self) -> bool {
+        self.exe || self.creds || self.paths
+    }
+}
+
+/// The outcome of [`Decider::decide`]: the decision and the rule it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    pub decision: &'a Decision,
+    /// Index in the profile's `syscalls[]`, or `None` when the default applied.
+    pub rule: Option<usize>,
+    /// The syscall's name on the event's arch, when known.
+    pub syscall: Option<&'a Arc<str>>,
+    /// True if a path matcher took part in the decision (matched or not).
+    pub path_checked: bool,
+}
+
+/// A notify rule with its globs compiled.
+#[derive(Debug)]
+struct Compiled {
+    rule: Rule,
+    paths: Option<GlobSet>,
+    exe: Option<GlobSet>,
+    /// For a call with several paths (rename, link): a deny rule applies if any path matches, any other rule only
+    /// if all do. So a denied place can be neither the source nor the destination.
+    any_path: bool,
+}
+
+impl Compiled {
+    fn new(rule: Rule, default: &Decision) -> Compiled {
+        let paths = globset(&rule.matchers.paths);
+        let exe = globset(&rule.matchers.exe);
+        let any_path = matches!(rule.decision.as_ref().unwrap_or(default), Decision::Deny(_));
+        Compiled { rule, paths, exe, any_path }
+    }
+
+    fn matches(&self, facts: &Facts) -> bool {
+        let m = &self.rule.matchers;
+        let exe_ok = self.exe.as_ref().is_none_or(|g| facts.exe.as_ref().is_some_and(|e| g.is_match(e)));
+        let uid_ok = m.uids.is_empty() || facts.uid.is_some_and(|u| m.uids.contains(&u));
+        let gid_ok = m.gids.is_empty() || facts.gid.is_some_and(|g| m.gids.contains(&g));
+        let paths_ok = self.paths.as_ref().is_none_or(|g| {
+            let matches = |p: &Vec<u8>| g.is_match(Path::new(OsStr::from_bytes(p)));
+            facts.paths.as_ref().is_some_and(|paths| {
+                !paths.is_empty() && if self.any_path { paths.iter().any(matches) } else { paths.iter().all(matches) }
+            })
+        });
+        exe_ok && uid_ok && gid_ok && paths_ok
+    }
+}
+
+/// Globs as the policy format documents them: `*` stays within a path component, `**` crosses them.
+fn globset(globs: &[String]) -> Option<GlobSet> {
+    if globs.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        // Validated when the policy was loaded; a glob that still fails matches nothing.
+        if let Ok(g) = GlobBuilder::new(glob).literal_separator(true).build() {
+            builder.add(g);
+        }
+    }
+    builder.build().ok()
+}
+
+/// The notify rules of a policy, indexed by (arch, nr).
+#[derive(Debug)]
+pub struct Decider {
+    rules: Vec<Compiled>,
+    by_syscall: SyscallMap<Vec<usize>>,
+    default: Decision,
+}
+
+impl Decider {
+    /// Indexes the policy's `SCMP_ACT_NOTIFY` rules for every arch of the policy.
+    pub fn new(policy: &Policy) -> Decider {
+        let rules: Vec<Compiled> = policy
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Notify)
+            .map(|r| Compiled::new(r.clone(), &policy.notify_default))
+            .collect();
+        let mut by_syscall = SyscallMap::default();
+        for (i, c) in rules.iter().enumerate() {
+            for name in &c.rule.names {
+                by_syscall.insert_name(name, &policy.arches, vec![i], |list, new| list.extend_from_slice(new));
+            }
+        }
+        Decider { rules, by_syscall, default: policy.notify_default.clone() }
+    }
+
+    /// True if some decision may ask the person at the terminal.
+    pub fn prompts(&self) -> bool {
+        let is_prompt = |d: &Decision| matches!(d, Decision::Prompt(_));
+        is_prompt(&self.default) || self.rules.iter().any(|c| c.rule.decision.as_ref().is_some_and(is_prompt))
+    }
+
+    fn candidates<'a, 'e>(&'a self, event: &'e Event) -> impl Iterator<Item = &'a Compiled> + use<'a, 'e> {
+        let list = self.by_syscall.get(event.arch, event.nr).map_or(&[][..], |(_, list)| list.as_slice());
+        list.iter().map(|&i| &self.rules[i]).filter(|c| c.rule.matches_args(&event.args))
+    }
+
+    /// The facts that the rules for `event` look at.
+    pub fn needs(&self, event: &Event) -> Needs {
+        self.candidates(event).fold(Needs::default(), |n, c| {
+            let m = &c.rule.matchers;
+            Needs {
+                exe: n.exe || !m.exe.is_empty(),
+                creds: n.creds || !m.uids.is_empty() || !m.gids.is_empty(),
+                paths: n.paths || !m.paths.is_empty(),
+            }
+        })
+    }
+
+    /// Decides one event from its registers and the gathered facts. Pure: no I/O.
+    pub fn decide(&self, event: &Event, facts: &Facts) -> Verdict<'_> {
+        let syscall = self.by_syscall.get(event.arch, event.nr).map(|(name, _)| name);
+        let mut path_checked = false;
+        for c in self.candidates(event) {
+            path_checked |= c.paths.is_some();
+            if c.matches(facts) {
+                let decision = c.rule.decision.as_ref().unwrap_or(&self.default);
+                return Verdict { decision, rule: Some(c.rule.index), syscall, path_checked };
+            }
+        }
+        Verdict { decision: &self.default, rule: None, syscall, path_checked }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{ArgCmp, CmpOp, Emulator, Errno, Matchers};
+
+    fn rule(index: usize, names: &[&str], action: Action, args: Vec<ArgCmp>, decision: Option<Decision>) -> Rule {
+        Rule { args, decision, ..Rule::new(index, names, action) }
+    }
+
+    fn with(mut rule: Rule, matchers: Matchers) -> Rule {
+        rule.matchers = matchers;
+        rule
+    }
+
+    fn policy(rules: Vec<Rule>) -> Policy {
+        Policy::new(Action::Allow, rules)
+    }
+
+    fn event(arch: Arch, nr: i32, args: [u64; 6]) -> Event {
+        Event { arch, nr, args }
+    }
+
+    #[test]
+    fn decisions_follow_the_first_matching_notify_rule() {
+        let eacces = Errno::new(13).unwrap();
+        let p = policy(vec![
+            rule(0, &["mkdir"], Action::Errno(Errno::EPERM), vec![], None),
+            rule(1, &["mkdirat"], Action::Notify, vec![], Some(Decision::Deny(eacces))),
+            rule(
+                2,
+                &["clock_settime", "settimeofday"],
+                Action::Notify,
+                vec![],
+                Some(Decision::Emulate(Emulator::ClockSet)),
+            ),
+            rule(
+                3,
+                &["getppid"],
+                Action::Notify,
+                vec![ArgCmp { index: 0, op: CmpOp::Eq, value: 1, value_two: 0 }],
+                Some(Decision::Allow),
+            ),
+            rule(4, &["getppid"], Action::Notify, vec![], Some(Decision::Deny(eacces))),
+            rule(5, &["rmdir"], Action::Notify, vec![], None),
+        ]);
+        let d = Decider::new(&p);
+        let table: &[(Event, Decision, Option<usize>)] = &[
+            (event(Arch::X86_64, 258, [0; 6]), Decision::Deny(eacces), Some(1)),
+            (event(Arch::X86_64, 227, [0; 6]), Decision::Emulate(Emulator::ClockSet), Some(2)),
+            (event(Arch::X86, 264, [0; 6]), Decision::Emulate(Emulator::ClockSet), Some(2)),
+            (event(Arch::X86_64, 164, [0; 6]), Decision::Emulate(Emulator::ClockSet), Some(2)),
+            (event(Arch::X86_64, 110, [1, 0, 0, 0, 0, 0]), Decision::Allow, Some(3)),
+            (event(Arch::X86_64, 110, [2, 0, 0, 0, 0, 0]), Decision::Deny(eacces), Some(4)),
+            (event(Arch::X86_64, 84, [0; 6]), Decision::Deny(Errno::EPERM), Some(5)),
+            // mkdir is decided in BPF; if it ever arrived, the default applies.
+            (event(Arch::X86_64, 83, [0; 6]), Decision::Deny(Errno::EPERM), None),
+            (event(Arch::X86_64, 9999, [0; 6]), Decision::Deny(Errno::EPERM), None),
+        ];
+        for (ev, want, rule) in table {
+            let v = d.decide(ev, &Facts::default());
+            assert_eq!((v.decision, v.rule), (want, *rule), "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn the_profile_default_applies_to_rules_without_a_decision() {
+        let mut p = policy(vec![rule(0, &["rmdir"], Action::Notify, vec![], None)]);
+        p.notify_default = Decision::Allow;
+        assert_eq!(
+            Decider::new(&p).decide(&event(Arch::X86_64, 84, [0; 6]), &Facts::default()).decision,
+            &Decision::Allow
+        );
+    }
+
+    #[test]
+    fn matchers_pick_the_first_rule_whose_facts_match() {
+        let eacces = Errno::new(13).unwrap();
+        let paths =
+            |globs: &[&str]| Matchers { paths: globs.iter().map(|s| s.to_string()).collect(), ..Matchers::default() };
+        let p = policy(vec![
+            with(rule(0, &["openat"], Action::Notify, vec![], Some(Decision::Allow)), paths(&["/tmp/ok/**"])),
+            with(rule(1, &["openat"], Action::Notify, vec![], Some(Decision::Deny(eacces))), paths(&["/etc/**"])),
+            with(
+                rule(2, &["mkdir"], Action::Notify, vec![], Some(Decision::Allow)),
+                Matchers { exe: vec!["/usr/bin/*".into()], uids: vec![0], ..Matchers::default() },
+            ),
+        ]);
+        let d = Decider::new(&p);
+        let openat = event(Arch::X86_64, 257, [0; 6]);
+        assert_eq!(d.needs(&openat), Needs { paths: true, ..Needs::default() });
+        let facts = |p: &str| Facts { paths: Some(vec![p.as_bytes().to_vec()]), ..Facts::default() };
+        let table: &[(&str, &Decision, Option<usize>)] = &[
+            ("/tmp/ok/a/b", &Decision::Allow, Some(0)),
+            ("/tmp/ok", &Decision::Deny(Errno::EPERM), None),
+            ("/etc/passwd", &Decision::Deny(eacces), Some(1)),
+            ("/home/x", &Decision::Deny(Errno::EPERM), None),
+        ];
+        for (path, want, rule) in table {
+            let v = d.decide(&openat, &facts(path));
+            assert_eq!((v.decision, v.rule, v.path_checked), (*want, *rule, true), "{path}");
+        }
+        // Without the facts, a rule with matchers never matches.
+        assert_eq!(d.decide(&openat, &Facts::default()).rule, None);
+        let mkdir = event(Arch::X86_64, 83, [0; 6]);
+        assert_eq!(d.needs(&mkdir), Needs { exe: true, creds: true, paths: false });
+        let who = |exe: &str, uid| Facts { exe: Some(exe.into()), uid: Some(uid), ..Facts::default() };
+        assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).rule, Some(2));
+        assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 1000)).rule, None);
+        assert_eq!(d.decide(&mkdir, &who("/usr/local/bin/x/mkdir", 0)).rule, None, "* stays within a component");
+        assert!(!d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).path_checked);
+    }
+
+    #[test]
+    fn two_paths_deny_if_any_matches_and_allow_only_if_all_do() {
+        let paths =
+            |globs: &[&str]| Matchers { paths: globs.iter().map(|s| s.to_string()).collect(), ..Matchers::default() };
+        let p = policy(vec![
+            with(
+                rule(0, &["rename"], Action::Notify, vec![], Some(Decision::Deny(Errno::EPERM))),
+                paths(&["/prot/**"]),
+            ),
+            with(rule(1, &["rename"], Action::Notify, vec![], Some(Decision::Allow)), paths(&["/ok/**"])),
+            with(rule(2, &["link"], Action::Notify, vec![], None), paths(&["/prot/**"])),
+        ]);
+        let d = Decider::new(&p);
+        let two = |a: &str, b: &str| Facts { paths: Some(vec![a.into(), b.into()]), ..Facts::default() };
+        let rename = event(Arch::X86_64, 82, [0; 6]);
+        assert_eq!(d.decide(&rename, &two("/ok/new", "/prot/secret")).rule, Some(0), "into a denied place");
+        assert_eq!(d.decide(&rename, &two("/prot/secret", "/ok/x")).rule, Some(0), "out of a denied place");
+        assert_eq!(d.decide(&rename, &two("/ok/a", "/ok/b")).rule, Some(1));
+        assert_eq!(d.decide(&rename, &two("/ok/a", "/elsewhere/b")).rule, None, "allow needs every path");
+        let link = event(Arch::X86_64, 86, [0; 6]);
+        assert_eq!(d.decide(&link, &two("/prot/secret", "/out/hl")).rule, Some(2), "the default (deny) counts as deny");
+        let odd = Facts { paths: Some(vec![b"/prot/caf\xe9".to_vec()]), ..Facts::default() };
+        assert_eq!(d.decide(&rename, &odd).rule, Some(0), "paths are bytes, not UTF-8");
+    }
+}

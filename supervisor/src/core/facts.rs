@@ -1,0 +1,199 @@
+//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, and its path arguments, read from its
+//! memory and resolved in its view ([`crate::kernel::view`]) as its kernel would resolve them. Every memory read is
+//! verified with `NOTIF_ID_VALID`, and so is the set of `/proc` reads as a whole, so that nothing read from a reused
+//! pid is ever used.
+//!
+//! For paths, gathering also pins what the kernel would act on ([`PathCall`]): an allowed emulated call acts on
+//! exactly what was decided on, with no second walk.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use proto::paths::{follows, path_args, slash_follows};
+use proto::Errno;
+
+use crate::core::decide::{Facts, Needs};
+use crate::core::describe::resolve;
+use crate::core::path::{is_emulated, Op};
+use crate::kernel::listener::{Listener, Notification};
+use crate::kernel::memory::TargetMemory;
+use crate::kernel::view::walk::at_fd;
+use crate::kernel::view::{walk, Lookup, Resolved, Start, View};
+
+/// The longest path the kernel reads from a program, with its NUL (PATH_MAX): 4095 bytes of text.
+pub const PATH_MAX: usize = 4096;
+
+/// The target's credentials and umask, from `/proc/PID/status`.
+pub use crate::kernel::view::identity::Identity as Creds;
+
+/// Reads `/proc/PID/status`.
+pub fn creds(pid: u32) -> Option<Creds> {
+    crate::kernel::view::identity::read(pid)
+}
+
+/// What went wrong while gathering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The notification is no longer valid: send nothing.
+    Gone,
+    /// The syscall fails with this errno before anything is decided, as the kernel would fail it (EFAULT,
+    /// ENAMETOOLONG, EINVAL for bad flags, EACCES for a target supervise cannot act for).
+    Errno(Errno),
+    /// The kernel returns this value without looking at any path: nothing to decide.
+    Answered(i64),
+}
+
+/// The path arguments of one call, resolved in the target's view.
+#[derive(Debug)]
+pub struct PathCall {
+    /// `None`: supervise cannot act as the target (another root or namespace); every resolution is then EACCES.
+    pub view: Option<View>,
+    /// For an emulated syscall, what to do.
+    pub op: Option<Op>,
+    /// Each path, resolved; or the errno the kernel gives for it.
+    pub resolved: Vec<Result<Resolved, Errno>>,
+}
+
+impl PathCall {
+    /// The first path that the kernel would refuse, and its errno.
+    pub fn failure(&self) -> Option<Errno> {
+        self.resolved.iter().find_map(|r| r.as_ref().err().copied())
+    }
+}
+
+/// Gathers what `needs` asks for.
+///
+/// # Errors
+/// [`Missing::Gone`] if the notification became invalid, [`Missing::Errno`] if the call fails before any decision.
+pub fn gather(
+    listener: &Listener,
+    n: &Notification,
+    syscall: &str,
+    needs: Needs,
+) -> Result<(Facts, Option<PathCall>), Missing> {
+    let mut facts = Facts::default();
+    let mut call = None;
+    if needs.paths {
+        let (paths, resolved) = paths(listener, n, syscall)?;
+        facts.paths = Some(paths);
+        call = Some(resolved);
+    }
+    if needs.exe {
+        facts.exe = std::fs::read_link(format!("/proc/{}/exe", n.pid)).ok().map(|p| p.display().to_string());
+    }
+    if needs.creds {
+        if let Some(c) = creds(n.pid) {
+            facts.uid = Some(c.uid);
+            facts.gid = Some(c.gid);
+        }
+    }
+    // The /proc reads above name the pid, which could have been reused if the target died meanwhile.
+    if !listener.id_valid(n.id) {
+        return Err(Missing::Gone);
+    }
+    Ok((facts, call))
+}
+
+/// Reads and resolves every path argument of `syscall`: the real paths to decide on, and the pinned resolution.
+fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Vec<u8>>, PathCall), Missing> {
+    // The kernel checks flags before it reads a path: so do we.
+    let op = if is_emulated(syscall) {
+        match Op::decode(listener, n, syscall) {
+            Ok(Some(Op::Nothing)) => return Err(Missing::Answered(0)),
+            Ok(Some(op)) => Some(op),
+            Ok(None) => return Err(Missing::Gone),
+            Err(errno) => return Err(Missing::Errno(errno)),
+        }
+    } else {
+        None
+    };
+    let args = path_args(syscall);
+    // Memory first, with supervise's credentials (reading it needs them).
+    let memory = TargetMemory::new(n.pid);
+    let mut texts = Vec::with_capacity(args.len());
+    for arg in args {
+        let addr = n.args[arg.path];
+        if addr == 0 && arg.nullable {
+            // A null path names the dirfd itself (utimensat); with AT_FDCWD there is nothing to name.
+            let Some(dirfd) = arg.dirfd.map(|d| n.args[d] as i32).filter(|&d| d != libc::AT_FDCWD) else {
+                return Err(Missing::Errno(Errno::EFAULT));
+            };
+            // ... and an fd opened O_PATH is no file to act on there (the kernel's fdget refuses it).
+            if crate::kernel::view::fd_is_o_path(n.pid, dirfd) {
+                return Err(Missing::Errno(crate::kernel::view::errno(libc::EBADF)));
+            }
+            texts.push(Vec::new());
+            continue;
+        }
+        let raw = memory.read_cstring(addr, PATH_MAX).map_err(Missing::Errno)?;
+        let bytes = raw.verify(listener, n.id).map_err(|_| Missing::Gone)?;
+        if bytes.is_empty() && !arg.empty.allowed(&n.args) {
+            return Err(Missing::Errno(Errno::ENOENT));
+        }
+        texts.push(bytes);
+    }
+    let creates = op.as_ref().is_some_and(Op::creates);
+    let view = match View::of(n.pid, creates) {
+        Ok(Some(view)) => view,
+        Ok(None) => return Err(Missing::Gone),
+        Err(errno) => {
+            // Another root or namespace: decide on the paths as written (a deny still applies), act on none.
+            let real = args
+                .iter()
+                .zip(&texts)
+                .map(|(arg, text)| {
+                    resolve_lexically(n.pid, arg.dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32), text)
+                })
+                .collect();
+            let resolved = args.iter().map(|_| Err(errno)).collect();
+            return Ok((real, PathCall { view: None, op, resolved }));
+        }
+    };
+    let resolve = op.as_ref().map_or(0, Op::resolve);
+    // The start directories (the target's cwd or dirfds) are opened with supervise's credentials too.
+    let mut starts = Vec::with_capacity(args.len());
+    for (arg, text) in args.iter().zip(&texts) {
+        let dirfd = arg.dirfd.map_or(libc::AT_FDCWD, |d| n.args[d] as i32);
+        let start =
+            if text.is_empty() { Start::of(&view, b".", dirfd, 0) } else { Start::of(&view, text, dirfd, resolve) };
+        // A bad dirfd fails the call before any path means anything (EBADF, ENOTDIR comes later from the walk).
+        starts.push((dirfd, start.map_err(Missing::Errno)?));
+    }
+    let _as_target = view.act().map_err(Missing::Errno)?;
+    let mut real = Vec::with_capacity(args.len());
+    let mut resolved = Vec::with_capacity(args.len());
+    for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {
+        if text.is_empty() {
+            // AT_EMPTY_PATH or a null path: the call acts on the dirfd itself.
+            let result = match start {
+                Start::Dir(fd) => at_fd(fd),
+                Start::Root => Err(Errno::ENOENT),
+            };
+            real.push(result.as_ref().map_or_else(|_| resolve_lexically(n.pid, dirfd, b"."), |r| r.real.clone()));
+            resolved.push(result);
+            continue;
+        }
+        let lookup = Lookup {
+            path: text,
+            start,
+            follow: follows(arg.follow, &n.args, op.as_ref().map_or(0, Op::open_flags)),
+            slash_follows: slash_follows(arg.follow),
+            resolve,
+            step_dots: op.as_ref().is_some_and(Op::is_open),
+        };
+        let result = walk(&view, lookup);
+        match &result {
+            Ok(r) => real.push(r.real.clone()),
+            // The kernel fails the call; decide on where it points (a deny rule still wins over the errno).
+            Err(_) => real.push(resolve_lexically(n.pid, dirfd, text)),
+        }
+        resolved.push(result);
+    }
+    Ok((real, PathCall { view: Some(view), op, resolved }))
+}
+
+/// The path normalised without looking at the filesystem: what a failed resolution is decided on.
+fn resolve_lexically(pid: u32, dirfd: i32, text: &[u8]) -> Vec<u8> {
+    resolve(pid, dirfd, Path::new(OsStr::from_bytes(text))).into_os_string().into_encoded_bytes()
+}

@@ -1,0 +1,125 @@
+//! Carrying out the families other than open on what the walk pinned: each is the kernel's own `*at` call on the
+//! pinned parent and the last component, made by a thread that has taken the target's identity and root.
+//!
+//! A symlink in the last component that the call would follow was followed by the walk, so the call itself never
+//! follows one (`AT_SYMLINK_NOFOLLOW`): a symlink swapped in since is acted on as a link (or refused), never
+//! followed somewhere else. A magic link in another process's `/proc/<pid>` is the exception: the kernel follows it
+//! and checks the target's right to it. An empty path (`AT_EMPTY_PATH`) names the pinned file itself.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd};
+
+use proto::Errno;
+
+use super::decode::Op;
+use super::Done;
+use crate::kernel::view::walk::{openat2, Resolved, RESOLVE_NO_SYMLINKS};
+use crate::kernel::view::{last_errno, root};
+
+/// Does `op` (any family but open) on `paths`, the resolved path arguments in order.
+pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Done, Errno> {
+    let first = paths.first().ok_or(Errno::EFAULT)?;
+    let (dir, name) = (first.parent.as_raw_fd(), name(first)?);
+    // Each call below is the *at(2) syscall named, with valid dirfds we own, NUL-terminated names that live across
+    // the call, and for utimensat a pointer to two timespecs or null; none keeps a pointer after it returns.
+    let rc = match op {
+        // SAFETY: mkdirat(2) as described above.
+        Op::Mkdir { mode } => unsafe { libc::mkdirat(dir, name.as_ptr(), *mode as libc::mode_t) },
+        // SAFETY: unlinkat(2) as described above.
+        Op::Unlink { flags } => unsafe { libc::unlinkat(dir, name.as_ptr(), *flags) },
+        Op::Rename { flags } => {
+            let second = paths.get(1).ok_or(Errno::EFAULT)?;
+            let to = self::name(second)?;
+            let (to_dir, flags) = (second.parent.as_raw_fd(), *flags);
+            // SAFETY: renameat2(2) as described above.
+            unsafe { libc::syscall(libc::SYS_renameat2, dir, name.as_ptr(), to_dir, to.as_ptr(), flags) as i32 }
+        }
+        Op::Link => {
+            let second = paths.get(1).ok_or(Errno::EFAULT)?;
+            let to = self::name(second)?;
+            let flags = match (first.last.is_empty(), first.magic) {
+                (true, _) => libc::AT_EMPTY_PATH,
+                (false, true) => libc::AT_SYMLINK_FOLLOW,
+                (false, false) => 0,
+            };
+            // SAFETY: linkat(2) as described above.
+            unsafe { libc::linkat(dir, name.as_ptr(), second.parent.as_raw_fd(), to.as_ptr(), flags) }
+        }
+        Op::Symlink { text } => {
+            let text = CString::new(text.clone()).map_err(|_| Errno::EINVAL)?;
+            // SAFETY: symlinkat(2) as described above.
+            unsafe { libc::symlinkat(text.as_ptr(), dir, name.as_ptr()) }
+        }
+        Op::Chmod { mode, .. } => {
+            let flags = at_flags(first);
+            // SAFETY: fchmodat2(2) as described above.
+            unsafe { libc::syscall(libc::SYS_fchmodat2, dir, name.as_ptr(), *mode, flags) as i32 }
+        }
+        // SAFETY: fchownat(2) as described above.
+        Op::Chown { uid, gid, .. } => unsafe { libc::fchownat(dir, name.as_ptr(), *uid, *gid, at_flags(first)) },
+        Op::Utimes { times, .. } => {
+            let times = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+            // SAFETY: utimensat(2) as described above.
+            unsafe { libc::utimensat(dir, name.as_ptr(), times, at_flags(first)) }
+        }
+        // SAFETY: mknodat(2) as described above.
+        Op::Mknod { mode, dev } => unsafe {
+            libc::syscall(libc::SYS_mknodat, dir, name.as_ptr(), *mode, *dev as u32) as i32
+        },
+        Op::Truncate { length } => return truncate(first, *length),
+        Op::Nothing => return Ok(Done::Value(0)),
+        Op::Open { .. } => return Err(Errno::ENOSYS),
+    };
+    if rc < 0 {
+        let errno = last_errno();
+        if matches!(op, Op::Link) && first.last.is_empty() && i32::from(errno.get()) == libc::ENOENT {
+            tracing::warn!(
+                "linkat(fd, \"\", AT_EMPTY_PATH) refused (ENOENT): without CAP_DAC_READ_SEARCH the kernel allows it \
+                 only to the credentials the fd was opened with, which supervise cannot act with"
+            );
+        }
+        return Err(errno);
+    }
+    Ok(Done::Value(0))
+}
+
+fn name(r: &Resolved) -> Result<CString, Errno> {
+    CString::new(r.last.clone()).map_err(|_| Errno::EINVAL)
+}
+
+/// The flags of a call that would follow a symlink in the last component: the walk followed it already.
+fn at_flags(r: &Resolved) -> i32 {
+    if r.last.is_empty() {
+        libc::AT_EMPTY_PATH
+    } else if r.magic {
+        0
+    } else {
+        libc::AT_SYMLINK_NOFOLLOW
+    }
+}
+
+/// truncate(2) has no `*at` form: the pinned file is opened `O_PATH` and truncated through our own
+/// `/proc/self/fd/N` (a magic link to it), from this thread's cwd, so that the kernel makes truncate's own checks
+/// (write permission, append-only, a running executable, a directory) with the target's credentials.
+fn truncate(r: &Resolved, length: i64) -> Result<Done, Errno> {
+    let (flags, resolve) = if r.magic {
+        (libc::O_PATH | libc::O_CLOEXEC, 0)
+    } else {
+        (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW, RESOLVE_NO_SYMLINKS)
+    };
+    let file = openat2(r.parent.as_fd(), &r.last, flags as u64, 0, resolve)?;
+    let fds = openat2(root(), b"proc/self/fd", (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, 0)?;
+    let here = CString::new(file.as_raw_fd().to_string()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: fchdir(2) on a directory fd we own (this thread has its own fs_struct), then truncate(2) of a
+    // NUL-terminated name relative to it.
+    let rc = unsafe {
+        if libc::fchdir(fds.as_raw_fd()) != 0 {
+            return Err(last_errno());
+        }
+        libc::truncate(here.as_ptr(), length)
+    };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(Done::Value(0))
+}

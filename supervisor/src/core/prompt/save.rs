@@ -1,0 +1,195 @@
+//! `--save-decisions FILE`: "always" answers become rules of a policy file that `supervise --policy FILE` reuses.
+//!
+//! The file starts as a copy of the policy in use; each answer inserts a `SCMP_ACT_NOTIFY` rule at the front of
+//! `syscalls[]`, with `exe` and `paths` matchers and the decision, so that it wins over the rule that asked. The file
+//! stays a valid Docker profile (Docker ignores the `supervise` objects).
+//!
+//! The `paths` matcher says exactly what the answer's [`Scope`] covered, with glob metacharacters of the paths
+//! escaped: "this path" is the path itself (`/tmp/a\[1\].txt`), "this directory and below" the directory and
+//! everything under it (`/tmp/build` and `/tmp/build/**`), "any path" no `paths` at all. The rule's `comment` says
+//! the same in words.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::scope::Scope;
+use super::Question;
+
+/// Where to save, and the policy text to start from.
+#[derive(Debug, Clone)]
+pub struct Saver {
+    path: PathBuf,
+    base: String,
+}
+
+impl Saver {
+    pub fn new(path: &Path, base_policy: &str) -> Saver {
+        Saver { path: path.to_path_buf(), base: base_policy.to_string() }
+    }
+
+    /// Adds the rule for an "always" answer.
+    ///
+    /// # Errors
+    /// A message if the file cannot be read, parsed or written.
+    pub fn save(&self, q: &Question, allow: bool, scope: &Scope) -> Result<(), String> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.base.clone(),
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+        };
+        let mut profile: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let rule = rule_for(q, allow, scope);
+        let object = profile.as_object_mut().ok_or_else(|| format!("{}: not a JSON object", self.path.display()))?;
+        let syscalls = object.entry("syscalls").or_insert_with(|| json!([]));
+        match syscalls.as_array_mut() {
+            Some(list) => list.insert(0, rule),
+            None => return Err(format!("{}: syscalls is not a list", self.path.display())),
+        }
+        let out = serde_json::to_string_pretty(&profile).expect("a json Value serializes") + "\n";
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, out)
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+}
+
+fn rule_for(q: &Question, allow: bool, scope: &Scope) -> Value {
+    let mut supervise = json!({ "decision": if allow { "allow" } else { "deny" }, "exe": [glob_literal(&q.exe)] });
+    if !allow {
+        // By name (`"EACCES"`, not 13) when it has one: the file is read by people too.
+        supervise["errnoRet"] = q.deny_errno.name().map_or_else(|| json!(q.deny_errno.get()), |name| json!(name));
+    }
+    let (paths, mut covers) = globs(scope);
+    if q.paths.is_empty() {
+        covers = "with any arguments".to_string();
+    }
+    if let Some(paths) = paths {
+        supervise["paths"] = json!(paths);
+    }
+    let verb = if allow { "allow" } else { "deny" };
+    json!({
+        "names": [q.syscall],
+        "action": "SCMP_ACT_NOTIFY",
+        "comment": format!("saved answer: always {verb} {} by {} {covers}", q.syscall, q.exe),
+        "supervise": supervise,
+    })
+}
+
+/// The `paths` globs of a scope (`None`: any path), and what they cover in words.
+pub fn globs(scope: &Scope) -> (Option<Vec<String>>, String) {
+    match scope {
+        Scope::Paths(paths) => {
+            (Some(paths.iter().map(|p| glob_literal(p)).collect()), format!("on {} only", paths.join(" and ")))
+        }
+        Scope::Under(dirs) => {
+            let mut globs = Vec::new();
+            for dir in dirs {
+                if dir == "/" {
+                    globs.extend(["/".to_string(), "/**".to_string()]);
+                } else {
+                    globs.extend([glob_literal(dir), format!("{}/**", glob_literal(dir))]);
+                }
+            }
+            (Some(globs), format!("{} (the directory and everything below it)", scope.describe()))
+        }
+        Scope::Any => (None, "on any path".to_string()),
+    }
+}
+
+/// Escapes glob metacharacters so that a path matches only itself.
+fn glob_literal(path: &str) -> String {
+    path.chars().fold(String::new(), |mut out, c| {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::profile::{load, Target};
+    use std::time::Duration;
+
+    #[test]
+    fn saved_answers_make_a_policy_that_loads_and_keeps_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("saved.json");
+        let base = include_str!("../../../../policies/prompt-delete.json");
+        let saver = Saver::new(&file, base);
+        let q = Question {
+            pid: 1,
+            exe: "/usr/bin/rm".into(),
+            cmdline: "rm x".into(),
+            syscall: "unlinkat".into(),
+            args: "AT_FDCWD, \"/tmp/a[1].txt\", 0".into(),
+            paths: vec!["/tmp/a[1].txt".into()],
+            timeout: Duration::from_secs(1),
+            deny_errno: proto::Errno::EACCES,
+            on_timeout: proto::OnTimeout::Deny,
+        };
+        saver.save(&q, false, &Scope::Paths(q.paths.clone())).unwrap();
+        let rmdir = Question { syscall: "rmdir".into(), paths: vec!["/tmp/d".into()], ..q.clone() };
+        saver.save(&rmdir, true, &Scope::Paths(rmdir.paths.clone())).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved["syscalls"][1]["supervise"]["errnoRet"], "EACCES", "errnos are saved by name: {text}");
+        let target = Target { native: proto::Arch::X86_64, caps: 0, kernel: (6, 1) };
+        let policy = load(&text, &target).unwrap();
+        assert_eq!(policy.rules.len(), 3, "two saved rules in front of the base rule");
+        assert_eq!(policy.rules[0].names, ["rmdir"]);
+        assert_eq!(policy.rules[1].matchers.paths, ["/tmp/a\\[1\\].txt"]);
+        assert_eq!(policy.rules[1].decision, Some(proto::Decision::Deny(proto::Errno::EACCES)));
+        let glob =
+            globset::GlobBuilder::new(&policy.rules[1].matchers.paths[0]).literal_separator(true).build().unwrap();
+        assert!(glob.compile_matcher().is_match("/tmp/a[1].txt"));
+    }
+
+    fn matches(globs: &[String], path: &str) -> bool {
+        globs.iter().any(|g| {
+            globset::GlobBuilder::new(g).literal_separator(true).build().unwrap().compile_matcher().is_match(path)
+        })
+    }
+
+    #[test]
+    fn saved_scopes_say_exactly_what_they_cover() {
+        let q = Question {
+            pid: 1,
+            exe: "/usr/bin/rm".into(),
+            cmdline: "rm -r build".into(),
+            syscall: "unlinkat".into(),
+            args: String::new(),
+            paths: vec!["/tmp/b{1}/*x".into()],
+            timeout: Duration::from_secs(1),
+            deny_errno: proto::Errno::EACCES,
+            on_timeout: proto::OnTimeout::Deny,
+        };
+        let exact = rule_for(&q, true, &Scope::Paths(q.paths.clone()));
+        assert_eq!(exact["supervise"]["paths"], json!(["/tmp/b\\{1\\}/\\*x"]));
+        assert_eq!(exact["comment"], "saved answer: always allow unlinkat by /usr/bin/rm on /tmp/b{1}/*x only");
+        let under = rule_for(&q, false, &Scope::Under(vec!["/tmp/b{1}".into()]));
+        let globs: Vec<String> = serde_json::from_value(under["supervise"]["paths"].clone()).unwrap();
+        assert_eq!(globs, ["/tmp/b\\{1\\}", "/tmp/b\\{1\\}/**"]);
+        for (path, covered) in [("/tmp/b{1}", true), ("/tmp/b{1}/x", true), ("/tmp/b{1}/x/y", true), ("/tmp/b1", false)]
+        {
+            assert_eq!(matches(&globs, path), covered, "{path}");
+        }
+        assert_eq!(
+            under["comment"],
+            "saved answer: always deny unlinkat by /usr/bin/rm under /tmp/b{1}/ (the directory and everything below it)"
+        );
+        let root = rule_for(&q, true, &Scope::Under(vec!["/".into()]));
+        assert_eq!(root["supervise"]["paths"], json!(["/", "/**"]));
+        let any = rule_for(&q, true, &Scope::Any);
+        assert!(any["supervise"].get("paths").is_none(), "{any}");
+        assert_eq!(any["comment"], "saved answer: always allow unlinkat by /usr/bin/rm on any path");
+        let no_path = Question { syscall: "connect".into(), paths: Vec::new(), ..q };
+        assert_eq!(
+            rule_for(&no_path, true, &Scope::Any)["comment"],
+            "saved answer: always allow connect by /usr/bin/rm with any arguments"
+        );
+    }
+}

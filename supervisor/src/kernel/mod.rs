@@ -1,0 +1,13 @@
+//! The kernel layer: synchronous code that talks to the kernel for one target, and the only place for raw ioctls
+//! and `unsafe`.
+//!
+//! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
+//! - [`memory`]: target memory; reads come back [`memory::Unverified`].
+//! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
+//! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
+
+pub mod listener;
+pub mod memory;
+pub mod mounts;
+pub mod syscalls;
+pub mod view;
