@@ -6,8 +6,9 @@
 //!   path handlers, prompts), and one sender of replies ([`core::notify`]).
 //! - [`modes`]: `supervise -- prog`, `record`, `check`, `serve`, over a shared supervised run.
 //!
-//! Beside them: [`cli`] (the command line, above the modes), [`manual`] (man pages from it), [`logging`].
+//! Beside them: [`civil`] (UTC time as text), [`cli`] (the command line, above the modes), [`manual`] (man pages from it), [`logging`].
 
+pub mod civil;
 pub mod cli;
 pub mod core;
 pub mod kernel;

@@ -9,7 +9,6 @@
 //! `ADJ_OFFSET_SS_READ`, so a mistake here cannot move the host clock. Layouts follow the arch: 64-bit `time_t` on
 //! x86_64 and x32 (and i386's `*64` calls), 32-bit on i386's legacy calls. The requested time is logged.
 
-mod civil;
 mod target;
 mod timex;
 
@@ -23,9 +22,9 @@ use nix::time::{clock_gettime, ClockId};
 use proto::{Arch, Errno};
 use tracing::{debug, info};
 
-pub use self::civil::{utc_now_string, utc_string};
 use self::target::{int, last_errno, nix_errno, Fail, Step, Target};
 use self::timex::{Layout, Timex};
+use crate::civil::utc_string;
 use crate::kernel::listener::{Listener, Notification};
 use crate::kernel::memory::TargetMemory;
 

@@ -435,7 +435,7 @@ impl Recorded {
     /// allowing the sorted names, one rule per recorded argument value. Merged into `base` when given; with
     /// `for_runc`, what runc needs after it loads the filter is allowed too.
     pub fn profile(&self, command: &str, base: Option<Profile>, for_runc: bool) -> Profile {
-        let date = crate::core::clock::utc_now_string();
+        let date = crate::civil::utc_now_string();
         let mut comment = format!("{COMMENT_PREFIX}{date}: {command}");
         let unnamed = self.unnamed_list().map(|list| format!(" (not allowed, libseccomp cannot name them: {list})"));
         let mut names = self.names.clone();
