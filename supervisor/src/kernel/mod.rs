@@ -3,11 +3,14 @@
 //!
 //! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
 //! - [`memory`]: target memory; reads come back [`memory::Unverified`].
+//! - [`proc`]: the one reader of a target's `/proc` (exe, cmdline, status, cwd, fds, root, namespaces), and where a
+//!   walk is in any procfs.
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod listener;
 pub mod memory;
 pub mod mounts;
+pub mod proc;
 pub mod syscalls;
 pub mod view;

@@ -34,11 +34,10 @@ pub struct Identity {
     pub tgid: u32,
 }
 
-/// Reads `/proc/<tid>/status` (proc(5)). `None`: the thread is gone.
+/// Reads the identity of thread `tid` from its `/proc/<tid>/status` ([`crate::kernel::proc::status`]). `None`: the
+/// thread is gone.
 pub fn read(tid: u32) -> Option<Identity> {
-    // From our own /proc through our root fd, whatever this thread's root is; the whole file, however many groups
-    // it lists; the name line may hold any bytes (prctl PR_SET_NAME), decoded lossily: the ids are ASCII.
-    parse(&super::procfs::our_proc_file(&format!("{tid}/status"))?)
+    parse(&crate::kernel::proc::status(tid)?)
 }
 
 /// Parses the text of a `/proc/PID/status` file.

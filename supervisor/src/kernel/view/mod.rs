@@ -6,16 +6,16 @@
 //!   and the call is refused with EACCES: fail closed), pins its root when it is not ours (a chroot, a container,
 //!   another mount namespace), and reads its [`Identity`].
 //! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
-//!   ([`identity::Assumed`]), and pins the parent directory of the last component; [`procfs`] tells where a walk
-//!   is in any procfs; `fs` holds the syscall wrappers they share.
+//!   ([`identity::Assumed`]), and pins the parent directory of the last component; [`crate::kernel::proc`] tells
+//!   where a walk is in any procfs and opens the target's places (root, cwd, fds, namespaces); `fs` holds the
+//!   syscall wrappers they share.
 //!
 //! Nothing of supervise reaches the target through a view: `/proc/self` and `/proc/thread-self` are rewritten to
 //! the target's pid, magic links are followed only inside another process's `/proc/<pid>` (where the kernel checks
 //! the target's right to them), and supervise's own `/proc/<pid>` is refused.
 
-mod fs;
+pub(super) mod fs;
 pub mod identity;
-pub mod procfs;
 pub mod walk;
 
 use std::ffi::CString;
@@ -23,6 +23,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
 use proto::Errno;
+
+use super::proc;
 
 pub use identity::Identity;
 pub use walk::{walk, Lookup, Resolved, Start};
@@ -50,11 +52,11 @@ impl View {
     /// `None` inside: the thread is gone. EACCES: it has another user namespace (its capabilities mean something
     /// else there), or another root that supervise cannot enter (no CAP_SYS_CHROOT).
     pub fn of(tid: u32, umask: bool) -> Result<Option<View>, Errno> {
-        let Some(userns) = place(&proc_path(tid, "ns/user"), true) else { return Ok(None) };
+        let Some(userns) = proc::ns_place(tid, "user") else { return Ok(None) };
         if Some(userns) != ours().userns {
             return Err(Errno::EACCES);
         }
-        let their_root = match open_path(&format!("/proc/{tid}/root")) {
+        let their_root = match proc::open_root(tid) {
             Ok(fd) => fd,
             Err(_) => return Ok(None),
         };
@@ -62,7 +64,7 @@ impl View {
         let other_root = if their_place.is_some() && their_place == ours().root { None } else { Some(their_root) };
         // Our root mount belongs to our mount namespace only: the same root means the same namespace.
         let same_mnt_ns = other_root.is_none() || {
-            let mnt_ns = place(&proc_path(tid, "ns/mnt"), true);
+            let mnt_ns = proc::ns_place(tid, "mnt");
             mnt_ns.is_some() && mnt_ns == ours().mnt_ns
         };
         let other_mnt_ns = if same_mnt_ns {
@@ -72,7 +74,7 @@ impl View {
             if our_mnt_ns().is_none() {
                 return Err(Errno::EACCES);
             }
-            match open_ns(&format!("/proc/{tid}/ns/mnt")) {
+            match proc::open_mnt_ns(tid) {
                 Ok(fd) => Some(fd),
                 Err(_) => return Ok(None),
             }
@@ -111,7 +113,7 @@ impl View {
     /// # Errors
     /// The errno of the open (ENOENT: the thread is gone).
     pub fn cwd(&self) -> Result<OwnedFd, Errno> {
-        open_path(&format!("/proc/{}/cwd", self.tid))
+        proc::open_cwd(self.tid)
     }
 
     /// The target's fd `fd`, reopened `O_PATH` through `/proc/<tid>/fd`: the same file at the same place.
@@ -122,7 +124,7 @@ impl View {
         if fd < 0 {
             return Err(errno(libc::EBADF));
         }
-        open_path(&format!("/proc/{}/fd/{fd}", self.tid)).map_err(|e| match i32::from(e.get()) {
+        proc::open_fd(self.tid, fd).map_err(|e| match i32::from(e.get()) {
             libc::ENOENT => errno(libc::EBADF),
             _ => e,
         })
@@ -131,7 +133,7 @@ impl View {
 
 /// True if the target's fd `fd` was opened `O_PATH` (its `/proc/<tid>/fdinfo/<fd>` flags).
 pub fn fd_is_o_path(tid: u32, fd: i32) -> bool {
-    let Some(info) = procfs::our_proc_file(&format!("{tid}/fdinfo/{fd}")) else { return false };
+    let Some(info) = proc::fdinfo(tid, fd) else { return false };
     let flags = identity::status_field(&info, "flags:").and_then(|f| u64::from_str_radix(f, 8).ok());
     flags.is_some_and(|f| f & libc::O_PATH as u64 != 0)
 }
@@ -159,24 +161,20 @@ pub fn our_mnt_ns() -> Option<BorrowedFd<'static>> {
 }
 
 /// Opens a namespace file (`/proc/PID/ns/*`) for setns(2).
-fn open_ns(path: &str) -> Result<OwnedFd, Errno> {
+pub(super) fn open_ns(path: &str) -> Result<OwnedFd, Errno> {
     open_with(path, libc::O_RDONLY | libc::O_CLOEXEC)
-}
-
-fn proc_path(tid: u32, what: &str) -> CString {
-    CString::new(format!("/proc/{tid}/{what}")).expect("no NUL in a /proc path")
 }
 
 /// Where a file is: its mount, device and inode (statx(2) with `STATX_MNT_ID`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
-    mnt_id: u64,
+    pub(super) mnt_id: u64,
     dev: (u32, u32),
-    ino: u64,
+    pub(super) ino: u64,
 }
 
 /// The place of `path` (following it when `follow`). `None` if it cannot be read.
-fn place(path: &std::ffi::CStr, follow: bool) -> Option<Place> {
+pub(super) fn place(path: &std::ffi::CStr, follow: bool) -> Option<Place> {
     statx_place(libc::AT_FDCWD, path, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW })
 }
 
@@ -199,7 +197,7 @@ fn statx_place(dirfd: i32, path: &std::ffi::CStr, flags: i32) -> Option<Place> {
 }
 
 /// Opens `path` with `O_PATH` (following it), close-on-exec.
-fn open_path(path: &str) -> Result<OwnedFd, Errno> {
+pub(super) fn open_path(path: &str) -> Result<OwnedFd, Errno> {
     open_with(path, libc::O_PATH | libc::O_CLOEXEC)
 }
 

@@ -21,8 +21,8 @@ use proto::Errno;
 
 use super::fs::{dup, is_link, open_dir, read_link};
 pub use super::fs::{openat2, real_path, stat_at, OpenHow};
-use super::procfs::{self, is_pid, is_procfs, Proc};
 use super::{errno, place_of, View};
+use crate::kernel::proc::{self, is_pid, is_procfs, Proc};
 
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
@@ -305,7 +305,7 @@ impl<'a> Walker<'a> {
         let same_mount_here = || same_mount(self.dir.as_fd(), next.as_fd());
         self.proc = match self.proc {
             // Something mounted over a `/proc/<pid>` is not that process's: tell where it is from the fd.
-            Proc::Root | Proc::Pid { .. } if !same_mount_here() => procfs::position(next.as_fd()),
+            Proc::Root | Proc::Pid { .. } if !same_mount_here() => proc::position(next.as_fd()),
             Proc::Root if is_pid(part) => Proc::Pid { depth: 1 },
             Proc::Root => {
                 if is_procfs(next.as_fd()) {
@@ -369,7 +369,7 @@ impl<'a> Walker<'a> {
         }
         let resolve = self.resolve & RESOLVE_CACHED;
         let next = open_dir(self.dir.as_fd(), name.as_bytes(), resolve)?;
-        if procfs::is_ours_or_unknown(next.as_fd()) {
+        if proc::is_ours_or_unknown(next.as_fd()) {
             return Err(refuse("a magic link that leads into supervise's own /proc/<pid>"));
         }
         if self.resolve & RESOLVE_NO_XDEV != 0 && !same_mount(self.dir.as_fd(), next.as_fd()) {
@@ -392,7 +392,7 @@ impl<'a> Walker<'a> {
         }
         let how = (libc::O_PATH | libc::O_CLOEXEC) as u64;
         let landing = openat2(self.dir.as_fd(), last, how, 0, self.resolve & (RESOLVE_NO_XDEV | RESOLVE_CACHED))?;
-        if procfs::is_ours_or_unknown(landing.as_fd()) {
+        if proc::is_ours_or_unknown(landing.as_fd()) {
             return Err(refuse("a magic link that leads into supervise's own /proc/<pid>"));
         }
         let real = render(&real_path(landing.as_fd())?);
@@ -479,7 +479,7 @@ impl<'a> Walker<'a> {
             return Ok(None);
         }
         self.count_link(false)?;
-        let Some((tgid, tid)) = procfs::target_in(self.dir.as_fd(), self.view.tid) else {
+        let Some((tgid, tid)) = proc::target_in(self.dir.as_fd(), self.view.tid) else {
             return Err(refuse("/proc/self in a procfs where the target has no pid"));
         };
         let text = if part == b"self" { tgid.to_string() } else { format!("{tgid}/task/{tid}") };
@@ -488,7 +488,7 @@ impl<'a> Walker<'a> {
 
     /// Refuses `/proc/<pid>` of supervise itself (its process or any of its threads) in a procfs root.
     fn check_proc_entry(&self, part: &[u8]) -> Result<(), Errno> {
-        if self.proc == Proc::Root && is_pid(part) && procfs::is_ours(self.dir.as_fd(), part) {
+        if self.proc == Proc::Root && is_pid(part) && proc::is_ours(self.dir.as_fd(), part) {
             return Err(refuse("supervise's own /proc/<pid>"));
         }
         Ok(())
@@ -496,7 +496,7 @@ impl<'a> Walker<'a> {
 
     /// Where the walk is in procfs after starting or jumping to `fd`.
     fn proc_after_jump(&self, fd: BorrowedFd<'_>) -> Proc {
-        procfs::position(fd)
+        proc::position(fd)
     }
 
     /// The procfs state of the start directory; supervise's own `/proc/<pid>` as a start is refused.
@@ -624,7 +624,7 @@ fn same_mount(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
 
 /// `fs.protected_symlinks`, read at each use (it may change while we run), from our own `/proc`.
 fn protected_symlinks() -> bool {
-    procfs::our_proc_file("sys/fs/protected_symlinks").is_none_or(|v| !v.starts_with('0'))
+    proc::our_proc_file("sys/fs/protected_symlinks").is_none_or(|v| !v.starts_with('0'))
 }
 
 #[cfg(test)]

@@ -1,14 +1,113 @@
-//! Where a walk is in a procfs, any procfs instance (ours, a container's, one mounted elsewhere), and who
-//! `self`, `thread-self` and `<pid>` are there: the facts that keep supervise's `/proc` away from the target.
+//! The one reader of a target's `/proc`: what the kernel tells about a process through procfs, read from our own
+//! `/proc` (reached from our root fd, whatever the calling thread's root is), and where a walk is in any procfs.
 //!
-//! Everything here works from fds: a procfs root is found by walking `..` up to its root inode, and our own
-//! `/proc` is reached from our root fd, never through the acting thread's root (which may be the target's).
+//! - Facts about a target, for people and for rules: [`exe`], [`cmdline`], [`status`] (credentials, ids, umask:
+//!   parsed by [`crate::kernel::view::identity::read`]), [`cwd`], [`fd_link`], [`fdinfo`].
+//! - The target's places, opened for the view: [`open_cwd`], [`open_fd`], [`open_root`], [`open_mnt_ns`],
+//!   [`ns_place`].
+//! - Where a walk is in a procfs, any procfs instance (ours, a container's, one mounted elsewhere), and who
+//!   `self`, `thread-self` and `<pid>` are there: [`position`], [`is_ours`], [`target_in`]; the facts that keep
+//!   supervise's `/proc` away from the target. These work from fds: a procfs root is found by walking `..` up to
+//!   its root inode.
+//!
+//! A target that is gone reads as `None` (or the errno of the open, ENOENT), never as a panic.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
-use super::fs::{open_dir, read_link, real_path, stat_at};
-use super::{place_of, root};
+use proto::Errno;
+
+use super::view::fs::{open_dir, read_link, real_path, stat_at};
+use super::view::{open_ns, open_path, place, place_of, root, Place};
+
+/// The target's executable (readlink of `/proc/PID/exe`). `None`: it is gone, or it is a kernel thread.
+pub fn exe(pid: u32) -> Option<PathBuf> {
+    link(&format!("{pid}/exe"))
+}
+
+/// The target's cwd, as the kernel names it from our root (readlink of `/proc/PID/cwd`). `None`: it is gone.
+pub fn cwd(pid: u32) -> Option<PathBuf> {
+    link(&format!("{pid}/cwd"))
+}
+
+/// Where the target's fd `fd` leads (readlink of `/proc/PID/fd/N`): a path, or `pipe:[…]`, `socket:[…]`, ….
+/// `None`: no such fd, or the target is gone.
+pub fn fd_link(pid: u32, fd: i32) -> Option<PathBuf> {
+    if fd < 0 {
+        return None;
+    }
+    link(&format!("{pid}/fd/{fd}"))
+}
+
+/// The target's command line (`/proc/PID/cmdline`): its arguments joined by spaces (empty ones left out),
+/// shortened to `max_chars` characters and `…`. Empty if it is gone.
+pub fn cmdline(pid: u32, max_chars: usize) -> String {
+    let raw = CString::new(format!("proc/{pid}/cmdline")).ok().and_then(|p| read_bytes_at(root(), &p));
+    let raw = raw.unwrap_or_default();
+    let text =
+        raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
+    if text.chars().count() > max_chars {
+        format!("{}…", text.chars().take(max_chars).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The text of `/proc/TID/status` (proc(5)), the whole file however many groups it lists; the name line may hold
+/// any bytes (prctl PR_SET_NAME), decoded lossily: the ids are ASCII. `None`: the thread is gone.
+pub fn status(tid: u32) -> Option<String> {
+    our_proc_file(&format!("{tid}/status"))
+}
+
+/// The text of `/proc/TID/fdinfo/FD` (its `flags:`, `pos:`, …). `None`: no such fd, or the thread is gone.
+pub fn fdinfo(tid: u32, fd: i32) -> Option<String> {
+    our_proc_file(&format!("{tid}/fdinfo/{fd}"))
+}
+
+/// The target's cwd, opened `O_PATH` (`/proc/TID/cwd`, followed by the kernel with the caller's credentials).
+///
+/// # Errors
+/// The errno of the open (ENOENT: the thread is gone).
+pub fn open_cwd(tid: u32) -> Result<OwnedFd, Errno> {
+    open_path(&format!("/proc/{tid}/cwd"))
+}
+
+/// The target's fd `fd`, reopened `O_PATH` through `/proc/TID/fd/N`: the same file at the same place.
+///
+/// # Errors
+/// The errno of the open (ENOENT: no such fd, or the thread is gone).
+pub fn open_fd(tid: u32, fd: i32) -> Result<OwnedFd, Errno> {
+    open_path(&format!("/proc/{tid}/fd/{fd}"))
+}
+
+/// The target's root directory, opened `O_PATH` (`/proc/TID/root`).
+///
+/// # Errors
+/// The errno of the open (ENOENT: the thread is gone).
+pub fn open_root(tid: u32) -> Result<OwnedFd, Errno> {
+    open_path(&format!("/proc/{tid}/root"))
+}
+
+/// The target's mount namespace, opened for setns(2) (`/proc/TID/ns/mnt`).
+///
+/// # Errors
+/// The errno of the open (ENOENT: the thread is gone).
+pub fn open_mnt_ns(tid: u32) -> Result<OwnedFd, Errno> {
+    open_ns(&format!("/proc/{tid}/ns/mnt"))
+}
+
+/// Where the target's namespace `kind` (`"user"`, `"mnt"`, …) is (`/proc/TID/ns/KIND`, followed). `None`: gone.
+pub fn ns_place(tid: u32, kind: &str) -> Option<Place> {
+    place(&CString::new(format!("/proc/{tid}/ns/{kind}")).ok()?, true)
+}
+
+/// The symlink `rel` of our own `/proc`, read from our root fd.
+fn link(rel: &str) -> Option<PathBuf> {
+    let path = CString::new(format!("proc/{rel}")).ok()?;
+    read_link(root(), &path).ok().map(|text| PathBuf::from(OsString::from_vec(text)))
+}
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 const PROC_ROOT_INO: u64 = 1;
@@ -101,7 +200,7 @@ pub fn is_ours_or_unknown(fd: BorrowedFd<'_>) -> bool {
         path.extend_from_slice(part);
         path.push(b'/');
     }
-    let Ok(parent) = open_dir(root_of_thread(), &path, super::walk::RESOLVE_NO_SYMLINKS) else { return true };
+    let Ok(parent) = open_dir(root_of_thread(), &path, super::view::walk::RESOLVE_NO_SYMLINKS) else { return true };
     let Ok(cname) = std::ffi::CString::new(name.clone()) else { return true };
     let same = stat_at(parent.as_fd(), &cname, libc::AT_SYMLINK_NOFOLLOW)
         .is_ok_and(|here| (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino));
@@ -135,9 +234,9 @@ pub fn our_pid_in(proc_root: BorrowedFd<'_>) -> Option<u32> {
 /// thread `tid` (an id in our pid namespace). In our procfs, its Tgid; in a procfs of another pid namespace (a
 /// container's), the id of the same process there, matched by its NStgid/NSpid and start time.
 pub fn target_in(proc_root: BorrowedFd<'_>, tid: u32) -> Option<(u32, u32)> {
-    let status = our_proc_file(&format!("{tid}/status"))?;
+    let status = status(tid)?;
     let field = |key: &str| -> Vec<u32> {
-        super::identity::status_field(&status, key)
+        super::view::identity::status_field(&status, key)
             .map(|v| v.split_whitespace().filter_map(|n| n.parse().ok()).collect())
             .unwrap_or_default()
     };
@@ -159,11 +258,16 @@ pub fn our_proc_file(rel: &str) -> Option<String> {
     read_at(root(), &path)
 }
 
-/// The whole file `path` in `dir`, as text, with plain reads (procfs builds a file at the first read; a read to
-/// the end by size would add a stat and a seek).
+/// The whole file `path` in `dir`, as text.
 fn read_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<String> {
+    read_bytes_at(dir, path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The whole file `path` in `dir`, with plain reads (procfs builds a file at the first read; a read to the end by
+/// size would add a stat and a seek).
+fn read_bytes_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<Vec<u8>> {
     use std::io::Read;
-    let fd = super::fs::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
+    let fd = super::view::fs::openat2(dir, path.to_bytes(), (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0).ok()?;
     let mut file = std::fs::File::from(fd);
     let (mut buf, mut len) = (vec![0u8; 4096], 0);
     loop {
@@ -176,7 +280,8 @@ fn read_at(dir: BorrowedFd<'_>, path: &CStr) -> Option<String> {
             Err(_) => return None,
         }
     }
-    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+    buf.truncate(len);
+    Some(buf)
 }
 
 /// Field 22 of `/proc/PID/stat` (proc(5)): the start time, after the command in parentheses.
@@ -194,6 +299,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn our_own_process_reads_back() {
+        let me = std::process::id();
+        assert_eq!(exe(me), std::env::current_exe().ok());
+        assert_eq!(cwd(me), std::env::current_dir().ok());
+        assert_eq!(fd_link(me, 0), std::fs::read_link("/proc/self/fd/0").ok());
+        assert_eq!(fd_link(me, -1), None);
+        let args: Vec<String> = std::env::args().filter(|a| !a.is_empty()).collect();
+        assert_eq!(cmdline(me, usize::MAX), args.join(" "));
+        let short = cmdline(me, 3);
+        assert!(short.ends_with('…') && short.chars().count() == 4, "{short}");
+        assert!(status(me).is_some_and(|s| s.contains("Tgid:")));
+        assert!(fdinfo(me, 0).is_some_and(|s| s.contains("flags:")));
+        assert_eq!(exe(u32::MAX), None, "no such process");
+        assert_eq!(cmdline(u32::MAX, 10), "");
+    }
+
+    #[test]
     fn start_times_are_read_after_the_command() {
         let stat = "42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 1";
         assert_eq!(start_time(stat), Some(98765));
@@ -201,13 +323,13 @@ mod tests {
 
     #[test]
     fn our_own_proc_is_told_apart() {
-        let proc_root = super::super::fs::openat2(root(), b"proc", libc::O_PATH as u64, 0, 0).unwrap();
+        let proc_root = super::super::view::fs::openat2(root(), b"proc", libc::O_PATH as u64, 0, 0).unwrap();
         assert!(is_ours(proc_root.as_fd(), std::process::id().to_string().as_bytes()));
         assert!(!is_ours(proc_root.as_fd(), b"1"));
         assert_eq!(position(proc_root.as_fd()), Proc::Root);
-        let me = super::super::fs::openat2(proc_root.as_fd(), b"self/task", libc::O_PATH as u64, 0, 0).unwrap();
+        let me = super::super::view::fs::openat2(proc_root.as_fd(), b"self/task", libc::O_PATH as u64, 0, 0).unwrap();
         assert_eq!(position(me.as_fd()), Proc::Unknown, "our own /proc/<pid> is never a place to walk");
-        let sys = super::super::fs::openat2(proc_root.as_fd(), b"sys/fs", libc::O_PATH as u64, 0, 0).unwrap();
+        let sys = super::super::view::fs::openat2(proc_root.as_fd(), b"sys/fs", libc::O_PATH as u64, 0, 0).unwrap();
         assert_eq!(position(sys.as_fd()), Proc::No);
         let tid = nix::unistd::gettid().as_raw() as u32;
         assert_eq!(target_in(proc_root.as_fd(), tid), Some((std::process::id(), tid)));
