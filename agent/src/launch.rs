@@ -57,13 +57,11 @@ use thiserror::Error;
 use crate::caps::{self, Privileges, Step};
 use crate::filter::Bpf;
 
-const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
-const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
-
 /// `seccomp(2)` filter flags a policy may ask for (OCI `flags`).
-pub const SECCOMP_FILTER_FLAG_LOG: u32 = 1 << 1;
-pub const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u32 = 1 << 2;
+pub use crate::seccomp_abi::{SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW};
+use crate::seccomp_abi::{
+    SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, SECCOMP_SET_MODE_FILTER,
+};
 
 /// States of the shared page, written by the launcher and read by the helper and the parent.
 const STATE_STARTING: u32 = 0;

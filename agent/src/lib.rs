@@ -6,8 +6,11 @@
 //!   effective user's own entries are used.
 //! - [`launch`]: fork, `NO_NEW_PRIVS`, load the ready BPF with `NEW_LISTENER`, hand the listener fd to the
 //!   supervisor over a unix socket with `SCM_RIGHTS` (from an unfiltered helper that shares the fd table), execve.
+//! - [`seccomp_abi`]: the kernel's seccomp definitions (filter flags, notification structures, ioctls), shared with
+//!   supervise's listener and the benchmarks.
 
 pub mod cache;
 pub mod caps;
 pub mod filter;
 pub mod launch;
+pub mod seccomp_abi;

@@ -16,67 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent::filter::Bpf;
+use agent::seccomp_abi::{
+    self as abi, SeccompNotif, SeccompNotifAddfd, SECCOMP_ADDFD_FLAG_SEND, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, SECCOMP_SET_MODE_FILTER, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+};
 use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 
 use crate::run::{read_all, Watchdog};
-
-const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
-const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
-const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
-const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-
-/// `struct seccomp_data`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompData {
-    nr: i32,
-    arch: u32,
-    instruction_pointer: u64,
-    args: [u64; 6],
-}
-
-/// `struct seccomp_notif`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotif {
-    id: u64,
-    pid: u32,
-    flags: u32,
-    data: SeccompData,
-}
-
-/// `struct seccomp_notif_resp`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
-}
-
-/// `struct seccomp_notif_addfd`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotifAddfd {
-    id: u64,
-    flags: u32,
-    srcfd: u32,
-    newfd: u32,
-    newfd_flags: u32,
-}
-
-const SECCOMP_ADDFD_FLAG_SEND: u32 = 1 << 1;
-
-const NOTIF_RECV: libc::c_ulong =
-    nix::request_code_readwrite!(b'!', 0, std::mem::size_of::<SeccompNotif>()) as libc::c_ulong;
-const NOTIF_SEND: libc::c_ulong =
-    nix::request_code_readwrite!(b'!', 1, std::mem::size_of::<SeccompNotifResp>()) as libc::c_ulong;
-const NOTIF_ID_VALID: libc::c_ulong = nix::request_code_write!(b'!', 2, std::mem::size_of::<u64>()) as libc::c_ulong;
-const NOTIF_ADDFD: libc::c_ulong =
-    nix::request_code_write!(b'!', 3, std::mem::size_of::<SeccompNotifAddfd>()) as libc::c_ulong;
-const NOTIF_SET_FLAGS: libc::c_ulong = nix::request_code_write!(b'!', 4, std::mem::size_of::<u64>()) as libc::c_ulong;
 
 /// Exit codes of the child for failures before `execve`.
 const EXIT_NO_NEW_PRIVS: i32 = 120;
@@ -332,9 +278,8 @@ struct Server {
 impl Server {
     fn start(listener: OwnedFd, options: ListenerOptions, pin: Option<usize>) -> Server {
         if options.sync_wakeup {
-            // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_SET_FLAGS takes the flags by value; no memory is
-            // passed. Failure (kernels before 6.6) only leaves the default wake-up.
-            unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) };
+            // Failure (kernels before 6.6) only leaves the default wake-up.
+            let _ = abi::notif_set_flags(listener.as_fd(), SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let listener = Arc::new(listener);
@@ -400,13 +345,7 @@ fn last_errno() -> i32 {
 
 /// One RECV; `Err(errno)` on failure.
 fn recv(fd: BorrowedFd<'_>) -> Result<SeccompNotif, i32> {
-    let mut notif = SeccompNotif::default();
-    // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_RECV writes one `struct seccomp_notif` into `notif`, a zeroed
-    // repr(C) mirror that lives for the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut notif) } < 0 {
-        return Err(last_errno());
-    }
-    Ok(notif)
+    abi::notif_recv(fd).map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 /// Answers one notification; ENOENT from SEND (the target died or was interrupted) is ignored, as in supervise.
@@ -417,7 +356,7 @@ fn answer(fd: BorrowedFd<'_>, n: &SeccompNotif, answer: Answer) {
         Answer::ReadValue(value) => {
             let mut buf = [0u8; 16];
             match read_target(n.pid, n.data.instruction_pointer, &mut buf) {
-                Some(_) if id_valid(fd, n.id) => Reply::Value(value),
+                Some(_) if abi::notif_id_valid(fd, n.id) => Reply::Value(value),
                 Some(_) => return,
                 None => Reply::Error(libc::EFAULT),
             }
@@ -427,14 +366,12 @@ fn answer(fd: BorrowedFd<'_>, n: &SeccompNotif, answer: Answer) {
             None => return,
         },
     };
-    let mut resp = match resp {
-        Reply::Continue => SeccompNotifResp { id: n.id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE },
-        Reply::Error(errno) => SeccompNotifResp { id: n.id, val: 0, error: -errno, flags: 0 },
-        Reply::Value(val) => SeccompNotifResp { id: n.id, val, error: 0, flags: 0 },
+    let resp = match resp {
+        Reply::Continue => abi::resp_continue(n.id),
+        Reply::Error(errno) => abi::resp_error(n.id, errno),
+        Reply::Value(val) => abi::resp_value(n.id, val),
     };
-    // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_SEND reads one `struct seccomp_notif_resp` from `resp`, a
-    // repr(C) mirror that lives for the call.
-    unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &mut resp) };
+    let _ = abi::notif_send(fd, resp);
 }
 
 enum Reply {
@@ -453,17 +390,12 @@ fn read_target(pid: u32, addr: u64, buf: &mut [u8]) -> Option<usize> {
     (n > 0).then_some(n as usize)
 }
 
-fn id_valid(fd: BorrowedFd<'_>, id: u64) -> bool {
-    // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_ID_VALID reads one u64 from the pointer, which points to `id`.
-    unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_ID_VALID, &id) == 0 }
-}
-
 /// The minimal emulated `openat`: `None` when the reply was sent with the fd (or the target is gone).
 fn open_for(fd: BorrowedFd<'_>, n: &SeccompNotif, atomic: bool) -> Option<Reply> {
     let mut buf = [0u8; 512];
     let Some(len) = read_target(n.pid, n.data.args[1], &mut buf) else { return Some(Reply::Error(libc::EFAULT)) };
     let Some(end) = buf[..len].iter().position(|&b| b == 0) else { return Some(Reply::Continue) };
-    if !id_valid(fd, n.id) {
+    if !abi::notif_id_valid(fd, n.id) {
         return None;
     }
     if n.data.args[0] as i32 != libc::AT_FDCWD && buf[0] != b'/' {
@@ -491,18 +423,14 @@ fn open_for(fd: BorrowedFd<'_>, n: &SeccompNotif, atomic: bool) -> Option<Reply>
         newfd: 0,
         newfd_flags: (flags & libc::O_CLOEXEC) as u32,
     };
-    // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_ADDFD reads one `struct seccomp_notif_addfd` (a repr(C)
-    // mirror living for the call) and returns the fd number in the target; with SECCOMP_ADDFD_FLAG_SEND it also
-    // answers the notification. Then close(2) of our copy of the fd.
-    let added = unsafe {
-        let added = libc::ioctl(fd.as_raw_fd(), NOTIF_ADDFD, &addfd);
-        libc::close(file);
-        added
-    };
+    // With SECCOMP_ADDFD_FLAG_SEND, ADDFD also answers the notification.
+    let added = abi::notif_addfd(fd, &addfd);
+    // SAFETY: close(2) of our copy of the fd, which nothing else owns.
+    unsafe { libc::close(file) };
     match (atomic, added) {
         (true, _) => None,
-        (false, added) if added >= 0 => Some(Reply::Value(i64::from(added))),
-        (false, _) => Some(Reply::Error(last_errno())),
+        (false, Ok(added)) => Some(Reply::Value(i64::from(added))),
+        (false, Err(e)) => Some(Reply::Error(e.raw_os_error().unwrap_or(0))),
     }
 }
 

@@ -1,80 +1,17 @@
-//! The only module that touches the listener fd: `SECCOMP_IOCTL_NOTIF_RECV`, `SEND`, `ID_VALID`, `ADDFD` and
-//! `SET_FLAGS` (seccomp_unotify(2)), wrapped as [`Listener`] methods over [`Notification`] and [`Reply`].
+//! The only module of supervise that touches the listener fd: `SECCOMP_IOCTL_NOTIF_RECV`, `SEND`, `ID_VALID`,
+//! `ADDFD` and `SET_FLAGS` (seccomp_unotify(2)), wrapped as [`Listener`] methods over [`Notification`] and
+//! [`Reply`].
 //!
-//! The kernel structures are mirrored here as `#[repr(C)]` types and checked against `SECCOMP_GET_NOTIF_SIZES`.
-//! [`Reply`] carries positive errnos; they are negated in exactly one place, where the `seccomp_notif_resp` is
-//! built. The kernel tests run the filter only in forked children (the test-only `testing` module), never in the test
-//! runner.
+//! The kernel's definitions and the ioctls themselves are `agent::seccomp_abi`'s, shared with the launcher and the
+//! benchmarks. [`Reply`] carries positive errnos; they are negated in exactly one place, where the
+//! `seccomp_notif_resp` is built (`agent::seccomp_abi::resp_error`). The kernel tests run the filter only in forked
+//! children (the test-only `testing` module), never in the test runner.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
+use agent::seccomp_abi::{self as abi, SeccompNotifAddfd, SeccompNotifResp, SECCOMP_ADDFD_FLAG_SEND};
 use proto::Errno;
-
-/// `struct seccomp_data`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompData {
-    nr: i32,
-    arch: u32,
-    instruction_pointer: u64,
-    args: [u64; 6],
-}
-
-/// `struct seccomp_notif`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotif {
-    id: u64,
-    pid: u32,
-    flags: u32,
-    data: SeccompData,
-}
-
-/// `struct seccomp_notif_resp`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
-}
-
-/// `struct seccomp_notif_addfd`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotifAddfd {
-    id: u64,
-    flags: u32,
-    srcfd: u32,
-    newfd: u32,
-    newfd_flags: u32,
-}
-
-/// `struct seccomp_notif_sizes`, the answer of `seccomp(SECCOMP_GET_NOTIF_SIZES)`.
-#[cfg(test)]
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct SeccompNotifSizes {
-    seccomp_notif: u16,
-    seccomp_notif_resp: u16,
-    seccomp_data: u16,
-}
-
-const SECCOMP_IOC_MAGIC: u8 = b'!';
-nix::ioctl_readwrite!(ioctl_recv, SECCOMP_IOC_MAGIC, 0, SeccompNotif);
-nix::ioctl_readwrite!(ioctl_send, SECCOMP_IOC_MAGIC, 1, SeccompNotifResp);
-nix::ioctl_write_ptr!(ioctl_id_valid, SECCOMP_IOC_MAGIC, 2, u64);
-nix::ioctl_write_ptr!(ioctl_addfd, SECCOMP_IOC_MAGIC, 3, SeccompNotifAddfd);
-/// `SECCOMP_IOCTL_NOTIF_SET_FLAGS`, `_IOW('!', 4, __u64)`. Unlike the others, the kernel takes its argument by
-/// value, not through a pointer.
-const SECCOMP_IOCTL_NOTIF_SET_FLAGS: libc::c_ulong =
-    nix::request_code_write!(SECCOMP_IOC_MAGIC, 4, std::mem::size_of::<u64>()) as libc::c_ulong;
-
-const SECCOMP_USER_NOTIF_FLAG_CONTINUE: u32 = 1;
-const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-const SECCOMP_ADDFD_FLAG_SEND: u32 = 1 << 1;
 
 /// One notified syscall, as `SECCOMP_IOCTL_NOTIF_RECV` reports it (`struct seccomp_notif` and its
 /// `struct seccomp_data`).
@@ -109,12 +46,12 @@ pub enum Reply {
 }
 
 impl Reply {
-    /// The kernel response. The only place where an errno is negated.
+    /// The kernel response; the errno is negated there.
     fn to_resp(self, id: u64) -> SeccompNotifResp {
         match self {
-            Reply::Continue => SeccompNotifResp { id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE },
-            Reply::Error(errno) => SeccompNotifResp { id, val: 0, error: -i32::from(errno.get()), flags: 0 },
-            Reply::Value(val) => SeccompNotifResp { id, val, error: 0, flags: 0 },
+            Reply::Continue => abi::resp_continue(id),
+            Reply::Error(errno) => abi::resp_error(id, i32::from(errno.get())),
+            Reply::Value(val) => abi::resp_value(id, val),
         }
     }
 }
@@ -142,12 +79,7 @@ impl Listener {
     /// ENOENT when the target was interrupted or died after poll reported it, EINTR on a signal: both are normal
     /// and the caller goes on. EFAULT/EINVAL/ENOTTY only on misuse (not a listener fd).
     pub fn recv(&self) -> io::Result<Notification> {
-        // seccomp_unotify(2): the structure must be zeroed before RECV (the kernel returns EINVAL otherwise).
-        let mut raw = SeccompNotif::default();
-        // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_RECV on a listener fd writes one `struct seccomp_notif`
-        // into the pointed-to buffer; `raw` is a zeroed, properly sized and aligned repr(C) mirror of it that lives
-        // for the whole call.
-        unsafe { ioctl_recv(self.fd.as_raw_fd(), &mut raw) }.map_err(io::Error::from)?;
+        let raw = abi::notif_recv(self.fd.as_fd())?;
         Ok(Notification {
             id: raw.id,
             pid: raw.pid,
@@ -166,18 +98,13 @@ impl Listener {
     /// (normal); EINPROGRESS if `id` was not received yet, or was answered and the target has not resumed yet;
     /// EINVAL for a malformed response.
     pub fn respond(&self, id: u64, reply: Reply) -> io::Result<()> {
-        let mut resp = reply.to_resp(id);
-        // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_SEND reads one `struct seccomp_notif_resp` from the
-        // pointer (the _IOWR encoding lets it write it back too); `resp` is a repr(C) mirror living for the call.
-        unsafe { ioctl_send(self.fd.as_raw_fd(), &mut resp) }.map(drop).map_err(io::Error::from)
+        abi::notif_send(self.fd.as_fd(), reply.to_resp(id))
     }
 
     /// True if notification `id` is still pending (`SECCOMP_IOCTL_NOTIF_ID_VALID`): the target is alive and still
     /// waiting, so memory read from its pid before this call was its own. Any error (ENOENT) means false.
     pub fn id_valid(&self, id: u64) -> bool {
-        // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_ID_VALID reads one u64 (the cookie) from the pointer,
-        // which points to `id` for the whole call.
-        unsafe { ioctl_id_valid(self.fd.as_raw_fd(), &id) }.is_ok()
+        abi::notif_id_valid(self.fd.as_fd(), id)
     }
 
     /// Asks the kernel to wake the supervisor synchronously on the target's CPU
@@ -187,16 +114,7 @@ impl Listener {
     /// # Errors
     /// EINVAL or ENOTTY on kernels before 6.6; EINTR if a signal interrupts the wait for the filter's lock.
     pub fn set_sync_wakeup(&self) -> io::Result<()> {
-        // SAFETY: seccomp_unotify(2) and kernel/seccomp.c: SECCOMP_IOCTL_NOTIF_SET_FLAGS takes the flags as the
-        // ioctl argument itself (by value, not a pointer), so no memory is read or written.
-        let rc = unsafe {
-            libc::ioctl(self.fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
-        };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        abi::notif_set_flags(self.fd.as_fd(), abi::SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
     }
 
     /// Installs a duplicate of `src` into the target as its lowest free fd (`SECCOMP_IOCTL_NOTIF_ADDFD`) and
@@ -215,9 +133,8 @@ impl Listener {
             newfd: 0,
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
-        // SAFETY: seccomp_unotify(2): SECCOMP_IOCTL_NOTIF_ADDFD reads one `struct seccomp_notif_addfd` (repr(C)
-        // mirror, alive for the call) and returns the new fd number; `src` is borrowed, so it stays open meanwhile.
-        unsafe { ioctl_addfd(self.fd.as_raw_fd(), &addfd) }.map_err(io::Error::from)
+        // `src` is borrowed, so it stays open meanwhile.
+        abi::notif_addfd(self.fd.as_fd(), &addfd)
     }
 }
 
@@ -307,6 +224,24 @@ pub(crate) mod testing {
                     drop(child_sock);
                     Target { listener: Listener::new(receive_fd(&parent_sock, child)), pid: child, reaped: false }
                 }
+            }
+        }
+
+        /// Hands the listener over, for a test that serves it its own way; the child is still killed and reaped
+        /// when this is dropped, unless [`Target::wait`] reaped it.
+        pub(crate) fn take_listener(&mut self) -> Listener {
+            let placeholder = std::fs::File::open("/dev/null").expect("/dev/null").into();
+            std::mem::replace(&mut self.listener, Listener::new(placeholder))
+        }
+
+        /// Waits for the child's exit code (128 + signal if it was killed).
+        pub(crate) fn wait(mut self) -> i32 {
+            let status = waitpid(self.pid, None).expect("waitpid");
+            self.reaped = true;
+            match status {
+                WaitStatus::Exited(_, code) => code,
+                WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+                other => panic!("the filtered child: {other:?}"),
             }
         }
 
@@ -489,24 +424,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn struct_sizes_match_the_kernel() {
-        let mut sizes = SeccompNotifSizes::default();
-        // SAFETY: seccomp(2): SECCOMP_GET_NOTIF_SIZES (3) with flags 0 writes one `struct seccomp_notif_sizes`
-        // (three u16) to the pointer, which points to `sizes` for the call.
-        let rc = unsafe { libc::syscall(libc::SYS_seccomp, 3, 0, &mut sizes as *mut SeccompNotifSizes) };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        assert_eq!(usize::from(sizes.seccomp_notif), std::mem::size_of::<SeccompNotif>());
-        assert_eq!(usize::from(sizes.seccomp_notif_resp), std::mem::size_of::<SeccompNotifResp>());
-        assert_eq!(usize::from(sizes.seccomp_data), std::mem::size_of::<SeccompData>());
-        assert_eq!(std::mem::size_of::<SeccompNotifAddfd>(), 24);
-    }
-
-    #[test]
     fn errnos_are_negated_only_in_the_response() {
         let resp = Reply::Error(Errno::EACCES).to_resp(7);
         assert_eq!((resp.id, resp.error, resp.val, resp.flags), (7, -13, 0, 0));
         let resp = Reply::Continue.to_resp(1);
-        assert_eq!((resp.error, resp.val, resp.flags), (0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE));
+        assert_eq!((resp.error, resp.val, resp.flags), (0, 0, abi::SECCOMP_USER_NOTIF_FLAG_CONTINUE));
         let resp = Reply::Value(-42).to_resp(1);
         assert_eq!((resp.error, resp.val, resp.flags), (0, -42, 0));
     }

@@ -109,9 +109,6 @@ fn link(rel: &str) -> Option<PathBuf> {
     read_link(root(), &path).ok().map(|text| PathBuf::from(OsString::from_vec(text)))
 }
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-const PROC_ROOT_INO: u64 = 1;
-
 /// Where the walk is in procfs, as far as it matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proc {
@@ -124,6 +121,10 @@ pub enum Proc {
     /// In procfs at a place whose owner is supervise or cannot be told: refused.
     Unknown,
 }
+
+/// `f_type` of a procfs (statfs(2)), and the inode of its root directory.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const PROC_ROOT_INO: u64 = 1;
 
 /// True if `fd` is on a procfs (fstatfs(2)).
 pub fn is_procfs(fd: BorrowedFd<'_>) -> bool {
