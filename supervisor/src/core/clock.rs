@@ -1,5 +1,6 @@
 //! `emulate: "clock-set"`: the clock-setting syscalls succeed without changing any clock. Entry point:
-//! [`clock_set`], which answers with a [`Handled`]; the `struct timex` codec is in `clock/timex.rs`.
+//! [`clock_set`], which returns the value to give the caller or why not; the `struct timex` codec is in
+//! `clock/timex.rs`.
 //!
 //! Arguments are validated as the kernel would, in the kernel's order (KERNEL-NOTES 12): for `clock_settime` the
 //! clock id, then the pointer (EFAULT), then the values (EINVAL); the privilege check (EPERM) is the one step we
@@ -9,7 +10,7 @@
 //! `ADJ_OFFSET_SS_READ`, so a mistake here cannot move the host clock. Layouts follow the arch: 64-bit `time_t` on
 //! x86_64 and x32 (and i386's `*64` calls), 32-bit on i386's legacy calls. The requested time is logged.
 
-mod target;
+mod caller;
 mod timex;
 
 #[cfg(test)]
@@ -22,15 +23,11 @@ use nix::time::{clock_gettime, ClockId};
 use proto::{Arch, Errno};
 use tracing::{debug, info};
 
-use self::target::{int, last_errno, nix_errno, Fail, Step, Target};
+use self::caller::{int, nix_errno, Caller};
 use self::timex::{Layout, Timex};
 use crate::civil::utc_string;
-use crate::kernel::listener::{Listener, Notification};
-use crate::kernel::memory::TargetMemory;
-
-/// The result of an emulation: `Ok(Some(value))`: return `value`; `Ok(None)`: the notification is gone (the
-/// target died or was interrupted mid-way), send no reply; `Err(errno)`: fail the syscall with `errno`.
-pub type Handled = Result<Option<i64>, Errno>;
+use crate::kernel::pending::{last_errno, Pending, Step};
+use crate::kernel::Fail;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
 const USEC_PER_SEC: i64 = 1_000_000;
@@ -60,29 +57,24 @@ const TICK_RANGE: std::ops::RangeInclusive<i64> = 9000..=11000;
 /// Emulates one clock-setting syscall: `syscall` is its name (`clock_settime`, `clock_settime64`,
 /// `settimeofday`, `stime`, `adjtimex`, `clock_adjtime`, `clock_adjtime64`) and `arch` the notification's arch.
 /// Every read of target memory is checked with `NOTIF_ID_VALID` before use, and the notification again before any
-/// write; a failed check gives `Ok(None)` (see [`Handled`]).
+/// write; a failed check gives [`Fail::Gone`] (no reply).
 ///
 /// # Errors
 /// The errno the kernel would give the target, in the kernel's order, without EPERM for the missing privilege:
 /// EINVAL for a bad clock id or out-of-range values, EFAULT for an unreadable or unwritable struct, EOPNOTSUPP or
 /// EINVAL from the probe of a clock other than CLOCK_REALTIME, EACCES for an fd clock not open for writing, EPERM
 /// for setting a CPU or fd clock; ENOSYS for a name that is not a clock-setting syscall.
-pub fn clock_set(listener: &Listener, n: &Notification, arch: Arch, syscall: &str) -> Handled {
-    let target = Target { listener, n, syscall, memory: TargetMemory::new(n.pid) };
+pub fn clock_set(pending: Pending<'_>, arch: Arch, syscall: &str) -> Step<i64> {
+    let [a0, a1, ..] = pending.n.args;
+    let target = Caller { pending, syscall };
     let abi = Abi::of(arch, syscall);
-    let [a0, a1, ..] = n.args;
-    let outcome = match syscall {
+    match syscall {
         "clock_settime" | "clock_settime64" => clock_settime(&target, abi, a0 as i32, a1),
         "settimeofday" => settimeofday(&target, abi, a0, a1),
         "stime" => stime(&target, a0),
         "adjtimex" => adjtime(&target, abi, CLOCK_REALTIME, a0),
         "clock_adjtime" | "clock_adjtime64" => adjtime(&target, abi, a0 as i32, a1),
         _ => Err(Fail::Errno(Errno::ENOSYS)),
-    };
-    match outcome {
-        Ok(value) => Ok(Some(value)),
-        Err(Fail::Errno(errno)) => Err(errno),
-        Err(Fail::Gone) => Ok(None),
     }
 }
 
@@ -113,7 +105,7 @@ impl Abi {
 }
 
 /// `clock_settime`: only CLOCK_REALTIME is settable.
-fn clock_settime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
+fn clock_settime(t: &Caller<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
     check_clock_id(clock)?;
     let (sec, nsec) = t.pair(addr, abi.wide)?;
     let ts = (sec, abi.nsec(nsec));
@@ -165,7 +157,7 @@ fn check_tz(minuteswest: i32) -> Result<(), Errno> {
 
 /// `settimeofday(tv, tz)`: either may be NULL. Kernel order: read tv, check its microseconds, read tz, check tv
 /// (`timespec64_valid_settod`), then (after the privilege check) the time zone.
-fn settimeofday(t: &Target<'_>, abi: Abi, tv: u64, tz: u64) -> Step<i64> {
+fn settimeofday(t: &Caller<'_>, abi: Abi, tv: u64, tz: u64) -> Step<i64> {
     let ts = match tv {
         0 => None,
         addr => Some(timeval_to_timespec(t.pair(addr, abi.wide)?)?),
@@ -186,7 +178,7 @@ fn settimeofday(t: &Target<'_>, abi: Abi, tv: u64, tz: u64) -> Step<i64> {
 }
 
 /// i386's `stime(time_t *)`: the kernel ignores `do_settimeofday64`'s verdict, so any readable value succeeds.
-fn stime(t: &Target<'_>, addr: u64) -> Step<i64> {
+fn stime(t: &Caller<'_>, addr: u64) -> Step<i64> {
     let sec = int(&t.read(addr, 4)?);
     log_set(t, Some((sec, 0)), None);
     Ok(0)
@@ -231,7 +223,7 @@ impl Query {
 /// `adjtimex(buf)` and `clock_adjtime(clock, buf)`: read the struct (EFAULT), then either perform a read-only
 /// request, or probe the clock read-only (its errors as they are), validate the request and answer with the current
 /// state, keeping the target's `modes`. The result is written back (EFAULT) and the clock state returned.
-fn adjtime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
+fn adjtime(t: &Caller<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
     let layout = if abi.wide { Layout::WIDE } else { Layout::NARROW };
     let raw = t.read(addr, layout.size())?;
     let request = layout.decode(&raw);
@@ -239,7 +231,7 @@ fn adjtime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
     let fd_clock = local.fd.is_some();
     let (state, result) = match Query::of(request.modes, fd_clock) {
         Some(query) => {
-            debug!(pid = t.n.pid, syscall = t.syscall, clock, "read-only clock adjustment performed");
+            debug!(pid = t.pid(), syscall = t.syscall, clock, "read-only clock adjustment performed");
             local.query(query)?
         }
         None => {
@@ -254,7 +246,7 @@ fn adjtime(t: &Target<'_>, abi: Abi, clock: i32, addr: u64) -> Step<i64> {
                 }
             }
             info!(
-                pid = t.n.pid,
+                pid = t.pid(),
                 syscall = t.syscall,
                 clock,
                 modes = %format_args!("{:#x}", request.modes),
@@ -330,7 +322,7 @@ struct LocalClock {
 
 impl LocalClock {
     /// The clock `clock` of the target names.
-    fn of(t: &Target<'_>, clock: i32) -> Step<LocalClock> {
+    fn of(t: &Caller<'_>, clock: i32) -> Step<LocalClock> {
         let Some(fd) = clockid_to_fd(clock) else { return Ok(LocalClock { id: clock, fd: None }) };
         let copy = t.fetch_fd(fd)?;
         Ok(LocalClock { id: fd_to_clockid(copy.as_raw_fd()), fd: Some(copy) })
@@ -361,13 +353,13 @@ fn clockid_to_fd(clock: i32) -> Option<RawFd> {
 }
 
 /// The log line of a faked clock set: the requested time (if any) as a UTC string, and the time zone.
-fn log_set(t: &Target<'_>, ts: Option<(i64, i64)>, minuteswest: Option<i32>) {
+fn log_set(t: &Caller<'_>, ts: Option<(i64, i64)>, minuteswest: Option<i32>) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
     let requested = ts.map_or_else(|| "(unchanged)".to_owned(), |(sec, nsec)| utc_string(sec, nsec));
     info!(
-        pid = t.n.pid,
+        pid = t.pid(),
         syscall = t.syscall,
         requested = %requested,
         tz_minuteswest = minuteswest,

@@ -6,9 +6,11 @@
 //! executables, uids, gids) all match the [`Facts`]. Its `supervise` object is the decision; without one, or when no
 //! rule matches, the policy's notify default applies (deny with EPERM unless the profile says otherwise).
 //!
-//! Facts beyond the registers cost memory reads, so the caller first asks [`Decider::needs`] and gathers only
-//! those. A verdict that rested on a path says so ([`Verdict::path_checked`]): such a decision must not be carried
-//! out with CONTINUE, because the target can rewrite the path after the check.
+//! Facts beyond the registers cost memory reads, so the caller first asks [`Decider::lookup`] (the syscall's name
+//! and the facts its rules need) and gathers only those. The verdict becomes a [`Plan`]: what the notification
+//! comes to. A verdict that rested on a path says so ([`Verdict::path_checked`]): such an allow is performed by
+//! supervise on what was decided on, never carried out with CONTINUE, because the target can rewrite the path
+//! after the check ([`plan`] says which; `check` and `serve` ask it too).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -16,9 +18,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use proto::{Action, Arch, Decision, Policy, Rule};
+use proto::{Action, Arch, Decision, Emulator, Errno, Policy, PromptSpec, Rule};
 
-use crate::kernel::syscalls::SyscallMap;
+use crate::core::path::is_emulated;
+use crate::kernel::syscalls::{self, SyscallMap};
 
 /// What the kernel told us about one notified syscall, as far as deciding needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,21 +55,63 @@ impl Needs {
     }
 }
 
+/// What [`Decider::lookup`] tells before anything is gathered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The syscall's name on the event's arch (`syscall_N` when unknown).
+    pub syscall: Arc<str>,
+    /// The facts its rules look at.
+    pub needs: Needs,
+}
+
 /// The outcome of [`Decider::decide`]: the decision and the rule it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict<'a> {
     pub decision: &'a Decision,
     /// Index in the profile's `syscalls[]`, or `None` when the default applied.
     pub rule: Option<usize>,
-    /// The syscall's name on the event's arch, when known.
-    pub syscall: Option<&'a Arc<str>>,
     /// True if a path matcher took part in the decision (matched or not).
     pub path_checked: bool,
 }
 
+impl Verdict<'_> {
+    /// What the notification comes to.
+    pub fn plan(&self, syscall: &str) -> Plan {
+        plan(self.decision, syscall, self.path_checked)
+    }
+}
+
+/// What one notification comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// The kernel performs the call (CONTINUE).
+    Continue,
+    /// The call fails with this errno.
+    Deny(Errno),
+    /// The clock-set emulation answers.
+    Clock,
+    /// supervise performs the path call as the target, on what was resolved and decided on.
+    PerformPath,
+    /// The person at the terminal decides; `performs`: an allow is performed as in [`Plan::PerformPath`] (the
+    /// path is resolved before the question, and the question shows it), else it is CONTINUE.
+    Prompt { spec: PromptSpec, performs: bool },
+}
+
+/// The plan for `decision` on `syscall`. An allow that rested on a path is performed by supervise when the syscall
+/// is emulated (never CONTINUE, which would read the path again); on other syscalls it is CONTINUE, and advisory.
+pub fn plan(decision: &Decision, syscall: &str, path_checked: bool) -> Plan {
+    match decision {
+        Decision::Allow if path_checked && is_emulated(syscall) => Plan::PerformPath,
+        Decision::Allow => Plan::Continue,
+        Decision::Deny(errno) => Plan::Deny(*errno),
+        Decision::Emulate(Emulator::ClockSet) => Plan::Clock,
+        Decision::Prompt(spec) => Plan::Prompt { spec: *spec, performs: is_emulated(syscall) },
+    }
+}
+
 /// A notify rule with its globs compiled.
 #[derive(Debug)]
-struct Compiled {
+struct CompiledRule {
     rule: Rule,
     paths: Option<GlobSet>,
     exe: Option<GlobSet>,
@@ -75,12 +120,12 @@ struct Compiled {
     any_path: bool,
 }
 
-impl Compiled {
-    fn new(rule: Rule, default: &Decision) -> Compiled {
+impl CompiledRule {
+    fn new(rule: Rule, default: &Decision) -> CompiledRule {
         let paths = globset(&rule.matchers.paths);
         let exe = globset(&rule.matchers.exe);
         let any_path = matches!(rule.decision.as_ref().unwrap_or(default), Decision::Deny(_));
-        Compiled { rule, paths, exe, any_path }
+        CompiledRule { rule, paths, exe, any_path }
     }
 
     fn matches(&self, facts: &Facts) -> bool {
@@ -116,7 +161,7 @@ fn globset(globs: &[String]) -> Option<GlobSet> {
 /// The notify rules of a policy, indexed by (arch, nr).
 #[derive(Debug)]
 pub struct Decider {
-    rules: Vec<Compiled>,
+    rules: Vec<CompiledRule>,
     by_syscall: SyscallMap<Vec<usize>>,
     default: Decision,
 }
@@ -124,11 +169,11 @@ pub struct Decider {
 impl Decider {
     /// Indexes the policy's `SCMP_ACT_NOTIFY` rules for every arch of the policy.
     pub fn new(policy: &Policy) -> Decider {
-        let rules: Vec<Compiled> = policy
+        let rules: Vec<CompiledRule> = policy
             .rules
             .iter()
             .filter(|r| r.action == Action::Notify)
-            .map(|r| Compiled::new(r.clone(), &policy.notify_default))
+            .map(|r| CompiledRule::new(r.clone(), &policy.notify_default))
             .collect();
         let mut by_syscall = SyscallMap::default();
         for (i, c) in rules.iter().enumerate() {
@@ -145,9 +190,18 @@ impl Decider {
         is_prompt(&self.default) || self.rules.iter().any(|c| c.rule.decision.as_ref().is_some_and(is_prompt))
     }
 
-    fn candidates<'a, 'e>(&'a self, event: &'e Event) -> impl Iterator<Item = &'a Compiled> + use<'a, 'e> {
+    fn candidates<'a, 'e>(&'a self, event: &'e Event) -> impl Iterator<Item = &'a CompiledRule> + use<'a, 'e> {
         let list = self.by_syscall.get(event.arch, event.nr).map_or(&[][..], |(_, list)| list.as_slice());
         list.iter().map(|&i| &self.rules[i]).filter(|c| c.rule.matches_args(&event.args))
+    }
+
+    /// The syscall's name and the facts that the rules for `event` look at.
+    pub fn lookup(&self, event: &Event) -> Lookup {
+        let syscall = match self.by_syscall.get(event.arch, event.nr) {
+            Some((name, _)) => name.clone(),
+            None => syscalls::name_of(event.arch, event.nr).unwrap_or_else(|| format!("syscall_{}", event.nr)).into(),
+        };
+        Lookup { syscall, needs: self.needs(event) }
     }
 
     /// The facts that the rules for `event` look at.
@@ -164,16 +218,15 @@ impl Decider {
 
     /// Decides one event from its registers and the gathered facts. Pure: no I/O.
     pub fn decide(&self, event: &Event, facts: &Facts) -> Verdict<'_> {
-        let syscall = self.by_syscall.get(event.arch, event.nr).map(|(name, _)| name);
         let mut path_checked = false;
         for c in self.candidates(event) {
             path_checked |= c.paths.is_some();
             if c.matches(facts) {
                 let decision = c.rule.decision.as_ref().unwrap_or(&self.default);
-                return Verdict { decision, rule: Some(c.rule.index), syscall, path_checked };
+                return Verdict { decision, rule: Some(c.rule.index), path_checked };
             }
         }
-        Verdict { decision: &self.default, rule: None, syscall, path_checked }
+        Verdict { decision: &self.default, rule: None, path_checked }
     }
 }
 
@@ -312,5 +365,24 @@ mod tests {
         assert_eq!(d.decide(&link, &two("/prot/secret", "/out/hl")).rule, Some(2), "the default (deny) counts as deny");
         let odd = Facts { paths: Some(vec![b"/prot/caf\xe9".to_vec()]), ..Facts::default() };
         assert_eq!(d.decide(&rename, &odd).rule, Some(0), "paths are bytes, not UTF-8");
+    }
+
+    #[test]
+    fn plans_follow_the_decision_and_the_syscall() {
+        use proto::{OnTimeout, PromptSpec};
+        let spec = PromptSpec { timeout_secs: 5, errno: Errno::EPERM, on_timeout: OnTimeout::Deny };
+        let table = [
+            (Decision::Allow, "openat", true, Plan::PerformPath),
+            (Decision::Allow, "openat", false, Plan::Continue),
+            // Not emulated: a path decision on it is carried out with CONTINUE (advisory).
+            (Decision::Allow, "execve", true, Plan::Continue),
+            (Decision::Deny(Errno::EACCES), "openat", true, Plan::Deny(Errno::EACCES)),
+            (Decision::Emulate(Emulator::ClockSet), "clock_settime", false, Plan::Clock),
+            (Decision::Prompt(spec), "unlinkat", false, Plan::Prompt { spec, performs: true }),
+            (Decision::Prompt(spec), "connect", false, Plan::Prompt { spec, performs: false }),
+        ];
+        for (decision, syscall, path_checked, want) in table {
+            assert_eq!(plan(&decision, syscall, path_checked), want, "{decision:?} {syscall}");
+        }
     }
 }

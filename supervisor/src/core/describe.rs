@@ -6,8 +6,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::kernel::listener::{Listener, Notification};
-use crate::kernel::memory::TargetMemory;
+use crate::kernel::pending::Pending;
+use crate::kernel::{proc, Fail};
 
 /// How to show one argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,40 +75,37 @@ pub struct Described {
     pub path: Option<String>,
 }
 
-/// Decodes the arguments of `syscall` from notification `n`. Memory reads are checked with `NOTIF_ID_VALID`;
+/// Decodes the arguments of `syscall` from a pending notification. Memory reads are checked with `NOTIF_ID_VALID`;
 /// `None` means the notification is gone.
-pub fn describe(listener: &Listener, n: &Notification, syscall: &str) -> Option<Described> {
+pub fn describe(pending: Pending<'_>, syscall: &str) -> Option<Described> {
+    let n = pending.n;
     let Some((_, kinds)) = TABLE.iter().find(|(name, _)| *name == syscall) else {
         let args: Vec<String> = n.args.iter().map(|a| a.to_string()).collect();
         return Some(Described { args: args.join(", "), path: None });
     };
-    let memory = TargetMemory::new(n.pid);
     let mut shown = Vec::new();
     let mut first_path = None;
     for (i, kind) in kinds.iter().enumerate() {
         let raw = n.args[i];
         let text = match kind {
-            Path | PathAt(_) | Str => {
-                let read = memory.read_cstring(raw, 4096).map(|u| u.verify(listener, n.id));
-                match read {
-                    Ok(Err(_gone)) => return None,
-                    Err(errno) => format!("<unreadable {raw:#x}: {errno}>"),
-                    Ok(Ok(bytes)) => {
-                        if *kind == Str {
-                            format!("\"{}\"", show(&bytes))
-                        } else {
-                            let dirfd = match kind {
-                                PathAt(d) => n.args[*d] as i32,
-                                _ => libc::AT_FDCWD,
-                            };
-                            let resolved = resolve(n.pid, dirfd, Path::new(OsStr::from_bytes(&bytes)));
-                            let shown = show(resolved.as_os_str().as_bytes());
-                            first_path.get_or_insert_with(|| shown.clone());
-                            format!("\"{shown}\"")
-                        }
+            Path | PathAt(_) | Str => match pending.read_cstring(raw, 4096) {
+                Err(Fail::Gone) => return None,
+                Err(Fail::Errno(errno)) => format!("<unreadable {raw:#x}: {errno}>"),
+                Ok(bytes) => {
+                    if *kind == Str {
+                        format!("\"{}\"", show(&bytes))
+                    } else {
+                        let dirfd = match kind {
+                            PathAt(d) => n.args[*d] as i32,
+                            _ => libc::AT_FDCWD,
+                        };
+                        let resolved = resolve(n.pid, dirfd, Path::new(OsStr::from_bytes(&bytes)));
+                        let shown = show(resolved.as_os_str().as_bytes());
+                        first_path.get_or_insert_with(|| shown.clone());
+                        format!("\"{shown}\"")
                     }
                 }
-            }
+            },
             Dirfd if raw as i32 == libc::AT_FDCWD => "AT_FDCWD".into(),
             Dirfd | Int => (raw as i64).to_string(),
             OpenFlags => open_flags(raw),
@@ -126,14 +123,10 @@ pub fn resolve(pid: u32, dirfd: i32, path: &Path) -> PathBuf {
     if path.as_os_str().as_bytes().first() == Some(&b'/') {
         return normalize(path);
     }
-    let base = if dirfd == libc::AT_FDCWD {
-        std::fs::read_link(format!("/proc/{pid}/cwd"))
-    } else {
-        std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}"))
-    };
+    let base = if dirfd == libc::AT_FDCWD { proc::cwd(pid) } else { proc::fd_link(pid, dirfd) };
     match base {
-        Ok(base) => normalize(&base.join(path)),
-        Err(_) => path.into(),
+        Some(base) => normalize(&base.join(path)),
+        None => path.into(),
     }
 }
 

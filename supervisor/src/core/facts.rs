@@ -16,33 +16,14 @@ use proto::Errno;
 use crate::core::decide::{Facts, Needs};
 use crate::core::describe::resolve;
 use crate::core::path::{is_emulated, Op};
-use crate::kernel::listener::{Listener, Notification};
-use crate::kernel::memory::TargetMemory;
+use crate::core::Outcome;
+use crate::kernel::pending::Pending;
+use crate::kernel::proc;
 use crate::kernel::view::walk::at_fd;
 use crate::kernel::view::{walk, Lookup, Resolved, Start, View};
 
 /// The longest path the kernel reads from a program, with its NUL (PATH_MAX): 4095 bytes of text.
 pub const PATH_MAX: usize = 4096;
-
-/// The target's credentials and umask, from `/proc/PID/status`.
-pub use crate::kernel::view::identity::Identity as Creds;
-
-/// Reads `/proc/PID/status`.
-pub fn creds(pid: u32) -> Option<Creds> {
-    crate::kernel::view::identity::read(pid)
-}
-
-/// What went wrong while gathering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    /// The notification is no longer valid: send nothing.
-    Gone,
-    /// The syscall fails with this errno before anything is decided, as the kernel would fail it (EFAULT,
-    /// ENAMETOOLONG, EINVAL for bad flags, EACCES for a target supervise cannot act for).
-    Errno(Errno),
-    /// The kernel returns this value without looking at any path: nothing to decide.
-    Answered(i64),
-}
 
 /// The path arguments of one call, resolved in the target's view.
 #[derive(Debug)]
@@ -65,78 +46,72 @@ impl PathCall {
 /// Gathers what `needs` asks for.
 ///
 /// # Errors
-/// [`Missing::Gone`] if the notification became invalid, [`Missing::Errno`] if the call fails before any decision.
-pub fn gather(
-    listener: &Listener,
-    n: &Notification,
-    syscall: &str,
-    needs: Needs,
-) -> Result<(Facts, Option<PathCall>), Missing> {
+/// The outcome of a call that ends before anything is decided: [`Outcome::Gone`] if the notification became
+/// invalid, [`Outcome::Error`] if the kernel would fail it first (EFAULT, ENAMETOOLONG, EINVAL for bad flags,
+/// EACCES for a target supervise cannot act for), [`Outcome::Value`] if the kernel returns without looking at any
+/// path.
+pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Facts, Option<PathCall>), Outcome> {
     let mut facts = Facts::default();
     let mut call = None;
     if needs.paths {
-        let (paths, resolved) = paths(listener, n, syscall)?;
+        let (paths, resolved) = paths(pending, syscall)?;
         facts.paths = Some(paths);
         call = Some(resolved);
     }
+    let pid = pending.n.pid;
     if needs.exe {
-        facts.exe = std::fs::read_link(format!("/proc/{}/exe", n.pid)).ok().map(|p| p.display().to_string());
+        facts.exe = proc::exe(pid).map(|p| p.display().to_string());
     }
     if needs.creds {
-        if let Some(c) = creds(n.pid) {
+        if let Some(c) = crate::kernel::view::identity::read(pid) {
             facts.uid = Some(c.uid);
             facts.gid = Some(c.gid);
         }
     }
     // The /proc reads above name the pid, which could have been reused if the target died meanwhile.
-    if !listener.id_valid(n.id) {
-        return Err(Missing::Gone);
-    }
+    pending.check()?;
     Ok((facts, call))
 }
 
 /// Reads and resolves every path argument of `syscall`: the real paths to decide on, and the pinned resolution.
-fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Vec<u8>>, PathCall), Missing> {
+fn paths(pending: Pending<'_>, syscall: &str) -> Result<(Vec<Vec<u8>>, PathCall), Outcome> {
+    let n = pending.n;
     // The kernel checks flags before it reads a path: so do we.
     let op = if is_emulated(syscall) {
-        match Op::decode(listener, n, syscall) {
-            Ok(Some(Op::Nothing)) => return Err(Missing::Answered(0)),
-            Ok(Some(op)) => Some(op),
-            Ok(None) => return Err(Missing::Gone),
-            Err(errno) => return Err(Missing::Errno(errno)),
+        match Op::decode(pending, syscall)? {
+            Op::Nothing => return Err(Outcome::Value(0)),
+            op => Some(op),
         }
     } else {
         None
     };
     let args = path_args(syscall);
     // Memory first, with supervise's credentials (reading it needs them).
-    let memory = TargetMemory::new(n.pid);
     let mut texts = Vec::with_capacity(args.len());
     for arg in args {
         let addr = n.args[arg.path];
         if addr == 0 && arg.nullable {
             // A null path names the dirfd itself (utimensat); with AT_FDCWD there is nothing to name.
             let Some(dirfd) = arg.dirfd.map(|d| n.args[d] as i32).filter(|&d| d != libc::AT_FDCWD) else {
-                return Err(Missing::Errno(Errno::EFAULT));
+                return Err(Outcome::Error(Errno::EFAULT));
             };
             // ... and an fd opened O_PATH is no file to act on there (the kernel's fdget refuses it).
             if crate::kernel::view::fd_is_o_path(n.pid, dirfd) {
-                return Err(Missing::Errno(crate::kernel::view::errno(libc::EBADF)));
+                return Err(Outcome::Error(crate::kernel::view::errno(libc::EBADF)));
             }
             texts.push(Vec::new());
             continue;
         }
-        let raw = memory.read_cstring(addr, PATH_MAX).map_err(Missing::Errno)?;
-        let bytes = raw.verify(listener, n.id).map_err(|_| Missing::Gone)?;
+        let bytes = pending.read_cstring(addr, PATH_MAX)?;
         if bytes.is_empty() && !arg.empty.allowed(&n.args) {
-            return Err(Missing::Errno(Errno::ENOENT));
+            return Err(Outcome::Error(Errno::ENOENT));
         }
         texts.push(bytes);
     }
     let creates = op.as_ref().is_some_and(Op::creates);
     let view = match View::of(n.pid, creates) {
         Ok(Some(view)) => view,
-        Ok(None) => return Err(Missing::Gone),
+        Ok(None) => return Err(Outcome::Gone),
         Err(errno) => {
             // Another root or namespace: decide on the paths as written (a deny still applies), act on none.
             let real = args
@@ -158,9 +133,9 @@ fn paths(listener: &Listener, n: &Notification, syscall: &str) -> Result<(Vec<Ve
         let start =
             if text.is_empty() { Start::of(&view, b".", dirfd, 0) } else { Start::of(&view, text, dirfd, resolve) };
         // A bad dirfd fails the call before any path means anything (EBADF, ENOTDIR comes later from the walk).
-        starts.push((dirfd, start.map_err(Missing::Errno)?));
+        starts.push((dirfd, start.map_err(Outcome::Error)?));
     }
-    let _as_target = view.act().map_err(Missing::Errno)?;
+    let _as_target = view.act().map_err(Outcome::Error)?;
     let mut real = Vec::with_capacity(args.len());
     let mut resolved = Vec::with_capacity(args.len());
     for ((arg, text), (dirfd, start)) in args.iter().zip(&texts).zip(starts) {

@@ -1,29 +1,35 @@
-//! The notify loop: a thread blocked in RECV, then decide and respond.
+//! The notify loop, and the one sender of replies.
 //!
-//! Everything that cannot wait on anyone is answered on that thread, with no hop to another: register decisions
-//! (allow, deny), facts for matchers (target memory and `/proc`), the clock-set emulation, and path emulation on
-//! local filesystems (see `emulate::path`). What may wait runs elsewhere and answers when ready: a prompt (a person)
-//! in a task, an open that may block in the blocking pool; the loop goes on with the next notification at once.
-//! ENOENT and EINTR from RECV or SEND are normal: the target was interrupted or died. The loop ends when the kernel
-//! reports POLLHUP, i.e. every process that uses the filter is gone.
+//! One notification goes down once and comes back once: RECV, [`Decider::lookup`] (the name and what the rules
+//! need), [`gather`] (facts), [`Decider::decide`] and its [`Plan`], a handler that returns an [`Outcome`] (clock,
+//! path, prompt), then [`reply`] (ADDFD and SEND). Everything that cannot wait on anyone is done on the loop's
+//! thread, with no hop to another: register decisions, facts for matchers (target memory and `/proc`), the
+//! clock-set emulation, and path emulation on local filesystems. What may wait runs elsewhere and replies when
+//! ready: a prompt (a person) in a task, a path call that may block on a thread of its own; the loop goes on with
+//! the next notification at once. ENOENT and EINTR from RECV or SEND are normal: the target was interrupted or
+//! died. The loop ends when the kernel reports POLLHUP (every process that uses the filter is gone), or when its
+//! [`serve`] future is dropped.
 
 use std::io;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::time::Duration;
-
-use proto::{Arch, Decision, Emulator, Errno, OnTimeout, PromptSpec};
+use proto::{Arch, Decision, Errno, OnTimeout, PromptSpec};
 use tracing::{debug, info, warn, Instrument, Level};
 
-use crate::core::decide::{Decider, Event, Facts, Needs, Verdict};
+use crate::core::decide::{Decider, Event, Facts, Needs, Plan, Verdict};
 use crate::core::describe::{describe, show};
-
-use crate::core::facts::{gather, Missing, PathCall};
-use crate::core::path;
+use crate::core::facts::{gather, PathCall};
+use crate::core::path::{self, Deferred};
 use crate::core::prompt::{Answer, Prompts, Question};
+use crate::core::Outcome;
 use crate::kernel::listener::{Listener, Notification, Reply};
+use crate::kernel::pending::Pending;
+use crate::kernel::proc;
 
 /// Serves notifications until every target is gone.
 ///
@@ -32,6 +38,11 @@ use crate::kernel::listener::{Listener, Notification, Reply};
 /// `poll(0)` before each RECV cost about 0.4 µs more per call). The thread enters the caller's runtime and span, so
 /// that handlers can spawn tasks (prompts, slow emulations) and log as the caller does. When the last target is
 /// gone, a blocked (or later) RECV returns ENOENT and the listener reports POLLHUP: the loop ends there.
+///
+/// Dropping the future (aborting its task) stops serving: the thread takes no further decision. A thread blocked
+/// in RECV cannot be woken without a signal, so it ends at the next notification, which it leaves unanswered, or
+/// when the targets are gone. When it ends, its reference to the listener goes: once nothing else holds it (a
+/// prompt or a path call still answering), the kernel fails that and every later notified syscall with ENOSYS.
 ///
 /// # Errors
 /// If the thread cannot be started, or RECV fails with something other than ENOENT/EINTR. The caller then drops
@@ -43,20 +54,38 @@ pub async fn serve<H: Handler>(listener: Arc<Listener>, handler: Arc<H>) -> io::
     let runtime = tokio::runtime::Handle::current();
     let span = tracing::Span::current();
     let (done, finished) = tokio::sync::oneshot::channel();
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let stopped = stop.0.clone();
     std::thread::Builder::new().name("notify".into()).spawn(move || {
         let _runtime = runtime.enter();
-        let result = span.in_scope(|| receive(&listener, &*handler));
-        // The session may have stopped waiting (serve shutting down): nothing to tell then.
+        let result = span.in_scope(|| receive(&listener, &*handler, &stopped));
+        // The caller may have stopped waiting (serve shutting down): nothing to tell then.
         let _ = done.send(result);
     })?;
-    finished.await.unwrap_or_else(|_| Err(io::Error::other("the notify thread panicked")))
+    let result = finished.await.unwrap_or_else(|_| Err(io::Error::other("the notify thread panicked")));
+    drop(stop);
+    result
+}
+
+/// Tells the loop to stop when [`serve`]'s future is dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The blocking RECV loop of [`serve`].
-fn receive<H: Handler>(listener: &Arc<Listener>, handler: &H) -> io::Result<()> {
+fn receive<H: Handler>(listener: &Arc<Listener>, handler: &H, stopped: &AtomicBool) -> io::Result<()> {
     loop {
         match listener.recv() {
-            Ok(n) => handler.handle(listener, n),
+            Ok(_) if stopped.load(Ordering::Relaxed) => return Ok(()),
+            Ok(n) => {
+                if let Some(outcome) = handler.handle(listener, n) {
+                    reply(listener, &n, outcome);
+                }
+            }
             // ENOENT: the target was interrupted or died, or (with POLLHUP) every target is gone.
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {
                 if hung_up(listener) {
@@ -81,10 +110,10 @@ fn hung_up(listener: &Listener) -> bool {
     }
 }
 
-/// What to do with each notification. Called on the loop: it must answer inline only when that cannot block,
-/// and spawn a task otherwise.
+/// What to do with each notification. Called on the loop: it returns the outcome when that cannot block;
+/// otherwise it returns `None` and carries the notification elsewhere (a task, a thread), which ends in [`reply`].
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, listener: &Arc<Listener>, n: Notification);
+    fn handle(&self, listener: &Arc<Listener>, n: Notification) -> Option<Outcome>;
 }
 
 /// Decides from the policy: the handler of `supervise -- prog` and `serve`.
@@ -94,132 +123,102 @@ pub struct PolicyHandler {
 }
 
 impl Handler for PolicyHandler {
-    fn handle(&self, listener: &Arc<Listener>, n: Notification) {
-        handle(listener, &self.decider, &self.prompts, n);
+    fn handle(&self, listener: &Arc<Listener>, n: Notification) -> Option<Outcome> {
+        handle(listener, &self.decider, &self.prompts, n)
     }
 }
 
-fn handle(listener: &Arc<Listener>, decider: &Arc<Decider>, prompts: &Prompts, n: Notification) {
+/// One notification, down and back: `None` when it went on elsewhere (a prompt, a path call that may wait).
+fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Notification) -> Option<Outcome> {
     let Some(arch) = Arch::from_audit(n.arch, n.nr) else {
         warn!(pid = n.pid, audit_arch = n.arch, nr = n.nr, "notification from an unknown architecture: denied");
-        respond(listener, &n, Reply::Error(Errno::ENOSYS));
-        return;
+        return Some(Outcome::Error(Errno::ENOSYS));
     };
     let event = Event { arch, nr: n.nr, args: n.args };
-    let needs = decider.needs(&event);
-    if !needs.any() {
-        // Registers only: decide and (for allow/deny) answer inline.
-        let verdict = decider.decide(&event, &Facts::default());
-        return execute(listener, decider, prompts, &n, &event, verdict, &Facts::default(), None);
-    }
-    // Matchers need target memory or /proc: read here, on the notify thread (neither can wait on anyone).
-    let syscall = syscall_name(decider, &event);
-    let (facts, call) = match gather(listener, &n, &syscall, needs) {
-        Ok(gathered) => gathered,
-        Err(Missing::Gone) => return,
-        Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
-        Err(Missing::Answered(value)) => return respond(listener, &n, Reply::Value(value)),
+    let lookup = decider.lookup(&event);
+    let syscall = lookup.syscall;
+    let pending = Pending::new(listener, &n);
+    // Matchers that need target memory or /proc read it here, on the loop's thread (neither can wait on anyone).
+    let (facts, call) = if lookup.needs.any() {
+        match gather(pending, &syscall, lookup.needs) {
+            Ok(gathered) => gathered,
+            Err(early) => return Some(early),
+        }
+    } else {
+        (Facts::default(), None)
     };
     let verdict = decider.decide(&event, &facts);
-    execute(listener, decider, prompts, &n, &event, verdict, &facts, call);
-}
-
-fn syscall_name(decider: &Decider, event: &Event) -> Arc<str> {
-    match decider.decide(event, &Facts::default()).syscall {
-        Some(name) => name.clone(),
-        None => crate::kernel::syscalls::name_of(event.arch, event.nr)
-            .unwrap_or_else(|| format!("syscall_{}", event.nr))
-            .into(),
-    }
-}
-
-/// Carries out a verdict: inline when that cannot block, in a task otherwise.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    listener: &Arc<Listener>,
-    decider: &Arc<Decider>,
-    prompts: &Prompts,
-    n: &Notification,
-    event: &Event,
-    verdict: Verdict<'_>,
-    facts: &Facts,
-    call: Option<PathCall>,
-) {
-    let syscall: Arc<str> = match verdict.syscall {
-        Some(name) => name.clone(),
-        None => syscall_name(decider, event),
-    };
-    let n = *n;
-    if tracing::enabled!(Level::INFO) {
-        // Typed fields, one value each, so that `--log-format json` has numbers and plain strings (an absent
-        // value is an absent field): no Rust debug text.
-        let paths = facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()).unwrap_or_default();
-        let (decision, errno, emulator) = match verdict.decision {
-            Decision::Allow => ("allow", None, None),
-            Decision::Deny(errno) => ("deny", Some(u64::from(errno.get())), None),
-            Decision::Emulate(emulator) => ("emulate", None, Some(emulator.name())),
-            Decision::Prompt(spec) => ("prompt", Some(u64::from(spec.errno.get())), None),
-        };
-        let [arg0, arg1, arg2, arg3, arg4, arg5] = n.args;
-        info!(
-            pid = n.pid,
-            exe = proc_exe(n.pid),
-            syscall = &*syscall,
-            arch = %event.arch,
-            arg0,
-            arg1,
-            arg2,
-            arg3,
-            arg4,
-            arg5,
-            path = paths.first().map(String::as_str),
-            path2 = paths.get(1).map(String::as_str),
-            rule = verdict.rule.map(|r| r as u64),
-            decision,
-            errno,
-            emulator,
-            "notified syscall"
-        );
-    }
-    match verdict.decision {
-        Decision::Allow if verdict.path_checked && call.as_ref().is_some_and(|c| c.op.is_some()) => {
-            // The decision rested on a path: never CONTINUE; perform it on what was resolved and decided on.
-            if let Some(call) = call {
-                perform(listener, n, &syscall, call, true);
-            }
-        }
-        Decision::Allow => {
+    log(&n, arch, &syscall, &verdict, &facts);
+    match verdict.plan(&syscall) {
+        Plan::Continue => {
             if verdict.path_checked {
                 debug!(pid = n.pid, syscall = &*syscall, "advisory: path decision carried out with CONTINUE");
             }
-            respond(listener, &n, Reply::Continue)
+            Some(Outcome::Continue)
         }
-        Decision::Deny(errno) => respond(listener, &n, Reply::Error(*errno)),
-        // clock-set only reads a few bytes of the parked target and answers: inline is faster than a task, and it
-        // cannot block.
-        Decision::Emulate(emulator) => emulate(listener, &n, event.arch, &syscall, *emulator),
-        Decision::Prompt(spec) => {
-            // The answer is carried out on what the question shows: for an emulated syscall, the path resolved
-            // now, performed on allow (never CONTINUE, which would read the path again).
+        Plan::Deny(errno) => Some(Outcome::Error(errno)),
+        // clock-set only reads a few bytes of the parked target: inline is faster than a task, and cannot block.
+        Plan::Clock => Some(crate::core::clock::clock_set(pending, arch, &syscall).into()),
+        Plan::PerformPath => perform(listener, n, call?, true),
+        Plan::Prompt { spec, performs } => {
+            // The answer is carried out on what the question shows: for an emulated syscall, the path resolved now,
+            // performed on allow (never CONTINUE, which would read the path again).
             let call = match call {
-                None if path::is_emulated(&syscall) => {
-                    let needs = Needs { paths: true, ..Needs::default() };
-                    match gather(listener, &n, &syscall, needs) {
-                        Ok((_, call)) => call,
-                        Err(Missing::Gone) => return,
-                        Err(Missing::Errno(errno)) => return respond(listener, &n, Reply::Error(errno)),
-                        Err(Missing::Answered(value)) => return respond(listener, &n, Reply::Value(value)),
-                    }
-                }
+                None if performs => match gather(pending, &syscall, Needs { paths: true, ..Needs::default() }) {
+                    Ok((_, call)) => call,
+                    Err(early) => return Some(early),
+                },
                 call => call,
             };
-            let (listener, prompts, spec) = (listener.clone(), prompts.clone(), *spec);
-            tokio::spawn(async move { prompt(&listener, &prompts, n, &syscall, spec, call).await }.in_current_span());
+            let (listener, prompts) = (listener.clone(), prompts.clone());
+            let task = async move {
+                if let Some(outcome) = prompt(&listener, &prompts, n, &syscall, spec, call).await {
+                    reply(&listener, &n, outcome);
+                }
+            };
+            tokio::spawn(task.in_current_span());
+            None
         }
     }
 }
 
-/// Asks the person at the terminal, then answers; never blocks the loop (this is its own task).
+/// The decision's log line. Typed fields, one value each, so that `--log-format json` has numbers and plain strings
+/// (an absent value is an absent field): no Rust debug text.
+fn log(n: &Notification, arch: Arch, syscall: &str, verdict: &Verdict<'_>, facts: &Facts) {
+    if !tracing::enabled!(Level::INFO) {
+        return;
+    }
+    let paths = facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()).unwrap_or_default();
+    let (decision, errno, emulator) = match verdict.decision {
+        Decision::Allow => ("allow", None, None),
+        Decision::Deny(errno) => ("deny", Some(u64::from(errno.get())), None),
+        Decision::Emulate(emulator) => ("emulate", None, Some(emulator.name())),
+        Decision::Prompt(spec) => ("prompt", Some(u64::from(spec.errno.get())), None),
+    };
+    let [arg0, arg1, arg2, arg3, arg4, arg5] = n.args;
+    info!(
+        pid = n.pid,
+        exe = proc_exe(n.pid),
+        syscall,
+        arch = %arch,
+        arg0,
+        arg1,
+        arg2,
+        arg3,
+        arg4,
+        arg5,
+        path = paths.first().map(String::as_str),
+        path2 = paths.get(1).map(String::as_str),
+        rule = verdict.rule.map(|r| r as u64),
+        decision,
+        errno,
+        emulator,
+        "notified syscall"
+    );
+}
+
+/// Asks the person at the terminal; never blocks the loop (this is its own task). `None`: the question was
+/// withdrawn (the target is gone), or the call went on to a thread that replies.
 async fn prompt(
     listener: &Arc<Listener>,
     prompts: &Prompts,
@@ -227,8 +226,8 @@ async fn prompt(
     syscall: &str,
     spec: PromptSpec,
     call: Option<PathCall>,
-) {
-    let Some(mut described) = describe(listener, &n, syscall) else { return };
+) -> Option<Outcome> {
+    let mut described = describe(Pending::new(listener, &n), syscall)?;
     if let Some(Ok(resolved)) = call.as_ref().and_then(|c| c.resolved.first()) {
         // The path the call will act on, not the one as written.
         described.path = Some(show(&resolved.real));
@@ -251,7 +250,7 @@ async fn prompt(
     let question = Question {
         pid: n.pid,
         exe: proc_exe(n.pid),
-        cmdline: proc_cmdline(n.pid, 60),
+        cmdline: proc::cmdline(n.pid, 60),
         syscall: syscall.to_string(),
         args: described.args,
         paths,
@@ -267,15 +266,16 @@ async fn prompt(
         Answer::Allow => true,
         Answer::Deny => false,
         Answer::Timeout => spec.on_timeout == OnTimeout::Allow,
-        Answer::Withdrawn => return,
+        Answer::Withdrawn => return None,
     };
     info!(pid = n.pid, syscall, allowed, "prompt answered");
     if !allowed {
-        return respond(listener, &n, Reply::Error(spec.errno));
+        return Some(Outcome::Error(spec.errno));
     }
     match call {
-        Some(call) if call.op.is_some() => perform(listener, n, syscall, call, false),
-        _ => respond(listener, &n, Reply::Continue),
+        // A runtime thread must not take the target's identity: the call goes to a thread of its own.
+        Some(call) if call.op.is_some() => perform(listener, n, call, false),
+        _ => Some(Outcome::Continue),
     }
 }
 
@@ -286,63 +286,118 @@ fn on_timeout_name(on_timeout: OnTimeout) -> &'static str {
     }
 }
 
-/// Performs an allowed emulated path call on what was resolved and decided on.
-/// `on_notify_thread`: false from a prompt's task, whose runtime thread must not take the target's identity.
-fn perform(listener: &Arc<Listener>, n: Notification, syscall: &str, call: PathCall, on_notify_thread: bool) {
+/// Performs an allowed emulated path call on what was resolved and decided on: here when `here` and it cannot
+/// wait, else on a thread of its own that replies (`None`).
+fn perform(listener: &Arc<Listener>, n: Notification, call: PathCall, here: bool) -> Option<Outcome> {
     let PathCall { view, op, resolved } = call;
     let (Some(view), Some(op)) = (view, op) else {
-        warn!(pid = n.pid, syscall, "the target has another user namespace: allowed path call refused (EACCES)");
-        return respond(listener, &n, Reply::Error(Errno::EACCES));
+        warn!(pid = n.pid, "the target has another user namespace: allowed path call refused (EACCES)");
+        return Some(Outcome::Error(Errno::EACCES));
     };
     // The kernel fails the call at the first path it cannot resolve, in argument order.
-    match resolved.into_iter().collect::<Result<Vec<_>, _>>() {
-        Ok(resolved) if !resolved.is_empty() => {
-            if on_notify_thread {
-                path::perform(listener, &n, op, view, resolved)
-            } else {
-                path::perform_elsewhere(listener, &n, op, view, resolved)
-            }
+    let resolved = match resolved.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(resolved) if !resolved.is_empty() => resolved,
+        Ok(_) => return Some(Outcome::Error(Errno::EFAULT)),
+        Err(errno) => return Some(Outcome::Error(errno)),
+    };
+    match path::perform(op, view, resolved, here) {
+        Ok(outcome) => Some(outcome),
+        Err(deferred) => {
+            defer(listener, n, deferred);
+            None
         }
-        Ok(_) => respond(listener, &n, Reply::Error(Errno::EFAULT)),
-        Err(errno) => respond(listener, &n, Reply::Error(errno)),
+    }
+}
+
+/// Runs a path call that may wait on a thread of its own, which replies.
+fn defer(listener: &Arc<Listener>, n: Notification, deferred: Box<Deferred>) {
+    let shared = listener.clone();
+    let spawned = std::thread::Builder::new().name("path-call".into()).spawn(move || {
+        let outcome = deferred.run();
+        reply(&shared, &n, outcome);
+    });
+    if spawned.is_err() {
+        reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
     }
 }
 
 /// The target's executable, for people (`?` if it is gone).
 pub fn proc_exe(pid: u32) -> String {
-    std::fs::read_link(format!("/proc/{pid}/exe")).map_or_else(|_| "?".into(), |p| p.display().to_string())
+    proc::exe(pid).map_or_else(|| "?".into(), |p| p.display().to_string())
 }
 
-/// The target's command line, shortened to about `max` characters.
-pub fn proc_cmdline(pid: u32, max: usize) -> String {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let text =
-        raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ");
-    if text.chars().count() > max {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    } else {
-        text
-    }
-}
-
-fn emulate(listener: &Listener, n: &Notification, arch: Arch, syscall: &str, emulator: Emulator) {
-    let handled = match emulator {
-        Emulator::ClockSet => crate::core::clock::clock_set(listener, n, arch, syscall),
+/// Sends an outcome: the only place that answers the kernel. An fd is injected with ADDFD, then its number sent
+/// with a plain SEND: measured at about 8 µs against 74 µs for ADDFD with `SECCOMP_ADDFD_FLAG_SEND`, which misses
+/// SYNC_WAKE_UP's same-CPU wake-up. The target cannot be interrupted in between: the launcher loads the filter with
+/// WAIT_KILLABLE_RECV (only a fatal signal ends the wait). ENOENT (the target died or was interrupted) is normal.
+pub fn reply(listener: &Listener, n: &Notification, outcome: Outcome) {
+    let reply = match outcome {
+        Outcome::Continue => Reply::Continue,
+        Outcome::Value(value) => Reply::Value(value),
+        Outcome::Error(errno) => Reply::Error(errno),
+        Outcome::Gone => return debug!(pid = n.pid, "target gone; no reply"),
+        Outcome::Fd { fd, cloexec } => match listener.add_fd(n.id, fd.as_fd(), false, cloexec) {
+            Ok(newfd) => Reply::Value(i64::from(newfd)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return debug!(pid = n.pid, "target gone before ADDFD"),
+            Err(e) => Reply::Error(crate::kernel::view::errno_of(&e)),
+        },
     };
-    match handled {
-        Ok(Some(value)) => respond(listener, n, Reply::Value(value)),
-        Ok(None) => debug!(pid = n.pid, syscall, "target gone during emulation; no reply"),
-        Err(errno) => respond(listener, n, Reply::Error(errno)),
-    }
-}
-
-/// Sends the reply; ENOENT (the target died or was interrupted) is normal.
-pub fn respond(listener: &Listener, n: &Notification, reply: Reply) {
     if let Err(e) = listener.respond(n.id, reply) {
         if e.raw_os_error() == Some(libc::ENOENT) {
             debug!(pid = n.pid, "target gone before the reply");
         } else {
             warn!(pid = n.pid, error = %e, "cannot send the reply");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::listener::testing::{Filter, Target};
+
+    /// Answers every notification with 42, and says so.
+    struct FortyTwo(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+
+    impl Handler for FortyTwo {
+        fn handle(&self, _: &Arc<Listener>, _: Notification) -> Option<Outcome> {
+            let _ = self.0.lock().unwrap().send(());
+            Some(Outcome::Value(42))
+        }
+    }
+
+    /// The child: getppid is answered 42; after the parent stops serving, the next one fails with ENOSYS (the
+    /// kernel's answer once the listener is closed). Raw syscalls only (see `testing`).
+    fn asks_twice() -> i32 {
+        // SAFETY: getppid and nanosleep with a live local timespec.
+        let (first, second, errno) = unsafe {
+            let first = libc::syscall(libc::SYS_getppid);
+            let pause = libc::timespec { tv_sec: 0, tv_nsec: 300_000_000 };
+            libc::nanosleep(&pause, std::ptr::null_mut());
+            let second = libc::syscall(libc::SYS_getppid);
+            (first, second, *libc::__errno_location())
+        };
+        match (first, second, errno) {
+            (42, -1, libc::ENOSYS) => 0,
+            (42, 42, _) => 2,
+            (42, _, _) => 3,
+            _ => 1,
+        }
+    }
+
+    #[test]
+    fn dropping_the_serve_future_stops_serving_and_the_kernel_fails_closed() {
+        let filter = Filter { x86_64: &[libc::SYS_getppid as i32], i386: &[], unprivileged: true };
+        let mut target = Target::spawn(&filter, asks_twice);
+        let listener = Arc::new(target.take_listener());
+        let (said, heard) = std::sync::mpsc::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let serving = tokio::spawn(serve(listener, Arc::new(FortyTwo(std::sync::Mutex::new(said)))));
+            tokio::task::spawn_blocking(move || heard.recv()).await.unwrap().expect("the first call was handled");
+            serving.abort();
+            assert!(serving.await.unwrap_err().is_cancelled());
+        });
+        assert_eq!(target.wait(), 0, "1: first call not answered, 2: still served after the stop, 3: not ENOSYS");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! What is read comes back as [`Unverified`]: the target may have died and its pid been reused between the
 //! notification and the read, so the value is usable only after [`Unverified::verify`] has checked
-//! `SECCOMP_IOCTL_NOTIF_ID_VALID` again; [`Gone`] says it failed, and then no reply is sent. Errors are the errnos
+//! `SECCOMP_IOCTL_NOTIF_ID_VALID` again; [`Fail::Gone`] says it failed, and then no reply is sent. Errors are the errnos
 //! the kernel itself would give the target for the same pointer: EFAULT for an unreadable or unwritable address,
 //! ENAMETOOLONG for a string without a NUL in its first `max` bytes.
 
@@ -14,26 +14,23 @@ use nix::unistd::Pid;
 use proto::Errno;
 
 use crate::kernel::listener::Listener;
+use crate::kernel::Fail;
 
 /// Memory read from a target, not yet known to be the target's.
 #[derive(Debug)]
 #[must_use = "verify it with the notification id before use"]
 pub struct Unverified<T>(T);
 
-/// The notification is no longer valid (the target died or was interrupted): send no reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gone;
-
 impl<T> Unverified<T> {
     /// Checks `SECCOMP_IOCTL_NOTIF_ID_VALID` after the read; only then is the value the target's.
     ///
     /// # Errors
-    /// [`Gone`] if notification `id` is no longer pending.
-    pub fn verify(self, listener: &Listener, id: u64) -> Result<T, Gone> {
+    /// [`Fail::Gone`] if notification `id` is no longer pending.
+    pub fn verify(self, listener: &Listener, id: u64) -> Result<T, Fail> {
         if listener.id_valid(id) {
             Ok(self.0)
         } else {
-            Err(Gone)
+            Err(Fail::Gone)
         }
     }
 

@@ -6,11 +6,29 @@
 //! - [`proc`]: the one reader of a target's `/proc` (exe, cmdline, status, cwd, fds, root, namespaces), and where a
 //!   walk is in any procfs.
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
+//! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod listener;
 pub mod memory;
 pub mod mounts;
+pub mod pending;
 pub mod proc;
 pub mod syscalls;
 pub mod view;
+
+use proto::Errno;
+
+/// Why a step for a target did not happen: the errno the kernel would give the target, or the notification is
+/// gone (the target died or was interrupted, or its pid may have been reused), and then no reply is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fail {
+    Errno(Errno),
+    Gone,
+}
+
+impl From<Errno> for Fail {
+    fn from(errno: Errno) -> Fail {
+        Fail::Errno(errno)
+    }
+}

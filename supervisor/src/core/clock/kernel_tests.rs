@@ -44,10 +44,10 @@ fn run(body: fn() -> i32) -> i32 {
         let arch = Arch::from_audit(n.arch, n.nr).expect("an x86 arch");
         let table: &[(i32, &str)] = if arch == Arch::X86 { &I386 } else { &X86_64 };
         let syscall = table.iter().find(|(nr, _)| *nr == n.nr).expect("a notified syscall").1;
-        let reply = match clock_set(listener, &n, arch, syscall) {
-            Ok(Some(value)) => Reply::Value(value),
-            Ok(None) => panic!("{syscall}: gone, but the child is waiting"),
-            Err(errno) => Reply::Error(errno),
+        let reply = match clock_set(Pending::new(listener, &n), arch, syscall) {
+            Ok(value) => Reply::Value(value),
+            Err(Fail::Gone) => panic!("{syscall}: gone, but the child is waiting"),
+            Err(Fail::Errno(errno)) => Reply::Error(errno),
         };
         listener.respond(n.id, reply).expect("SECCOMP_IOCTL_NOTIF_SEND");
     });

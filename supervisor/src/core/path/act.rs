@@ -12,12 +12,12 @@ use std::os::fd::{AsFd, AsRawFd};
 use proto::Errno;
 
 use super::decode::Op;
-use super::Done;
+use crate::core::Outcome;
 use crate::kernel::view::walk::{openat2, Resolved, RESOLVE_NO_SYMLINKS};
 use crate::kernel::view::{last_errno, root};
 
 /// Does `op` (any family but open) on `paths`, the resolved path arguments in order.
-pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Done, Errno> {
+pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Outcome, Errno> {
     let first = paths.first().ok_or(Errno::EFAULT)?;
     let (dir, name) = (first.parent.as_raw_fd(), name(first)?);
     // Each call below is the *at(2) syscall named, with valid dirfds we own, NUL-terminated names that live across
@@ -67,7 +67,7 @@ pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Done, Errno> {
             libc::syscall(libc::SYS_mknodat, dir, name.as_ptr(), *mode, *dev as u32) as i32
         },
         Op::Truncate { length } => return truncate(first, *length),
-        Op::Nothing => return Ok(Done::Value(0)),
+        Op::Nothing => return Ok(Outcome::Value(0)),
         Op::Open { .. } => return Err(Errno::ENOSYS),
     };
     if rc < 0 {
@@ -80,7 +80,7 @@ pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Done, Errno> {
         }
         return Err(errno);
     }
-    Ok(Done::Value(0))
+    Ok(Outcome::Value(0))
 }
 
 fn name(r: &Resolved) -> Result<CString, Errno> {
@@ -101,7 +101,7 @@ fn at_flags(r: &Resolved) -> i32 {
 /// truncate(2) has no `*at` form: the pinned file is opened `O_PATH` and truncated through our own
 /// `/proc/self/fd/N` (a magic link to it), from this thread's cwd, so that the kernel makes truncate's own checks
 /// (write permission, append-only, a running executable, a directory) with the target's credentials.
-fn truncate(r: &Resolved, length: i64) -> Result<Done, Errno> {
+fn truncate(r: &Resolved, length: i64) -> Result<Outcome, Errno> {
     let (flags, resolve) = if r.magic {
         (libc::O_PATH | libc::O_CLOEXEC, 0)
     } else {
@@ -121,5 +121,5 @@ fn truncate(r: &Resolved, length: i64) -> Result<Done, Errno> {
     if rc < 0 {
         return Err(last_errno());
     }
-    Ok(Done::Value(0))
+    Ok(Outcome::Value(0))
 }

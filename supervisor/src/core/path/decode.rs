@@ -6,8 +6,7 @@
 
 use proto::Errno;
 
-use crate::kernel::listener::{Listener, Notification};
-use crate::kernel::memory::TargetMemory;
+use crate::kernel::pending::{Pending, Step};
 use crate::kernel::view::errno;
 use crate::kernel::view::walk::RESOLVE_CACHED;
 
@@ -91,14 +90,13 @@ pub enum Op {
 
 impl Op {
     /// Decodes and validates the call as the kernel does before it reads the path (open.c `build_open_how`,
-    /// `build_open_flags`; `copy_struct_from_user` for openat2). `Ok(None)`: the target is gone.
+    /// `build_open_flags`; `copy_struct_from_user` for openat2).
     ///
     /// # Errors
-    /// The kernel's errno for bad flags, modes or `struct open_how` (EINVAL, E2BIG, EFAULT, EAGAIN).
-    pub fn decode(listener: &Listener, n: &Notification, syscall: &str) -> Result<Option<Op>, Errno> {
-        let a = n.args;
-        let compat = n.arch == AUDIT_ARCH_I386;
-        let memory = TargetMemory::new(n.pid);
+    /// The kernel's errno for bad flags, modes or `struct open_how` (EINVAL, E2BIG, EFAULT, EAGAIN); `Gone`.
+    pub fn decode(pending: Pending<'_>, syscall: &str) -> Step<Op> {
+        let a = pending.n.args;
+        let compat = pending.n.arch == AUDIT_ARCH_I386;
         let at_flags = |flags: u64, allowed: i32| -> Result<i32, Errno> {
             let flags = flags as i32;
             if flags & !allowed != 0 {
@@ -112,7 +110,7 @@ impl Op {
             "openat" => open_how(a[2], a[3]),
             "creat" => open_how((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1]),
             "openat2" => {
-                let Some((flags, mode, resolve)) = read_open_how(listener, n)? else { return Ok(None) };
+                let (flags, mode, resolve) = read_open_how(pending)?;
                 Op::Open { flags, mode, resolve }
             }
             "mkdir" => Op::Mkdir { mode: a[1] as u32 },
@@ -127,7 +125,7 @@ impl Op {
                 if flags & !(noreplace | exchange | whiteout) != 0
                     || (flags & exchange != 0 && flags & (noreplace | whiteout) != 0)
                 {
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::EINVAL.into());
                 }
                 Op::Rename { flags }
             }
@@ -137,10 +135,9 @@ impl Op {
                 Op::Link
             }
             "symlink" | "symlinkat" => {
-                let raw = memory.read_cstring(a[0], crate::core::facts::PATH_MAX)?;
-                let Ok(text) = raw.verify(listener, n.id) else { return Ok(None) };
+                let text = pending.read_cstring(a[0], crate::core::facts::PATH_MAX)?;
                 if text.is_empty() {
-                    return Err(Errno::ENOENT);
+                    return Err(Errno::ENOENT.into());
                 }
                 Op::Symlink { text }
             }
@@ -162,48 +159,44 @@ impl Op {
             "truncate" => {
                 let length = if compat { i64::from(a[1] as u32 as i32) } else { a[1] as i64 };
                 if length < 0 {
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::EINVAL.into());
                 }
                 Op::Truncate { length }
             }
             "truncate64" => {
                 let length = ((a[2] << 32) | (a[1] & 0xffff_ffff)) as i64;
                 if length < 0 {
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::EINVAL.into());
                 }
                 Op::Truncate { length }
             }
             "utime" => {
-                let Some(times) =
-                    read_times(listener, n, &memory, a[1], if compat { Times::Utimbuf32 } else { Times::Utimbuf })?
-                else {
-                    return Ok(None);
-                };
+                let times = read_times(pending, a[1], if compat { Times::Utimbuf32 } else { Times::Utimbuf })?;
                 Op::Utimes { times, nofollow: false }
             }
             "utimes" | "futimesat" => {
                 let arg = if syscall == "utimes" { a[1] } else { a[2] };
                 let layout = if compat { Times::Timeval32 } else { Times::Timeval };
-                let Some(times) = read_times(listener, n, &memory, arg, layout)? else { return Ok(None) };
+                let times = read_times(pending, arg, layout)?;
                 Op::Utimes { times, nofollow: false }
             }
             "utimensat" | "utimensat_time64" => {
                 // The kernel copies the times before it looks at the flags.
                 let layout = if compat && syscall == "utimensat" { Times::Timespec32 } else { Times::Timespec };
-                let Some(times) = read_times(listener, n, &memory, a[2], layout)? else { return Ok(None) };
+                let times = read_times(pending, a[2], layout)?;
                 if times.is_some_and(|t| t[0].tv_nsec == libc::UTIME_OMIT && t[1].tv_nsec == libc::UTIME_OMIT) {
-                    return Ok(Some(Op::Nothing));
+                    return Ok(Op::Nothing);
                 }
                 let flags = at_flags(a[3], libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)?;
                 if a[1] == 0 && flags != 0 {
                     // A null path is the fd itself, which takes no flags.
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::EINVAL.into());
                 }
                 Op::Utimes { times, nofollow: nofollow(flags) }
             }
             "mknod" => Op::Mknod { mode: a[1] as u32, dev: a[2] & 0xffff_ffff },
             "mknodat" => Op::Mknod { mode: a[2] as u32, dev: a[3] & 0xffff_ffff },
-            _ => return Err(Errno::ENOSYS),
+            _ => return Err(Errno::ENOSYS.into()),
         };
         if let Op::Open { flags, mode, resolve } = op {
             check_open_flags(flags, mode, resolve)?;
@@ -213,13 +206,13 @@ impl Op {
             let kind = mode & libc::S_IFMT;
             let kinds = [0, libc::S_IFREG, libc::S_IFCHR, libc::S_IFBLK, libc::S_IFIFO, libc::S_IFSOCK];
             if kind == libc::S_IFDIR {
-                return Err(errno(libc::EPERM));
+                return Err(errno(libc::EPERM).into());
             }
             if !kinds.contains(&kind) {
-                return Err(Errno::EINVAL);
+                return Err(Errno::EINVAL.into());
             }
         }
-        Ok(Some(op))
+        Ok(op)
     }
 
     /// True if the call may create a file, whose mode depends on the target's umask.
@@ -265,24 +258,23 @@ fn open_how(flags: u64, mode: u64) -> Op {
 }
 
 /// openat2's `struct open_how` (size in argument 3), as `copy_struct_from_user` takes it.
-fn read_open_how(listener: &Listener, n: &Notification) -> Result<Option<(u64, u64, u64)>, Errno> {
-    let size = n.args[3];
+fn read_open_how(pending: Pending<'_>) -> Step<(u64, u64, u64)> {
+    let size = pending.n.args[3];
     if size < 24 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::EINVAL.into());
     }
     if size > 4096 {
-        return Err(errno(libc::E2BIG));
+        return Err(errno(libc::E2BIG).into());
     }
-    let raw = TargetMemory::new(n.pid).read(n.args[2], size as usize)?;
-    let Ok(bytes) = raw.verify(listener, n.id) else { return Ok(None) };
+    let bytes = pending.read(pending.n.args[2], size as usize)?;
     if bytes.len() < size as usize {
-        return Err(Errno::EFAULT);
+        return Err(Errno::EFAULT.into());
     }
     if bytes[24..].iter().any(|&b| b != 0) {
-        return Err(errno(libc::E2BIG));
+        return Err(errno(libc::E2BIG).into());
     }
     let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    Ok(Some((word(0), word(1), word(2))))
+    Ok((word(0), word(1), word(2)))
 }
 
 /// open.c `build_open_flags`: the checks made before the path is read.
@@ -338,27 +330,19 @@ enum Times {
 }
 
 /// Reads the times at `addr` (null: now) as utimensat(2) timespecs, with the kernel's checks: EFAULT, and EINVAL
-/// for microseconds out of range (`utimes`) or nanoseconds that are not UTIME_NOW/UTIME_OMIT or in range. `Ok(None)`
-/// inside: the target is gone.
-fn read_times(
-    listener: &Listener,
-    n: &Notification,
-    memory: &TargetMemory,
-    addr: u64,
-    layout: Times,
-) -> Result<Option<Option<[libc::timespec; 2]>>, Errno> {
+/// for microseconds out of range (`utimes`) or nanoseconds that are not UTIME_NOW/UTIME_OMIT or in range.
+fn read_times(pending: Pending<'_>, addr: u64, layout: Times) -> Step<Option<[libc::timespec; 2]>> {
     if addr == 0 {
-        return Ok(Some(None));
+        return Ok(None);
     }
     let (size, word) = match layout {
         Times::Timespec | Times::Timeval | Times::Utimbuf => (8usize, 8usize),
         Times::Timespec32 | Times::Timeval32 | Times::Utimbuf32 => (4, 4),
     };
     let words = if matches!(layout, Times::Utimbuf | Times::Utimbuf32) { 2 } else { 4 };
-    let raw = memory.read(addr, size * words)?;
-    let Ok(bytes) = raw.verify(listener, n.id) else { return Ok(None) };
+    let bytes = pending.read(addr, size * words)?;
     if bytes.len() < size * words {
-        return Err(Errno::EFAULT);
+        return Err(Errno::EFAULT.into());
     }
     let get = |i: usize| -> i64 {
         let b = &bytes[i * word..(i + 1) * word];
@@ -374,19 +358,19 @@ fn read_times(
         Times::Timeval | Times::Timeval32 => {
             let (u0, u1) = (get(1), get(3));
             if !(0..1_000_000).contains(&u0) || !(0..1_000_000).contains(&u1) {
-                return Err(Errno::EINVAL);
+                return Err(Errno::EINVAL.into());
             }
             [ts(get(0), u0 * 1000), ts(get(2), u1 * 1000)]
         }
         Times::Timespec | Times::Timespec32 => {
             let valid = |ns: i64| (0..1_000_000_000).contains(&ns) || ns == libc::UTIME_NOW || ns == libc::UTIME_OMIT;
             if !valid(get(1)) || !valid(get(3)) {
-                return Err(Errno::EINVAL);
+                return Err(Errno::EINVAL.into());
             }
             [ts(get(0), get(1)), ts(get(2), get(3))]
         }
     };
-    Ok(Some(Some(times)))
+    Ok(Some(times))
 }
 
 #[cfg(test)]

@@ -11,25 +11,23 @@
 //!   `protected_*` sysctls, default ACLs and owners are the kernel's;
 //! - the last component is opened with `RESOLVE_NO_SYMLINKS` (a symlink swapped in after the walk fails instead of
 //!   escaping), except a magic link in another process's `/proc/<pid>`, which the kernel follows and checks;
-//! - an opened file is injected with `SECCOMP_IOCTL_NOTIF_ADDFD`: the lowest free fd of the target, its
-//!   `RLIMIT_NOFILE`, `O_CLOEXEC` as asked.
+//! - an opened file comes back as [`Outcome::Fd`], which `notify` injects with `SECCOMP_IOCTL_NOTIF_ADDFD`: the
+//!   lowest free fd of the target, its `RLIMIT_NOFILE`, `O_CLOEXEC` as asked.
 //!
-//! Emulated: `open`, `openat`, `openat2`, `creat`, `mkdir`, `mkdirat`, `unlink`, `unlinkat`, `rmdir`. Other path
-//! syscalls are decided on the same resolution and carried out with CONTINUE: that is advisory (docs/security.md),
-//! and `check` says so.
+//! This module returns outcomes and never replies. Emulated: the families in [`EMULATED`]. Other path syscalls
+//! are decided on the same resolution and carried out with CONTINUE: that is advisory (docs/security.md), and
+//! `check` says so.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::{AsFd, AsRawFd};
 
 use proto::Errno;
 
-use crate::core::notify::respond;
-use crate::kernel::listener::{Listener, Notification, Reply};
+use crate::core::Outcome;
 use crate::kernel::mounts;
 use crate::kernel::view::walk::{
     openat2, stat_at, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
-use crate::kernel::view::{errno, errno_of, last_errno, Resolved, View};
+use crate::kernel::view::{errno, last_errno, Resolved, View};
 
 mod act;
 mod decode;
@@ -78,48 +76,43 @@ pub fn is_emulated(syscall: &str) -> bool {
     EMULATED.contains(&syscall)
 }
 
-/// The outcome of a performed call.
-pub enum Done {
-    Value(i64),
-    /// An opened file, and whether the target asked for close-on-exec.
-    Fd(OwnedFd, bool),
+/// A path call that may wait (a FIFO, a device, a remote filesystem, a lease): to run on a thread of its own, where
+/// it waits for no one else. [`Deferred::run`] gives its outcome.
+pub struct Deferred {
+    op: Op,
+    view: View,
+    resolved: Vec<Resolved>,
 }
 
-/// Performs `op` on what the walk pinned and answers the notification. When the call cannot wait on anyone (a
-/// regular file, a directory or nothing, on a local filesystem) it runs here on the notify thread; otherwise on a
-/// thread of its own, so that a FIFO or a slow filesystem holds up nothing else, and never the exit.
-pub fn perform(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>) {
-    perform_on(listener, n, op, view, resolved, true);
+impl Deferred {
+    /// Performs the call, as the target, on this thread (which must not be a runtime thread).
+    pub fn run(self) -> Outcome {
+        match run(&self.op, &self.view, &self.resolved, false) {
+            Ok(result) => result.unwrap_or_else(Outcome::Error),
+            Err(Later) => Outcome::Error(errno(libc::EAGAIN)),
+        }
+    }
 }
 
-/// As [`perform`], from a thread that must not take the target's identity (a runtime thread answering a prompt):
-/// the call always runs on a thread of its own.
-pub fn perform_elsewhere(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>) {
-    perform_on(listener, n, op, view, resolved, false);
-}
-
-fn perform_on(listener: &Arc<Listener>, n: &Notification, op: Op, view: View, resolved: Vec<Resolved>, here: bool) {
+/// Performs `op` on what the walk pinned, here on the notify thread when the call cannot wait on anyone (a regular
+/// file, a directory or nothing, on a local filesystem); otherwise it is [`Deferred`] to a thread of its own, so
+/// that a FIFO or a slow filesystem holds up nothing else, and never the exit. With `here` false (from a prompt's
+/// task, whose runtime thread must not take the target's identity) it is always deferred.
+pub fn perform(op: Op, view: View, resolved: Vec<Resolved>, here: bool) -> Result<Outcome, Box<Deferred>> {
     if op.open_flags() & libc::O_PATH as u64 != 0 {
         // ADDFD cannot inject an O_PATH file (the kernel's fget refuses them): the kernel opens it. An O_PATH fd
         // gives no access to the file's content, and every later path call through it (as a dirfd, or reopened
         // through /proc/self/fd) is resolved and decided on its real place again.
-        return respond(listener, n, Reply::Continue);
+        return Ok(Outcome::Continue);
     }
     // truncate(2) waits for a lease to be broken (up to lease-break-time), and has no way not to: never here.
     let may_wait = matches!(op, Op::Truncate { .. });
     if here && !may_wait && mounts::all_local() {
         if let Ok(result) = run(&op, &view, &resolved, true) {
-            return answer(listener, n, result);
+            return Ok(result.unwrap_or_else(Outcome::Error));
         }
     }
-    let (shared, n) = (listener.clone(), *n);
-    let spawned = std::thread::Builder::new().name("path-call".into()).spawn(move || {
-        let result = run(&op, &view, &resolved, false).unwrap_or_else(|Later| Err(errno(libc::EAGAIN)));
-        answer(&shared, &n, result);
-    });
-    if spawned.is_err() {
-        respond(listener, &n, Reply::Error(errno(libc::EAGAIN)));
-    }
+    Err(Box::new(Deferred { op, view, resolved }))
 }
 
 /// The call could block: run it on a thread of its own.
@@ -127,7 +120,7 @@ struct Later;
 
 /// Takes the target's identity (and root) on this thread and acts. With `here` (the notify thread), an open that
 /// could block is left for a thread: `Err(Later)`.
-fn run(op: &Op, view: &View, resolved: &[Resolved], here: bool) -> Result<Result<Done, Errno>, Later> {
+fn run(op: &Op, view: &View, resolved: &[Resolved], here: bool) -> Result<Result<Outcome, Errno>, Later> {
     let _as_target = match view.act() {
         Ok(assumed) => assumed,
         Err(errno) => return Ok(Err(errno)),
@@ -141,7 +134,7 @@ fn run(op: &Op, view: &View, resolved: &[Resolved], here: bool) -> Result<Result
     }
 }
 
-fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result<Result<Done, Errno>, Later> {
+fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result<Result<Outcome, Errno>, Later> {
     let is_path = flags & libc::O_PATH as u64 != 0;
     if here && !is_path && !cannot_block(r.kind) {
         return Err(Later);
@@ -179,7 +172,7 @@ fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result
             return Ok(Err(last_errno()));
         }
     }
-    Ok(Ok(Done::Fd(fd, flags & libc::O_CLOEXEC as u64 != 0)))
+    Ok(Ok(Outcome::Fd { fd, cloexec: flags & libc::O_CLOEXEC as u64 != 0 }))
 }
 
 /// The type (`S_IFMT` bits) of an open file.
@@ -191,21 +184,4 @@ fn fd_kind(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
 /// filesystem; a FIFO, a device or a socket may wait.
 fn cannot_block(kind: Option<u32>) -> bool {
     matches!(kind, None | Some(libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK))
-}
-
-/// Sends the reply for a finished call. An fd is injected with ADDFD, then its number sent with a plain SEND:
-/// measured at about 8 µs against 74 µs for ADDFD with `SECCOMP_ADDFD_FLAG_SEND`, which misses SYNC_WAKE_UP's
-/// same-CPU wake-up. The target cannot be interrupted in between: the launcher loads the filter with
-/// WAIT_KILLABLE_RECV (only a fatal signal ends the wait).
-fn answer(listener: &Listener, n: &Notification, result: Result<Done, Errno>) {
-    let reply = match result {
-        Ok(Done::Value(v)) => Reply::Value(v),
-        Ok(Done::Fd(fd, cloexec)) => match listener.add_fd(n.id, fd.as_fd(), false, cloexec) {
-            Ok(newfd) => Reply::Value(i64::from(newfd)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return,
-            Err(e) => Reply::Error(errno_of(&e)),
-        },
-        Err(errno) => Reply::Error(errno),
-    };
-    respond(listener, n, reply);
 }
