@@ -1,4 +1,5 @@
 //! The command line: `supervise [OPTIONS] -- PROGRAM [ARGS]...` and its subcommands, as the contract writes them.
+//! It sits above the modes: `main` turns what it parsed into each mode's options.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -6,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
+use crate::modes::check::Format;
+use crate::modes::run::RunOptions;
 
 /// The exit statuses of `supervise -- PROGRAM` and `supervise record`, as `--help` and the manual page give them.
 macro_rules! exit_status {
@@ -165,6 +168,22 @@ pub enum OnSupervisorExit {
     Kill,
 }
 
+impl RunArgs {
+    /// The options of the run mode.
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            policy: self.policy.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            no_new_privileges: self.no_new_privileges,
+            save_decisions: self.save_decisions.clone(),
+            on_supervisor_exit: self.on_supervisor_exit.into(),
+            program: self.program.clone(),
+        }
+    }
+}
+
 impl From<OnSupervisorExit> for agent::launch::OnSupervisorExit {
     fn from(value: OnSupervisorExit) -> Self {
         match value {
@@ -204,8 +223,8 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Output format: `text` (summary on stdout, findings on stderr) or `json` (one document, for CI).
-        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::modes::check::Format::Text)]
-        format: crate::modes::check::Format,
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
+        format: Format,
         /// Also print the compiled filter, as libseccomp's pseudo filter code (PFC).
         #[arg(long)]
         bpf: bool,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use supervisor::cli::{Cli, Command};
-use supervisor::modes::run::{self, Failure, EXIT_FAILURE};
+use supervisor::modes::exit::{Failure, EXIT_FAILURE};
 
 fn main() -> ExitCode {
     let code = run_mode();
@@ -30,7 +30,7 @@ fn run_mode() -> ExitCode {
         return fail(Failure::new(EXIT_FAILURE, line));
     }
     let result = match &cli.command {
-        None => run::run(&cli.run),
+        None => supervisor::modes::run::supervise_command(&cli.run.options()),
         Some(Command::Check { files, format, bpf, strict }) => {
             supervisor::modes::check::check(&supervisor::modes::check::CheckOptions {
                 files: files.clone(),

@@ -17,12 +17,10 @@ use proto::profile::Profile;
 use proto::{Action, Arch, Policy};
 use serde_json::{json, Value};
 
-use crate::modes::policy_file::{this_target, Source};
-use crate::modes::run::Failure;
+use crate::modes::exit::{Failure, EXIT_INVALID};
+use crate::modes::policy_file::{explain_compile_error, this_machine, Source};
+use crate::modes::syscall_names::known_syscalls;
 use lint::{Finding, Severity};
-
-/// Exit status of `check` when some file is invalid.
-pub const EXIT_INVALID: i32 = 1;
 
 /// How `check` prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -127,7 +125,7 @@ impl Report {
 /// A [`Failure`] with status 1 when some file is invalid (or, with `strict`, has warnings); its errors are already
 /// printed.
 pub fn check(options: &CheckOptions) -> Result<i32, Failure> {
-    let known = lint::known_syscalls();
+    let known = known_syscalls();
     let reports: Vec<Report> = options.files.iter().map(|file| check_file(file, &known, options.bpf)).collect();
     match options.format {
         Format::Text => {
@@ -171,7 +169,7 @@ pub fn check_file(file: &std::path::Path, known: &BTreeSet<String>, bpf: bool) -
             return report;
         }
     };
-    let policy = match profile.resolve(&this_target()) {
+    let policy = match profile.resolve(&this_machine()) {
         Ok(policy) => policy,
         Err(errors) => {
             report.findings.extend(errors.iter().map(error_finding));
@@ -231,28 +229,6 @@ fn compile_error(e: &agent::filter::FilterError, profile: &Profile) -> Finding {
         _ => format!("libseccomp refuses the filter: {message}"),
     };
     Finding { severity: Severity::Error, code: "compile", rule, place: String::new(), message, suggestion: None }
-}
-
-/// A compile error with the rule's values as written (the resolved ones may have been clamped to what the kernel
-/// takes): the rule index, if any, and the message. Shared by `check` and the run mode.
-pub fn explain_compile_error(e: &agent::filter::FilterError, profile: &Profile) -> (Option<usize>, String) {
-    use agent::filter::FilterError;
-    let mut message = match std::error::Error::source(e) {
-        Some(source) => format!("{e}: {source}"),
-        None => e.to_string(),
-    };
-    let rule = match e {
-        FilterError::Rule { index, .. } | FilterError::ErrnoTooLarge { index, .. } => Some(*index),
-        _ => None,
-    };
-    if let Some(r) = rule.and_then(|i| profile.rules().nth(i)) {
-        let mut written = vec![format!("action {}", r.action.as_deref().unwrap_or("?"))];
-        if let Some(errno) = r.errno_ret.as_ref().map(Value::to_string).or_else(|| r.errno.clone()) {
-            written.push(format!("errnoRet {errno}"));
-        }
-        message.push_str(&format!(" (as written: {})", written.join(", ")));
-    }
-    (rule, message)
 }
 
 fn summarize(profile: &Profile, policy: &Policy) -> Summary {
@@ -324,7 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
         std::fs::write(&path, json).unwrap();
-        check_file(&path, &lint::known_syscalls(), true)
+        check_file(&path, &known_syscalls(), true)
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! Reading a policy: the file (or the built-in Docker default), parsed and resolved for this machine, with errors
-//! that name the file and the place (`policy.json:3:14: …`, `policy.json: syscalls[2] (mkdir): …`).
+//! Reading a policy: the file (or the built-in Docker default), parsed and resolved for a [`Machine`], with errors
+//! that name the file and the place (`policy.json:3:14: …`, `policy.json: syscalls[2] (mkdir): …`); and
+//! libseccomp's refusal of a policy explained with the rule as written ([`explain_compile_error`]).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use proto::profile::{self, Profile, Target};
+use proto::profile::{self, Profile};
 use proto::{Arch, Policy};
+use serde_json::Value;
+
+/// What a policy is resolved for: the native arch, the capabilities the program starts with and the running
+/// kernel (proto calls it the profile's `Target`; here it is never a supervised process).
+pub use proto::profile::Target as Machine;
 
 /// Docker's default profile (moby `profiles/seccomp/default.json`), used when `--policy` is omitted.
 pub const BUILTIN_DEFAULT: &str = include_str!("../../../policies/docker-default.json");
@@ -61,17 +67,40 @@ impl Source {
         profile::parse(&self.text).map_err(|errs| self.prefix(errs))
     }
 
-    /// Parses and resolves for `target`.
+    /// Parses and resolves for `machine`.
     ///
     /// # Errors
     /// All errors, each as one line naming the file and the place.
-    pub fn load(&self, target: &Target) -> Result<Policy, Vec<String>> {
-        self.parse()?.resolve(target).map_err(|errs| self.prefix(errs))
+    pub fn load(&self, machine: &Machine) -> Result<Policy, Vec<String>> {
+        self.parse()?.resolve(machine).map_err(|errs| self.prefix(errs))
     }
 
     fn prefix(&self, errs: Vec<proto::profile::PolicyError>) -> Vec<String> {
         errs.iter().map(|e| e.in_file(&self.name)).collect()
     }
+}
+
+/// A compile error with the rule's values as written (the resolved ones may have been clamped to what the kernel
+/// takes): the rule index, if any, and the message. Shared by `check` and
+/// `supervise -- PROGRAM`.
+pub fn explain_compile_error(e: &agent::filter::FilterError, profile: &Profile) -> (Option<usize>, String) {
+    use agent::filter::FilterError;
+    let mut message = match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    };
+    let rule = match e {
+        FilterError::Rule { index, .. } | FilterError::ErrnoTooLarge { index, .. } => Some(*index),
+        _ => None,
+    };
+    if let Some(r) = rule.and_then(|i| profile.rules().nth(i)) {
+        let mut written = vec![format!("action {}", r.action.as_deref().unwrap_or("?"))];
+        if let Some(errno) = r.errno_ret.as_ref().map(Value::to_string).or_else(|| r.errno.clone()) {
+            written.push(format!("errnoRet {errno}"));
+        }
+        message.push_str(&format!(" (as written: {})", written.join(", ")));
+    }
+    (rule, message)
 }
 
 /// All of `file`, or `None` if it has more than `limit` bytes: at most `limit + 1` bytes are ever read.
@@ -89,9 +118,9 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// The target this process would start a program as: native arch, starting capabilities, running kernel.
-pub fn this_target() -> Target {
-    Target { native: Arch::native(), caps: starting_caps(), kernel: kernel_version() }
+/// The machine this process would start a program on: native arch, starting capabilities, running kernel.
+pub fn this_machine() -> Machine {
+    Machine { native: Arch::native(), caps: starting_caps(), kernel: kernel_version() }
 }
 
 /// Capabilities a program exec'd by this process starts with: for root, the bounding set (execve grants it in
@@ -136,7 +165,7 @@ mod tests {
 
     #[test]
     fn the_builtin_default_loads() {
-        let policy = Source::open(None).unwrap().load(&this_target()).unwrap();
+        let policy = Source::open(None).unwrap().load(&this_machine()).unwrap();
         assert!(policy.rules.len() > 10);
     }
 

@@ -18,79 +18,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use agent::filter;
-use agent::launch::{LaunchOptions, Program, ProgramError};
+use agent::launch::LaunchOptions;
 use proto::profile::{ArgSpec, Profile, SyscallRule};
 use proto::{Action, Arch, ArgCmp, CmpOp, Decision, Errno, Policy};
 use serde_json::Value;
 
-use crate::core::notify::{respond, Handler};
-use crate::kernel::listener::{Listener, Notification, Reply};
+use crate::core::notify::Handler;
+use crate::core::Outcome;
+use crate::kernel::listener::{Listener, Notification};
 use crate::kernel::syscalls;
-use crate::modes::policy_file::{this_target, Source};
-use crate::modes::run::{launch_and_supervise, Failure, EXIT_CANNOT_EXECUTE, EXIT_FAILURE, EXIT_NOT_FOUND};
+use crate::modes::exit::{Failure, EXIT_FAILURE};
+use crate::modes::policy_file::{this_machine, Source};
+use crate::modes::runc::runc_needs;
+use crate::modes::supervised::{launch_and_supervise, resolve_program};
+use crate::modes::syscall_names::{known_syscalls, libseccomp_version, suggest};
 use progress::{Progress, Screen};
 
 mod names;
 mod progress;
 
 use names::symbolic;
-
-/// Syscalls runc 1.1 makes itself after it loads the container's filter and before `execve` of the container's
-/// process. Measured with `strace -f` on runc 1.1.5 (Debian 12), for both `noNewPrivileges: true` (the filter is
-/// loaded last: close the sync fds, open `/proc/self/fd/N` and write the exec fifo, `getpid`, close the fds it
-/// must not leak after checking `/proc/self/fd` is procfs, `execve`) and `noNewPrivileges: false`, Docker's default
-/// (the filter is loaded before runc drops capabilities and switches user: `capget`, `capset`, `prctl`,
-/// `setgroups`, `setgid`, `setuid`, `chdir`, `getcwd`, reads of `/proc/self/status` and `/etc/passwd`, `fstat`,
-/// `newfstatat`, `faccessat2` while looking up the program). `close_range` is what newer 1.1.x and 1.2 use to mark
-/// fds close-on-exec; `faccessat` is the fallback of `faccessat2` on kernels before 5.8.
-pub const RUNC_AFTER_LOAD: &[&str] = &[
-    "capget",
-    "capset",
-    "chdir",
-    "close",
-    "close_range",
-    "epoll_ctl",
-    "execve",
-    "faccessat",
-    "faccessat2",
-    "fcntl",
-    "fstat",
-    "fstatfs",
-    "getcwd",
-    "getdents64",
-    "getpid",
-    "getppid",
-    "newfstatat",
-    "openat",
-    "prctl",
-    "read",
-    "setgid",
-    "setgroups",
-    "setuid",
-    "write",
-];
-
-/// What the Go runtime inside runc's init may call at any moment on the thread that loaded the filter: not in
-/// every run, but a denial is fatal (a denied `rt_sigreturn` after an async-preemption `SIGURG` is a segfault; a
-/// denied `futex` is `fatal error: unexpected signal during runtime execution`; without this list 2 to 5 of 20
-/// container starts failed, with it 50 of 50 passed). See docs/record-and-check.md.
-pub const GO_RUNTIME: &[&str] = &[
-    "clone",
-    "epoll_pwait",
-    "exit",
-    "exit_group",
-    "futex",
-    "gettid",
-    "madvise",
-    "mmap",
-    "munmap",
-    "nanosleep",
-    "rt_sigprocmask",
-    "rt_sigreturn",
-    "sched_yield",
-    "sigaltstack",
-    "tgkill",
-];
 
 /// How the `comment` of a recorded profile starts; merged runs add `; on DATE: COMMAND`.
 const COMMENT_PREFIX: &str = "Recorded by supervise record on ";
@@ -113,11 +60,6 @@ fn shell_words(argv: &[OsString]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Everything `--for runc` adds.
-pub fn runc_needs() -> BTreeSet<&'static str> {
-    RUNC_AFTER_LOAD.iter().chain(GO_RUNTIME).copied().collect()
 }
 
 /// `record` options.
@@ -158,9 +100,8 @@ impl Watch {
             None => (item.trim(), 0),
         };
         if syscalls::number_of(name, Arch::native()).is_none() {
-            let known = crate::modes::check::lint::known_syscalls();
-            let hint = crate::modes::check::lint::suggest(name, &known)
-                .map_or(String::new(), |s| format!("; did you mean {s:?}?"));
+            let known = known_syscalls();
+            let hint = suggest(name, &known).map_or(String::new(), |s| format!("; did you mean {s:?}?"));
             return Err(format!("--args {item:?}: {name:?} is not a syscall on {}{hint}", Arch::native()));
         }
         Ok(Watch { name: name.to_string(), index })
@@ -210,16 +151,15 @@ impl Recorder {
 }
 
 impl Handler for Recorder {
-    fn handle(&self, listener: &Arc<Listener>, n: Notification) {
+    fn handle(&self, listener: &Arc<Listener>, n: Notification) -> Option<Outcome> {
         let arch = Arch::from_audit(n.arch, n.nr);
         if let (Some(screen), Some(arch)) = (&self.screen, arch) {
             screen.before(listener, &n, arch);
         }
-        // Answer before taking notes: the program should run as if nobody watched.
-        respond(listener, &n, Reply::Continue);
         if let Some(arch) = arch {
             self.note(arch, n.nr, &n.args);
         }
+        Some(Outcome::Continue)
     }
 }
 
@@ -244,11 +184,7 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
         Some(path) => Some(load_base(path)?),
         None => None,
     };
-    let (name, rest) = options.program.split_first().ok_or_else(|| Failure::new(EXIT_FAILURE, "no program given"))?;
-    let program = Program::resolve(name, rest).map_err(|e| match e {
-        ProgramError::NotFound(_) => Failure::new(EXIT_NOT_FOUND, e.to_string()),
-        _ => Failure::new(EXIT_CANNOT_EXECUTE, e.to_string()),
-    })?;
+    let program = resolve_program(&options.program)?;
     let observe = Policy { notify_default: Decision::Allow, ..Policy::new(Action::Notify, vec![]) };
     let compiled = filter::compile(&observe).map_err(|e| Failure::new(EXIT_FAILURE, e.to_string()))?;
     let screen = std::io::stderr().is_terminal().then(|| Screen::new(&observe.arches).map(Arc::new)).flatten();
@@ -372,7 +308,7 @@ fn describe_unnamed(arch: Arch, nr: i32) -> String {
 /// The profile to merge into, validated as `supervise --policy` would.
 fn load_base(path: &Path) -> Result<Profile, Failure> {
     let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
-    source.load(&this_target()).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+    source.load(&this_machine()).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
     source.parse().map_err(|lines| Failure { code: EXIT_FAILURE, lines })
 }
 
@@ -422,7 +358,7 @@ impl Recorded {
         Some(format!(
             "supervise record: warning: {n} syscall{s} the run made cannot be named by libseccomp {} and {is} not \
              in the profile ({they} will fail with EPERM on replay): {list}",
-            crate::modes::check::lint::libseccomp_version()
+            libseccomp_version()
         ))
     }
 
@@ -581,7 +517,7 @@ mod tests {
     }
 
     fn load(profile: &Profile) -> Policy {
-        proto::profile::load(&profile.to_json_pretty(), &this_target()).expect("a recorded profile loads")
+        proto::profile::load(&profile.to_json_pretty(), &this_machine()).expect("a recorded profile loads")
     }
 
     #[test]

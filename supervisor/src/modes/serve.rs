@@ -3,9 +3,9 @@
 //! seccomp listener fd over `SCM_RIGHTS`. Each connection becomes its own task with its own notify loop, deciding
 //! from the policy that `listenerMetadata` selects (or `--policy`).
 //!
-//! Main pieces: [`serve`] (the command: policies, socket, signals), [`run`] (the accept loop, testable in-process
-//! with any shutdown future), [`Policies`] (the default policy and those of `--policy-dir`), [`Dropped`] (why a
-//! connection was refused).
+//! Main pieces: [`serve`] (the command: policies, socket, signals), [`accept_loop`] (one task per connection,
+//! testable in-process with any shutdown future), [`Policies`] (the default policy and those of `--policy-dir`),
+//! [`Dropped`] (why a connection was refused).
 //!
 //! Bad input never stops the agent: malformed JSON, a missing fd, an fd that is not a seccomp listener, an oversized
 //! message or a silent client is logged and dropped. A dropped listener fd is closed, so that the container's
@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::profile::Target;
 use proto::{Arch, Policy};
 use serde::Deserialize;
 use tokio::net::{UnixListener, UnixStream};
@@ -30,8 +29,8 @@ use crate::core::decide::Decider;
 use crate::core::notify::PolicyHandler;
 use crate::core::prompt::Prompts;
 use crate::kernel::listener::Listener;
-use crate::modes::policy_file::{this_target, Source};
-use crate::modes::run::{Failure, EXIT_FAILURE};
+use crate::modes::exit::{Failure, EXIT_FAILURE};
+use crate::modes::policy_file::{this_machine, Machine, Source};
 
 /// Largest ContainerProcessState message accepted.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -157,10 +156,10 @@ impl Policies {
     /// # Errors
     /// A [`Failure`] naming the first invalid file. Path decisions are carried out in each container's own root
     /// and mount namespace (`crate::kernel::view`), so every policy that `supervise` runs is accepted.
-    pub fn load(options: &ServeOptions, target: &Target) -> Result<Policies, Failure> {
+    pub fn load(options: &ServeOptions, machine: &Machine) -> Result<Policies, Failure> {
         let load = |path: &Path| -> Result<Arc<Decider>, Failure> {
             let source = Source::open(Some(path)).map_err(|l| Failure::new(EXIT_FAILURE, l))?;
-            let policy = source.load(target).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+            let policy = source.load(machine).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
             if let Some(warning) = crate::core::prompt::unanswerable(&policy) {
                 // serve has no terminal: say it once, at start, rather than at every call.
                 warn!(policy = %path.display(), "{warning}");
@@ -212,8 +211,8 @@ impl Policies {
 /// A [`Failure`] (125) if a policy is invalid, the socket cannot be created, or the signal handlers cannot be
 /// installed.
 pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
-    let target = Target { native: Arch::native(), caps: u64::MAX, ..this_target() };
-    let policies = Arc::new(Policies::load(options, &target)?);
+    let machine = Machine { native: Arch::native(), caps: u64::MAX, ..this_machine() };
+    let policies = Arc::new(Policies::load(options, &machine)?);
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -241,7 +240,7 @@ pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
                 _ = int.recv() => info!(signal = "SIGINT", "stopping"),
             }
         };
-        run(listener, policies, limits, shutdown).await;
+        accept_loop(listener, policies, limits, shutdown).await;
         // Remove the socket only if it is still ours (not replaced by another agent meanwhile).
         if std::fs::metadata(&options.socket).map(|m| (m.dev(), m.ino())).ok() == ours {
             if let Err(e) = std::fs::remove_file(&options.socket) {
@@ -265,7 +264,12 @@ fn raise_fd_limit() {
 
 /// Accepts connections until `shutdown` completes; one task per connection. Containers still served at shutdown
 /// lose their agent: their listener fds close and their notified syscalls fail with ENOSYS.
-pub async fn run(listener: UnixListener, policies: Arc<Policies>, limits: Limits, shutdown: impl std::future::Future) {
+pub async fn accept_loop(
+    listener: UnixListener,
+    policies: Arc<Policies>,
+    limits: Limits,
+    shutdown: impl std::future::Future,
+) {
     tokio::pin!(shutdown);
     let pending = Arc::new(Semaphore::new(limits.max_pending));
     let mut tasks = JoinSet::new();
@@ -704,7 +708,8 @@ mod tests {
         let listener = bind(&path).unwrap();
         let limits = Limits { read_timeout: Duration::from_millis(100), max_pending: 2 };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let agent = tokio::spawn(run(listener, Arc::new(policies()), limits, async move { drop(stopped.await) }));
+        let agent =
+            tokio::spawn(accept_loop(listener, Arc::new(policies()), limits, async move { drop(stopped.await) }));
         let path2 = path.clone();
         tokio::task::spawn_blocking(move || {
             let (r, _w) = nix::unistd::pipe().unwrap();

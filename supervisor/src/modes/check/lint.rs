@@ -15,10 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use proto::profile::Profile;
 use proto::{Action, Arch, ArgCmp, Decision, Policy, Rule};
 
+use proto::paths::has_path_args;
+
 use crate::core::path::is_emulated;
 use crate::kernel::syscalls;
-use crate::modes::record::{GO_RUNTIME, RUNC_AFTER_LOAD};
-use proto::paths::has_path_args;
+use crate::modes::runc;
+use crate::modes::syscall_names::{libseccomp_version, suggest};
 
 /// How bad a finding is. Only errors make a file invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,51 +106,6 @@ pub const NEWER_SYSCALLS: &[&str] = &[
     "uprobe",
     "uretprobe",
 ];
-
-/// Every syscall name that libseccomp knows on any architecture.
-pub fn known_syscalls() -> BTreeSet<String> {
-    const ARCHES: [(Arch, i32); 19] = [
-        (Arch::X86_64, 0),
-        (Arch::X86, 0),
-        (Arch::X32, proto::arch::X32_SYSCALL_BIT),
-        (Arch::Aarch64, 0),
-        (Arch::Arm, 0),
-        (Arch::Arm, 0x0f_0000),
-        (Arch::Riscv64, 0),
-        (Arch::Ppc64le, 0),
-        (Arch::Ppc, 0),
-        (Arch::S390x, 0),
-        (Arch::S390, 0),
-        (Arch::Mips, 4000),
-        (Arch::Mips64, 5000),
-        (Arch::Mips64n32, 6000),
-        (Arch::Mipsel, 4000),
-        (Arch::Mipsel64, 5000),
-        (Arch::Mipsel64n32, 6000),
-        (Arch::Parisc, 0),
-        (Arch::Parisc64, 0),
-    ];
-    let mut names = BTreeSet::new();
-    for (arch, base) in ARCHES {
-        for nr in 0..1100 {
-            if let Some(name) = syscalls::name_of(arch, base + nr) {
-                names.insert(name);
-            }
-        }
-    }
-    names
-}
-
-/// The known name closest to `name` (edit distance at most 2, or a quarter of its length).
-pub fn suggest(name: &str, known: &BTreeSet<String>) -> Option<String> {
-    let limit = 2.max(name.len() / 4);
-    known.iter().map(|k| (strsim::levenshtein(name, k), k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k.clone())
-}
-
-/// libseccomp's version, for messages about names it does not know.
-pub fn libseccomp_version() -> String {
-    libseccomp::ScmpVersion::current().map_or_else(|_| "?".into(), |v| format!("{}.{}.{}", v.major, v.minor, v.micro))
-}
 
 /// All lint passes over a valid policy.
 pub fn lint(profile: &Profile, policy: &Policy, known: &BTreeSet<String>) -> Vec<Finding> {
@@ -425,7 +382,7 @@ fn overlap(earlier: &[&Rule], all: &[&Rule], rule: &Rule) -> Option<Overlap> {
 }
 
 /// The supervise launcher's only syscall after loading the filter is the `execve` of the program; runc makes
-/// [`RUNC_AFTER_LOAD`] and the Go runtime's [`GO_RUNTIME`].
+/// [`runc::RUNC_AFTER_LOAD`] and the Go runtime's [`runc::GO_RUNTIME`].
 fn launcher(policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     let execve_rules: Vec<&Rule> = policy
@@ -459,12 +416,7 @@ fn launcher(policy: &Policy) -> Vec<Finding> {
     }
     if policy.listener_path.is_some() {
         for rule in policy.rules.iter().filter(|r| r.action == Action::Notify) {
-            let hit: Vec<&str> = rule
-                .names
-                .iter()
-                .map(String::as_str)
-                .filter(|n| RUNC_AFTER_LOAD.contains(n) || GO_RUNTIME.contains(n))
-                .collect();
+            let hit: Vec<&str> = rule.names.iter().map(String::as_str).filter(|n| runc::runc_calls(n)).collect();
             if hit.is_empty() {
                 continue;
             }
@@ -531,11 +483,12 @@ fn undecided_notify(profile: &Profile, policy: &Policy) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::policy_file::this_target;
+    use crate::modes::policy_file::this_machine;
+    use crate::modes::syscall_names::known_syscalls;
 
     fn findings(json: &str) -> Vec<Finding> {
         let profile = proto::profile::parse(json).expect("parses");
-        let policy = profile.resolve(&this_target()).expect("resolves");
+        let policy = profile.resolve(&this_machine()).expect("resolves");
         lint(&profile, &policy, &known_syscalls())
     }
 

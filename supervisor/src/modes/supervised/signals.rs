@@ -2,11 +2,11 @@
 //! a process can catch, except SIGCHLD (supervise's own, for reaping).
 //!
 //! [`install`] sets one handler (`SA_SIGINFO`) for each of them before the launch. The handler only writes the
-//! signal number, `si_code` and `si_pid` to a non-blocking pipe (write(2) is async-signal-safe); the session reads
-//! the pipe ([`Incoming`]) and [`decide`]s, so supervise itself never dies of a signal it could pass on. Signals
-//! that were ignored when supervise started (`nohup`, a shell's background job) are handled and passed on too, and
-//! the program starts with them ignored ([`ignored_at_start`]), as it would run plainly: then its own disposition
-//! decides, as for a signal sent to it directly.
+//! signal number, `si_code` and `si_pid` to a non-blocking pipe (write(2) is async-signal-safe); the supervised
+//! run reads the pipe ([`Incoming`]) and [`decide`]s, so supervise itself never dies of a signal it could pass
+//! on. Signals that were ignored when supervise started (`nohup`, a shell's background job) are handled and passed
+//! on too, and the program starts with them ignored ([`ignored_at_start`]), as it would run plainly: then its own
+//! disposition decides, as for a signal sent to it directly.
 //!
 //! What is not passed on, and why ([`decide`]):
 //! - a signal the terminal already sent to the program: Ctrl-C, Ctrl-\, Ctrl-Z, a window size change, and the
@@ -22,7 +22,7 @@
 //! Job control, as dumb-init does it: after passing on SIGTSTP, SIGTTIN or SIGTTOU to a program in its process group,
 //! supervise stops itself with the same signal (default action), so that a shell sees the job stopped; SIGCONT
 //! continues it and is passed on. A program in a group of its own is a job of its own: the signal is passed on, and
-//! supervise follows the program's stops only where the prompts' job control does (`prompt::job`).
+//! supervise follows the program's stops only where the prompts' job control does (`crate::core::prompt::job`).
 //! SIGTTIN and SIGTTOU from the kernel mean that supervise's own process group touched the terminal from the
 //! background: supervise stops without passing them on (the kernel sent them to the group), unless it is in the
 //! foreground again by the time it reads them.
@@ -53,7 +53,7 @@ const RECORD: usize = 12;
 static WRITE_END: AtomicI32 = AtomicI32::new(-1);
 /// The actions in place before [`install`], indexed by signal number: a fault goes back to them.
 static PREVIOUS: OnceLock<Previous> = OnceLock::new();
-/// The pipe's read end, kept for the session.
+/// The pipe's read end, kept for the supervised run.
 static READ_END: OnceLock<OwnedFd> = OnceLock::new();
 /// Signals ignored when supervise started (bit N-1 for signal N).
 static IGNORED_AT_START: OnceLock<u64> = OnceLock::new();
@@ -194,7 +194,7 @@ pub fn stop_self(signal: i32) {
     }
 }
 
-/// The signals received since [`install`], read in the session's runtime.
+/// The signals received since [`install`], read in the supervised run's runtime.
 pub struct Incoming {
     fd: AsyncFd<OwnedFd>,
     pending: VecDeque<Received>,
