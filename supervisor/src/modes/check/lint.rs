@@ -17,7 +17,7 @@ use proto::{Action, Arch, ArgCmp, Decision, Policy, Rule};
 
 use proto::paths::has_path_args;
 
-use crate::core::path::is_emulated;
+use crate::core::decide::{plan, Plan};
 use crate::kernel::syscalls;
 use crate::modes::runc;
 use crate::modes::syscall_names::{libseccomp_version, suggest};
@@ -435,11 +435,14 @@ fn launcher(policy: &Policy) -> Vec<Finding> {
 }
 
 /// Decisions that rest on a pointer argument and are carried out with CONTINUE are advisory (docs/security.md).
+/// Which calls supervise performs itself instead is what [`plan`] says for an allow that rested on a path, as the
+/// notify loop does.
 fn path_decisions(policy: &Policy) -> Vec<Finding> {
+    let performed = |name: &str| plan(&Decision::Allow, name, true) == Plan::PerformPath;
     let mut out = Vec::new();
     for rule in policy.rules.iter().filter(|r| r.action == Action::Notify) {
         let continued: Vec<&str> =
-            rule.names.iter().map(String::as_str).filter(|n| has_path_args(n) && !is_emulated(n)).collect();
+            rule.names.iter().map(String::as_str).filter(|n| has_path_args(n) && !performed(n)).collect();
         if continued.is_empty() {
             continue;
         }
