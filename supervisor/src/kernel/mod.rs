@@ -1,11 +1,13 @@
-//! The kernel layer: synchronous code that talks to the kernel for one target, and the only place for raw ioctls
-//! and `unsafe`.
+//! The kernel layer: synchronous code that talks to the kernel for one target, and the only place in supervise for
+//! raw ioctls and `unsafe` (the seccomp definitions and ioctls themselves are `agent::seccomp_abi`'s, shared with
+//! the launcher and the benchmarks). It imports nothing from `core` or `modes`.
 //!
 //! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
 //! - [`memory`]: target memory; reads come back [`memory::Unverified`].
 //! - [`proc`]: the one reader of a target's `/proc` (exe, cmdline, status, cwd, fds, root, namespaces), and where a
 //!   walk is in any procfs.
-//! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it.
+//! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it;
+//!   [`view::fs`] holds the `*at` syscall wrappers that the walk and the path handlers share.
 //! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 

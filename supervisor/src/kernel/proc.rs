@@ -122,19 +122,13 @@ pub enum Proc {
     Unknown,
 }
 
-/// `f_type` of a procfs (statfs(2)), and the inode of its root directory.
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+/// The inode of a procfs's root directory.
 const PROC_ROOT_INO: u64 = 1;
 
 /// True if `fd` is on a procfs (fstatfs(2)).
 pub fn is_procfs(fd: BorrowedFd<'_>) -> bool {
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: fstatfs(2) on a valid fd with a buffer it fills on success.
-    if unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(&fd), st.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: fstatfs returned 0.
-    unsafe { st.assume_init() }.f_type == PROC_SUPER_MAGIC
+    use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+    fstatfs(fd).is_ok_and(|st| st.filesystem_type() == PROC_SUPER_MAGIC)
 }
 
 fn is_root(fd: BorrowedFd<'_>) -> bool {
@@ -335,4 +329,43 @@ mod tests {
         let tid = nix::unistd::gettid().as_raw() as u32;
         assert_eq!(target_in(proc_root.as_fd(), tid), Some((std::process::id(), tid)));
     }
+}
+
+/// Every process `/proc` lists now (its numeric entries), for the prompts' view of the program's jobs.
+pub fn pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect()
+}
+
+/// The thread ids of process `pid` (`/proc/PID/task`). `None`: it is gone, or closed to us.
+pub fn threads(pid: i32) -> Option<Vec<i32>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect())
+}
+
+/// The text of `/proc/PID/stat` (`self` for supervise). `None`: it is gone.
+pub fn stat(pid: &str) -> Option<String> {
+    our_proc_file(&format!("{pid}/stat"))
+}
+
+/// The text of `/proc/PID/task/TID/NAME` (`stat`, `status`, `syscall`). `None`: the thread is gone, or the file is
+/// closed to us.
+pub fn thread_file(pid: i32, tid: i32, name: &str) -> Option<String> {
+    our_proc_file(&format!("{pid}/task/{tid}/{name}"))
+}
+
+/// True while `/proc/PID/task/TID` exists.
+pub fn thread_exists(pid: i32, tid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists()
+}
+
+/// Each open fd of `pid` with what it leads to (`stat(2)` through `/proc/PID/fd/N`): a closed fd table is `None`;
+/// an fd closed meanwhile is left out.
+pub fn fds_with_metadata(pid: i32) -> Option<Vec<(i32, std::fs::Metadata)>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(
+        dir.flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, std::fs::metadata(e.path()).ok()?)))
+            .collect(),
+    )
 }

@@ -1,12 +1,26 @@
-//! The syscalls the view is made of, as small wrappers: openat2(2), readlinkat(2), fstatat(2), and the kernel's
+//! The syscalls the view and the path handlers are made of, as small wrappers that return the kernel's errno
+//! unchanged: openat2(2), readlinkat(2), fstatat(2), mkdirat(2), unlinkat(2), fcntl(2) `F_SETFL`, and the kernel's
 //! path of an fd of ours.
+//!
+//! nix's safe calls where nix has the same call with the same semantics; openat2 alone is raw, because nix's
+//! `OpenHow` takes the flags as an `OFlag` (a C int) while the kernel's `open_how.flags` is 64 bits wide, and a
+//! target's upper bits must reach the kernel so that it answers EINVAL as it would to the target.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::sys::stat::{FileStat, Mode};
+use nix::unistd::UnlinkatFlags;
 use proto::Errno;
 
 use super::last_errno;
+
+/// A nix error as our errno (nix's `Errno` is the raw errno).
+fn from_nix(e: nix::Error) -> Errno {
+    super::errno(e as i32)
+}
 
 fn cstring(bytes: &[u8]) -> Result<CString, Errno> {
     CString::new(bytes).map_err(|_| Errno::EINVAL)
@@ -17,7 +31,7 @@ pub fn open_dir(dir: BorrowedFd<'_>, path: &[u8], resolve: u64) -> Result<OwnedF
     openat2(dir, path, (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, resolve)
 }
 
-/// `struct open_how` (openat2(2)).
+/// `struct open_how` (openat2(2)); libc's is `non_exhaustive`, so it cannot be built here.
 #[repr(C)]
 pub struct OpenHow {
     pub flags: u64,
@@ -32,7 +46,8 @@ pub struct OpenHow {
 pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: u64, mode: u64, resolve: u64) -> Result<OwnedFd, Errno> {
     let path = cstring(path)?;
     let how = OpenHow { flags, mode, resolve };
-    // SAFETY: openat2(2) with a valid dirfd, a NUL-terminated path and a correctly sized open_how.
+    // SAFETY: openat2(2) with a valid dirfd, a NUL-terminated path and a correctly sized open_how; the kernel only
+    // reads them during the call.
     let fd = unsafe { libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how, size_of::<OpenHow>()) };
     if fd < 0 {
         return Err(last_errno());
@@ -47,14 +62,7 @@ pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
 
 /// readlinkat(2): the text of the symlink `name` in `dir`. EINVAL: not a symlink.
 pub fn read_link(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, Errno> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: readlinkat(2) into a buffer of the given size; the result is checked.
-    let len = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if len < 0 {
-        return Err(last_errno());
-    }
-    buf.truncate(len as usize);
-    Ok(buf)
+    nix::fcntl::readlinkat(dir, name).map(OsStringExt::into_vec).map_err(from_nix)
 }
 
 /// True if `name` in `dir` is a symlink (fstatat(2) without following; a magic link is one too).
@@ -72,12 +80,61 @@ pub fn real_path(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
 ///
 /// # Errors
 /// The call's errno.
-pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<libc::stat, Errno> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstatat(2) with a valid dirfd, a NUL-terminated name and a buffer it fills on success.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), flags) } != 0 {
-        return Err(last_errno());
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<FileStat, Errno> {
+    nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::from_bits_retain(flags)).map_err(from_nix)
+}
+
+/// mkdirat(2) of `name` in `dir` with `mode` (the umask applies).
+///
+/// # Errors
+/// The call's errno.
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<(), Errno> {
+    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_retain(mode as libc::mode_t)).map_err(from_nix)
+}
+
+/// unlinkat(2) of `name` in `dir`: a directory with `AT_REMOVEDIR` in `flags`, anything else without.
+///
+/// # Errors
+/// The call's errno; EINVAL for any other flag, as the kernel checks before it looks at the path.
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<(), Errno> {
+    let how = match flags {
+        0 => UnlinkatFlags::NoRemoveDir,
+        libc::AT_REMOVEDIR => UnlinkatFlags::RemoveDir,
+        _ => return Err(super::errno(libc::EINVAL)),
+    };
+    nix::unistd::unlinkat(dir, name, how).map_err(from_nix)
+}
+
+/// fcntl(2) `F_SETFL`: sets the file status flags of `fd` (the access mode and creation flags in `flags` are
+/// ignored by the kernel).
+///
+/// # Errors
+/// The call's errno.
+pub fn set_status_flags(fd: BorrowedFd<'_>, flags: i32) -> Result<(), Errno> {
+    nix::fcntl::fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_retain(flags))).map(drop).map_err(from_nix)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    #[test]
+    fn the_wrappers_give_the_kernels_errnos() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::fs::File::open(tmp.path()).unwrap();
+        let dir = dir.as_fd();
+        mkdir_at(dir, c"d", 0o700).unwrap();
+        assert_eq!(mkdir_at(dir, c"d", 0o700), Err(super::super::errno(libc::EEXIST)));
+        assert_eq!(unlink_at(dir, c"d", 0), Err(super::super::errno(libc::EISDIR)));
+        assert_eq!(unlink_at(dir, c"d", libc::AT_REMOVEDIR | libc::AT_SYMLINK_NOFOLLOW), Err(Errno::EINVAL));
+        unlink_at(dir, c"d", libc::AT_REMOVEDIR).unwrap();
+        assert_eq!(unlink_at(dir, c"d", libc::AT_REMOVEDIR), Err(Errno::ENOENT));
+        assert_eq!(stat_at(dir, c"d", 0).err(), Some(Errno::ENOENT));
+        std::os::unix::fs::symlink("over/there", tmp.path().join("l")).unwrap();
+        assert_eq!(read_link(dir, c"l").unwrap(), b"over/there");
+        assert_eq!(read_link(dir, c"").err(), Some(Errno::ENOENT));
+        assert_eq!(set_status_flags(dir, libc::O_NONBLOCK), Ok(()));
     }
-    // SAFETY: fstatat returned 0.
-    Ok(unsafe { st.assume_init() })
 }

@@ -7,19 +7,18 @@
 //!   another mount namespace), and reads its [`Identity`].
 //! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
 //!   ([`identity::Assumed`]), and pins the parent directory of the last component; [`crate::kernel::proc`] tells
-//!   where a walk is in any procfs and opens the target's places (root, cwd, fds, namespaces); `fs` holds the
-//!   syscall wrappers they share.
+//!   where a walk is in any procfs and opens the target's places (root, cwd, fds, namespaces); [`fs`] holds the
+//!   syscall wrappers they and the path handlers share.
 //!
 //! Nothing of supervise reaches the target through a view: `/proc/self` and `/proc/thread-self` are rewritten to
 //! the target's pid, magic links are followed only inside another process's `/proc/<pid>` (where the kernel checks
 //! the target's right to them), and supervise's own `/proc/<pid>` is refused.
 
-pub(super) mod fs;
+pub mod fs;
 pub mod identity;
 pub mod walk;
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
 use proto::Errno;
@@ -203,14 +202,8 @@ pub(super) fn open_path(path: &str) -> Result<OwnedFd, Errno> {
 
 /// open(2) of `path` with `flags`.
 fn open_with(path: &str, flags: i32) -> Result<OwnedFd, Errno> {
-    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
-    let fd = unsafe { libc::open(c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: open returned a new fd that we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags);
+    nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty()).map_err(|e| errno(e as i32))
 }
 
 /// Our root directory, opened once (`O_PATH`).
