@@ -289,6 +289,45 @@ pub fn is_pid(part: &[u8]) -> bool {
     !part.is_empty() && part.iter().all(u8::is_ascii_digit)
 }
 
+/// Every process `/proc` lists now (its numeric entries), for the prompts' view of the program's jobs.
+pub fn pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect()
+}
+
+/// The thread ids of process `pid` (`/proc/PID/task`). `None`: it is gone, or closed to us.
+pub fn threads(pid: i32) -> Option<Vec<i32>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect())
+}
+
+/// The text of `/proc/PID/stat` (`self` for supervise). `None`: it is gone.
+pub fn stat(pid: &str) -> Option<String> {
+    our_proc_file(&format!("{pid}/stat"))
+}
+
+/// The text of `/proc/PID/task/TID/NAME` (`stat`, `status`, `syscall`). `None`: the thread is gone, or the file is
+/// closed to us.
+pub fn thread_file(pid: i32, tid: i32, name: &str) -> Option<String> {
+    our_proc_file(&format!("{pid}/task/{tid}/{name}"))
+}
+
+/// True while `/proc/PID/task/TID` exists.
+pub fn thread_exists(pid: i32, tid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists()
+}
+
+/// Each open fd of `pid` with what it leads to (`stat(2)` through `/proc/PID/fd/N`): a closed fd table is `None`;
+/// an fd closed meanwhile is left out.
+pub fn fds_with_metadata(pid: i32) -> Option<Vec<(i32, std::fs::Metadata)>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(
+        dir.flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, std::fs::metadata(e.path()).ok()?)))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,43 +368,4 @@ mod tests {
         let tid = nix::unistd::gettid().as_raw() as u32;
         assert_eq!(target_in(proc_root.as_fd(), tid), Some((std::process::id(), tid)));
     }
-}
-
-/// Every process `/proc` lists now (its numeric entries), for the prompts' view of the program's jobs.
-pub fn pids() -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect()
-}
-
-/// The thread ids of process `pid` (`/proc/PID/task`). `None`: it is gone, or closed to us.
-pub fn threads(pid: i32) -> Option<Vec<i32>> {
-    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    Some(dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).collect())
-}
-
-/// The text of `/proc/PID/stat` (`self` for supervise). `None`: it is gone.
-pub fn stat(pid: &str) -> Option<String> {
-    our_proc_file(&format!("{pid}/stat"))
-}
-
-/// The text of `/proc/PID/task/TID/NAME` (`stat`, `status`, `syscall`). `None`: the thread is gone, or the file is
-/// closed to us.
-pub fn thread_file(pid: i32, tid: i32, name: &str) -> Option<String> {
-    our_proc_file(&format!("{pid}/task/{tid}/{name}"))
-}
-
-/// True while `/proc/PID/task/TID` exists.
-pub fn thread_exists(pid: i32, tid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists()
-}
-
-/// Each open fd of `pid` with what it leads to (`stat(2)` through `/proc/PID/fd/N`): a closed fd table is `None`;
-/// an fd closed meanwhile is left out.
-pub fn fds_with_metadata(pid: i32) -> Option<Vec<(i32, std::fs::Metadata)>> {
-    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    Some(
-        dir.flatten()
-            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, std::fs::metadata(e.path()).ok()?)))
-            .collect(),
-    )
 }
