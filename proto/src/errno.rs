@@ -16,6 +16,7 @@ impl Errno {
     pub const EINVAL: Errno = Errno(22);
     pub const ENOSYS: Errno = Errno(38);
     pub const EOPNOTSUPP: Errno = Errno(95);
+    pub const EAFNOSUPPORT: Errno = Errno(97);
 
     /// The largest errno the kernel accepts in a filter or a notification response.
     pub const MAX: u16 = 4095;

@@ -83,6 +83,8 @@ fn unknown_key() -> BoxedStrategy<Option<(String, Value)>> {
 }
 
 const SYSCALLS: &[&str] = &[
+    "connect",
+    "sendto",
     "mkdir",
     "mkdirat",
     "getppid",
@@ -119,6 +121,25 @@ const ARCHES: &[&str] = &[
 ];
 const KERNELS: &[&str] = &["", "4.8", "5.19", "6.18", "99.99", "4", "a.b", "4.8.1", "-1.0", "4294967296.0", " 4.8"];
 const DECISIONS: &[&str] = &["allow", "deny", "emulate", "prompt", "", "ALLOW", "maybe"];
+const ADDRESSES: &[&str] = &[
+    "127.0.0.0/8",
+    "::1",
+    "[::1]:80-90",
+    "*:443",
+    "10.0.0.1/8",
+    "1.2.3.4:9-1",
+    "unix:/run/**",
+    "unix:x",
+    "abstract:",
+    "abstract:a*",
+    "localhost",
+    "[::1",
+    "",
+    "::ffff:10.0.0.0/104",
+    "0.0.0.0/0:0",
+];
+const FAMILIES: &[&str] = &["inet", "inet6", "unix", "ipv4", ""];
+const SOCKET_TYPES: &[&str] = &["stream", "dgram", "raw", "seqpacket", "tcp"];
 const GLOBS: &[&str] = &["/tmp/**", "/", "**", "relative", "[", "/a/{b", "", "/x/*/y", "\\", "/tmp/[!a]", "/**/x"];
 
 fn any_of(pool: &'static [&'static str]) -> BoxedStrategy<Value> {
@@ -201,23 +222,37 @@ fn supervise_spec() -> impl Strategy<Value = Value> {
             prop::option::weighted(0.2, ids()),
             unknown_key(),
         ),
+        (
+            prop::option::weighted(0.2, words(ADDRESSES, 3)),
+            prop::option::weighted(0.1, words(FAMILIES, 2)),
+            prop::option::weighted(0.1, words(SOCKET_TYPES, 2)),
+        ),
     )
-        .prop_map(|((decision, errno_ret, emulate, timeout, on_timeout), (paths, exe, uid, gid, unknown))| {
-            object(
-                vec![
-                    ("decision", decision),
-                    ("errnoRet", errno_ret),
-                    ("emulate", emulate),
-                    ("timeout", timeout),
-                    ("onTimeout", on_timeout),
-                    ("paths", paths),
-                    ("exe", exe),
-                    ("uid", uid),
-                    ("gid", gid),
-                ],
-                unknown,
-            )
-        })
+        .prop_map(
+            |(
+                (decision, errno_ret, emulate, timeout, on_timeout),
+                (paths, exe, uid, gid, unknown),
+                (addresses, families, socket_types),
+            )| {
+                object(
+                    vec![
+                        ("decision", decision),
+                        ("errnoRet", errno_ret),
+                        ("emulate", emulate),
+                        ("timeout", timeout),
+                        ("onTimeout", on_timeout),
+                        ("paths", paths),
+                        ("exe", exe),
+                        ("uid", uid),
+                        ("gid", gid),
+                        ("addresses", addresses),
+                        ("families", families),
+                        ("socketTypes", socket_types),
+                    ],
+                    unknown,
+                )
+            },
+        )
 }
 
 fn rule() -> impl Strategy<Value = Value> {

@@ -6,6 +6,7 @@
 //!   and its resolution into a [`Policy`] for one target (architecture, capabilities, kernel).
 //! - [`arch`], [`errno`]: the [`Arch`] and [`Errno`] newtypes with their name tables.
 //! - [`paths`]: which syscall arguments are paths and how the kernel resolves them.
+//! - [`net`]: socket addresses decoded as the kernel reads them, their display, and the address matchers.
 //! - [`wire`]: the messages that cross the launcher → supervisor socket.
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ pub mod arch;
 pub mod errno;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod net;
 pub mod paths;
 pub mod policy;
 pub mod profile;

@@ -1,6 +1,7 @@
 //! The resolved policy: a profile after `includes`/`excludes`, aliases and defaults have been applied for one
 //! target. The agent compiles it to BPF, and the supervisor decides notifications from it.
 
+use crate::net::NetMatcher;
 use crate::{Arch, Errno};
 
 /// A policy ready to be compiled and enforced.
@@ -68,7 +69,7 @@ pub struct Rule {
     pub args: Vec<ArgCmp>,
     /// The `supervise` object of a `SCMP_ACT_NOTIFY` rule, if it has one.
     pub decision: Option<Decision>,
-    /// The `supervise` matchers (paths, executables, uids, gids); empty matchers match everything.
+    /// The `supervise` matchers (paths, executables, uids, gids, addresses); empty matchers match everything.
     pub matchers: Matchers,
 }
 
@@ -83,11 +84,18 @@ pub struct Matchers {
     pub uids: Vec<u32>,
     /// The target's real gid is one of these.
     pub gids: Vec<u32>,
+    /// `addresses`, `families`, `socketTypes`: on the socket address of `connect`, `bind`, `sendto`, `sendmsg`,
+    /// `sendmmsg` and the peer of `accept`/`accept4` (see [`crate::net`]).
+    pub net: NetMatcher,
 }
 
 impl Matchers {
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.exe.is_empty() && self.uids.is_empty() && self.gids.is_empty()
+        self.paths.is_empty()
+            && self.exe.is_empty()
+            && self.uids.is_empty()
+            && self.gids.is_empty()
+            && self.net.is_empty()
     }
 }
 

@@ -146,6 +146,16 @@ pub struct SuperviseSpec {
     /// Group ids (number or list): the rule applies only to targets whose real gid is listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<Value>,
+    /// Socket address patterns (`"127.0.0.0/8"`, `"[::1]:8080"`, `"unix:/run/**"`, `"abstract:foo*"`): the rule
+    /// applies only when the call's address matches one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
+    /// Address families (`inet`, `inet6`, `unix`): the rule applies only when the address is of one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<Vec<String>>,
+    /// Socket types (`stream`, `dgram`, `raw`, `seqpacket`): the rule applies only to sockets of one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_types: Option<Vec<String>>,
 }
 
 impl Profile {
@@ -235,8 +245,20 @@ const RULE_KEYS: &[&str] =
 const ARG_KEYS: &[&str] = &["index", "value", "valueTwo", "op"];
 const FILTER_KEYS: &[&str] = &["arches", "caps", "minKernel"];
 /// Keys of `supervise`; anything else there is an error.
-pub const SUPERVISE_KEYS: &[&str] =
-    &["decision", "errnoRet", "emulate", "timeout", "onTimeout", "paths", "exe", "uid", "gid"];
+pub const SUPERVISE_KEYS: &[&str] = &[
+    "decision",
+    "errnoRet",
+    "emulate",
+    "timeout",
+    "onTimeout",
+    "paths",
+    "exe",
+    "uid",
+    "gid",
+    "addresses",
+    "families",
+    "socketTypes",
+];
 
 /// What [`walk`] found.
 #[derive(Debug, Default)]

@@ -18,6 +18,7 @@ use super::names::{
     OPERATORS,
 };
 use super::Target;
+use crate::net::NetMatcher;
 use crate::{Action, Arch, ArgCmp, CmpOp, Decision, Emulator, Errno, Matchers, OnTimeout, Policy, PromptSpec, Rule};
 
 /// More `args` conditions than this in one rule is an error.
@@ -253,6 +254,26 @@ fn rule(i: usize, r: &SyscallRule, target: &Target, errs: &mut Vec<PolicyError>)
             ));
         }
     }
+    if !matchers.net.is_empty() {
+        // As for paths: a matcher on a syscall without a socket address could never decide it.
+        let key = if !matchers.net.addresses.is_empty() {
+            "addresses"
+        } else if !matchers.net.families.is_empty() {
+            "families"
+        } else {
+            "socketTypes"
+        };
+        for name in names.iter().filter(|n| crate::net::address_arg(n).is_none()) {
+            let known: Vec<&str> = crate::net::ADDRESS_SYSCALLS.iter().map(|(n, _)| *n).collect();
+            errs.push(here.err(
+                &format!("supervise.{key}"),
+                format!(
+                    "{name:?} has no socket address, so a {key:?} matcher cannot decide it (they apply to {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
     if let (Some(_), Some(a)) = (&r.supervise, action) {
         if a != Action::Notify {
             let written = r.action.as_deref().unwrap_or_default();
@@ -417,7 +438,12 @@ fn matchers(s: &SuperviseSpec, here: &Here, errs: &mut Vec<PolicyError>) -> Matc
     };
     let uids = ids("uid", &s.uid);
     let gids = ids("gid", &s.gid);
-    Matchers { paths, exe, uids, gids }
+    let list = |v: &Option<Vec<String>>| v.clone().unwrap_or_default();
+    let net = NetMatcher::parse(&list(&s.addresses), &list(&s.families), &list(&s.socket_types)).unwrap_or_else(|e| {
+        errs.extend(e.into_iter().map(|(key, message)| here.err(&format!("supervise.{key}"), message)));
+        NetMatcher::default()
+    });
+    Matchers { paths, exe, uids, gids, net }
 }
 
 /// The decision of a `supervise` object. Keys that do not apply to its decision are validated and ignored.

@@ -460,3 +460,71 @@ fn repeated_objects_and_arrays_merge_as_go_decodes_them() {
         "supervise":{"decision":"allow","Decision":"deny"}}]}"#;
     assert!(errors(text).iter().any(|e| e.contains("unknown key \"Decision\"")), "{:?}", errors(text));
 }
+
+#[test]
+fn address_matchers_load_on_socket_syscalls_only() {
+    let rule = |names: &str, spec: &str| {
+        format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":{names},"action":"SCMP_ACT_NOTIFY","supervise":{spec}}}]}}"#
+        )
+    };
+    let p = load_ok(
+        &rule(
+            r#"["connect","sendto","sendmsg"]"#,
+            r#"{"decision":"allow","addresses":["127.0.0.0/8","::1","[::1]:8000-8100","unix:/run/**","abstract:foo*"],
+                "families":["inet","inet6","unix"],"socketTypes":["stream","dgram"],"exe":["/usr/bin/curl"]}"#,
+        ),
+        &X86_ALL,
+    );
+    let net = &p.rules[0].matchers.net;
+    assert_eq!((net.addresses.len(), net.families.len(), net.socket_types.len()), (5, 3, 2));
+    assert!(!p.rules[0].matchers.is_empty() && p.rules[0].matchers.exe == ["/usr/bin/curl"]);
+    let lo = crate::net::Address::V4 { ip: std::net::Ipv4Addr::LOCALHOST, port: 80, mapped: false };
+    assert!(net.matches(&lo, crate::net::SockType::Stream));
+    assert!(!net.matches(&lo, crate::net::SockType::Raw));
+    for names in [r#"["bind"]"#, r#"["accept","accept4"]"#, r#"["sendmmsg"]"#] {
+        load_ok(&rule(names, r#"{"decision":"deny","socketTypes":["raw"]}"#), &X86_ALL);
+    }
+    let cases = [
+        (
+            rule(r#"["connect","listen"]"#, r#"{"decision":"allow","addresses":["127.0.0.1"]}"#),
+            "p: syscalls[0] (connect, listen): supervise.addresses: \"listen\" has no socket address, so a \"addresses\" matcher cannot decide it (they apply to connect, bind, sendto, sendmsg, sendmmsg, accept, accept4)",
+        ),
+        (
+            rule(r#"["openat"]"#, r#"{"decision":"allow","socketTypes":["stream"]}"#),
+            "p: syscalls[0] (openat): supervise.socketTypes: \"openat\" has no socket address",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":["127.0.0.1","localhost"]}"#),
+            "p: syscalls[0] (connect): supervise.addresses[1]: \"localhost\" is not an address: host names are not resolved",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":["10.1.0.0/8:443"]}"#),
+            "p: syscalls[0] (connect): supervise.addresses[0]: \"10.1.0.0/8:443\": the range 10.1.0.0/8 has host bits set; did you mean 10.0.0.0/8?",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","families":["ipv4"]}"#),
+            "p: syscalls[0] (connect): supervise.families[0]: unknown family \"ipv4\" (did you mean \"inet\"?)",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","socketTypes":["udp"]}"#),
+            "p: syscalls[0] (connect): supervise.socketTypes[0]: unknown socket type \"udp\" (did you mean \"dgram\"?)",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":["unix:/x"],"families":["inet"]}"#),
+            "p: syscalls[0] (connect): supervise.families: no entry of \"addresses\" is of these families",
+        ),
+        (
+            rule(r#"["connect"]"#, r#"{"decision":"allow","adresses":["127.0.0.1"]}"#),
+            "p: syscalls[0] (connect): supervise: unknown key \"adresses\" (did you mean \"addresses\"?",
+        ),
+        (rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":"127.0.0.1"}"#), "p:1:"),
+    ];
+    for (text, want) in cases {
+        let got = errors(&text);
+        assert!(got.iter().any(|e| e.starts_with(want)), "{text}\n  want {want}\n  got  {got:?}");
+    }
+    // One error per mistake: two bad entries, two errors, and nothing about the syscall.
+    let got = errors(&rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":["a.b","1.2.3.4:0-"]}"#));
+    assert_eq!(got.len(), 2, "{got:?}");
+}
