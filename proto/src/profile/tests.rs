@@ -528,3 +528,16 @@ fn address_matchers_load_on_socket_syscalls_only() {
     let got = errors(&rule(r#"["connect"]"#, r#"{"decision":"allow","addresses":["a.b","1.2.3.4:0-"]}"#));
     assert_eq!(got.len(), 2, "{got:?}");
 }
+
+#[test]
+fn the_profiles_in_the_policy_format_doc_load() {
+    let path = format!("{}/../docs/policy-format.md", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let blocks: Vec<&str> = doc.split("```json").skip(1).filter_map(|b| b.split("```").next()).collect();
+    let profiles: Vec<&str> = blocks.into_iter().filter(|b| b.contains("\"defaultAction\"")).collect();
+    assert!(profiles.len() >= 3, "{profiles:?}");
+    for text in profiles {
+        let p = load_ok(text, &X86_ALL);
+        assert!(!p.rules.is_empty(), "{text}");
+    }
+}
