@@ -1,7 +1,7 @@
 //! `supervise-bench`: the benchmark harness of supervise (`./x bench`). It builds nothing itself: it runs the
 //! release binaries next to it (`supervise`, `supervise-bench-target`) and the reference programs it contains
 //! (the raw notify floor and the raw filter load in [`floor`]), side by side in one run, and prints a table of
-//! medians (with min and max) and the targets of issue 8, then writes `BENCHMARKS.md`.
+//! medians (with min and max) and the speed targets, then writes `BENCHMARKS.md`.
 //!
 //! Modules: [`suite`] (the measurements), [`floor`] (raw seccomp reference programs), [`run`] (running and timing
 //! processes), [`stats`], [`report`] (tables, targets, the machine, `BENCHMARKS.md`).

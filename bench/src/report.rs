@@ -1,4 +1,4 @@
-//! The report: result [`Row`]s, the targets of issue 8 as [`Check`]s computed from them, the [`Machine`], and
+//! The report: result [`Row`]s, the speed targets as [`Check`]s computed from them, the [`Machine`], and
 //! the two renderings (the terminal table and `BENCHMARKS.md`).
 
 use std::fmt::Write as _;
@@ -55,7 +55,7 @@ fn median(rows: &[Row], key: &str) -> Option<f64> {
     rows.iter().find(|r| r.key == key).and_then(|r| r.stat).map(|s| s.median)
 }
 
-/// One target of issue 8 and how this run did.
+/// One speed target and how this run did.
 #[derive(Debug, Clone)]
 pub struct Check {
     pub key: &'static str,
@@ -168,7 +168,7 @@ pub fn checks(rows: &[Row], cfg: &Config) -> Vec<Check> {
     if let Some(open) = m("open.sup") {
         out.push(Check {
             key: "syd",
-            metric: "syd 3.59 best case (43 µs per hooked openat, issue 8; not measured here) ÷ path-checked openat"
+            metric: "syd 3.59 best case (43 µs per hooked openat; not measured here) ÷ path-checked openat"
                 .into(),
             target: "≥ 10×".into(),
             measured: format!("{:.2}× ({} vs 43 µs)", 43_000.0 / open, us(open)),
@@ -276,7 +276,7 @@ fn miss_note(key: &str) -> &'static str {
              (the parent opened with RESOLVE_NO_SYMLINKS, one fstatfs, one fstatat, the open, fstat and F_SETFL of \
              the O_NONBLOCK guard). Close it: credentials from `PIDFD_GET_INFO` (Linux 6.13) instead of `status`, \
              the root and namespace checked once per process through a pidfd, and Landlock for the path rules the \
-             kernel can enforce itself (issue 23)."
+             kernel can enforce itself (Landlock)."
         }
         "start.warm" => {
             "the ratio target (≤ 5× bare fork+exec) is met; the absolute 3 ms is below this VM's floor for the job. \

@@ -1,4 +1,4 @@
-//! Property tests with hostile input (issue 9, guarantee 7): the policy parser and resolver
+//! Property tests with hostile input: the policy parser and resolver
 //! ([`crate::profile::parse`], [`crate::profile::Profile::resolve`]) and the wire format ([`crate::wire::Hello`])
 //! never panic, and every error is one clean line with its place.
 //!

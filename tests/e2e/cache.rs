@@ -1,4 +1,4 @@
-//! The filter cache trusts only the effective user's own files (issue 13). Each test lets supervise write the entry
+//! The filter cache trusts only the effective user's own files. Each test lets supervise write the entry
 //! of a policy that denies `mkdir`, replaces it with a program that allows everything (the weaker filter another
 //! user would plant), makes it untrusted in one way, and checks that `mkdir` is still denied. The first test is the
 //! control: the same planted entry, trusted, is loaded, so the others fail if a check goes missing.

@@ -1,4 +1,4 @@
-//! The confused deputy, attacked from the program's side (issue 14, and a review that broke an earlier version):
+//! The confused deputy, attacked from the program's side (including the attacks of a review that broke an earlier version):
 //! path emulation runs on a thread of supervise, which the kernel would let into supervise's own `/proc/<pid>`;
 //! nothing the program can name may lead it there, and nothing the program does may stall it for everyone.
 

@@ -249,7 +249,7 @@ fn fsdiff() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fsdiff"))
 }
 
-/// The allow-all path policy of issue 14.
+/// The allow-all path policy of docs/policy-format.md's example.
 fn policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/fixtures/paths-allow-all.json")
 }

@@ -319,7 +319,7 @@ print('reader got', got)
     assert!(out.contains("reader got ['hello']"), "{out}");
 }
 
-/// Regression (issue 13): a FIFO open performed for a target that then dies stays blocked in open(2) on a thread of
+/// Regression: a FIFO open performed for a target that then dies stays blocked in open(2) on a thread of
 /// supervise's; supervise must still exit with the program's status at once, not wait for that open.
 #[test]
 fn supervise_exits_while_a_fifo_open_for_a_dead_target_is_pending() {
@@ -408,7 +408,7 @@ print(os.path.isdir('ok/made'))
     assert_eq!(python_under_policy(&root, script), "ok\nTrue\n");
 }
 
-/// A target in its own mount namespace and root resolves in them (issue 18): a directory it hid behind a tmpfs
+/// A target in its own mount namespace and root resolves in them: a directory it hid behind a tmpfs
 /// does not hand out the file underneath, a bind mount gives the bound directory's file, and a chroot's `/` and `..`
 /// are the chroot's. Compared with the plain kernel, under the allow-all path policy.
 #[test]

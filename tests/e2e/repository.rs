@@ -1,4 +1,4 @@
-//! The repository itself (issue 13): it stands alone, since a fresh clone has no folder beside it, and every crate
+//! The repository itself: it stands alone, since a fresh clone has no folder beside it, and every crate
 //! uses the dependencies it declares. `./x test` runs the same stand-alone check before it builds.
 
 use std::path::{Path, PathBuf};

@@ -619,7 +619,7 @@ fn a_dead_agent_fails_notified_syscalls_with_enosys() {
     }
 }
 
-/// Path rules in containers (issue 18): decided and carried out in the container's own root and mount namespace.
+/// Path rules in containers: decided and carried out in the container's own root and mount namespace.
 /// Its /tmp is not the host's; relative paths resolve from its cwd; a denied path is denied inside it.
 fn path_rules_in(runtime: Runtime) {
     let policy = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[

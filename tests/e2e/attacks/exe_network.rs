@@ -1,7 +1,7 @@
 //! `policies/exe-network.json`: only a few listed clients may connect or bind. Every attack aims at listeners that
 //! the test starts on 127.0.0.1 (TCP and UDP), at a unix socket path and at an abstract unix name, and the
 //! listeners record what reaches them: a stopped attack leaves them empty. The ways around it that the comment
-//! admits (issue 19: UDP sendto, TCP Fast Open, io_uring connect, LD_PRELOAD into curl, a binary bind-mounted over
+//! admits (UDP sendto, TCP Fast Open, io_uring connect, LD_PRELOAD into curl, a binary bind-mounted over
 //! curl; found here: listen without bind, and a /proc/PID/exe changed with prctl) are shown as they are today.
 
 use std::io::Read;

@@ -125,7 +125,7 @@ fn prompt_connect_without_a_terminal_refuses_connects_and_binds() {
     assert!(got.is_empty(), "prompt-connect: something reached a listener: {got:?}");
 }
 
-/// Not asked about, as the comment says (issue 19): datagrams sent to an address, TCP Fast Open, io_uring's
+/// Not asked about, as the comment says: datagrams sent to an address, TCP Fast Open, io_uring's
 /// connect, and a listening socket without bind.
 #[test]
 fn prompt_connect_does_not_cover_sendto_fast_open_io_uring_or_listen() {

@@ -35,7 +35,7 @@ fn hostile_policies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("supervise errnoRet 0", notify(r#""decision":"deny","errnoRet":0"#), "errnoRet: 0 is not an errno"),
         ("supervise errnoRet 4096", notify(r#""decision":"deny","errnoRet":4096"#), "4096 is out of range"),
         // A kernel errno above 4095 is capped by the resolver and then refused by libseccomp: one line that names
-        // the rule (see the report of issue 9 for a clearer message).
+        // the rule (a clearer message would name it).
         ("errnoRet 4096", rule(r#""action":"SCMP_ACT_ERRNO","errnoRet":4096"#), "syscalls[0]"),
         ("errnoRet 2^64", rule(r#""action":"SCMP_ACT_ERRNO","errnoRet":18446744073709551616"#), "syscalls[0]"),
         ("unknown errno name", rule(r#""action":"SCMP_ACT_ERRNO","errnoRet":"EFOO""#), "EFOO"),

@@ -1,4 +1,4 @@
-//! `fsdiff`: the judge of supervise's path emulation (issues 14 and 18). It runs a fixed list of named path calls of
+//! `fsdiff`: the judge of supervise's path emulation. It runs a fixed list of named path calls of
 //! the emulated families (`open`, `openat`, `openat2`, `creat`, `mkdir`, `mkdirat`, `unlink`, `unlinkat`, `rmdir`;
 //! then `rename`, `renameat`, `renameat2`, `link`, `linkat`, `symlink`, `symlinkat`, `chmod`, `fchmodat`,
 //! `fchmodat2`, `chown`, `lchown`, `fchownat`, `truncate`, `utimensat`, `mknod`, `mknodat`), each as the raw

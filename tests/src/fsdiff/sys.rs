@@ -69,7 +69,7 @@ mod legacy {
     pub const RMDIR: libc::c_long = -1;
 }
 
-/// The calls of the families added for issue 18 (two-path calls, attributes, nodes), by name.
+/// The calls of the two-path, attribute and node families, by name.
 #[derive(Clone, Copy, Debug)]
 pub enum Sys {
     Rename,

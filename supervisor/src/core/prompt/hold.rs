@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use nix::sys::termios::{self, LocalFlags, SetArg, Termios};
 
 use super::procs;
+use crate::kernel::proc;
 
 static ASKING: AtomicBool = AtomicBool::new(false);
 
@@ -256,10 +257,9 @@ fn wait_stopped(pids: &[i32]) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(200) {
         let running = pids.iter().any(|pid| {
-            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-            tasks.flatten().any(|t| {
-                let state = std::fs::read_to_string(t.path().join("stat"))
-                    .ok()
+            let Some(tasks) = proc::threads(*pid) else { return false };
+            tasks.into_iter().any(|tid| {
+                let state = proc::thread_file(*pid, tid, "stat")
                     .and_then(|s| s.rfind(')').and_then(|i| s[i + 1..].trim_start().chars().next()));
                 matches!(state, Some('R' | 'S'))
             })

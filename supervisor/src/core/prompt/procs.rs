@@ -7,8 +7,9 @@
 //! of the terminal would still take the next key. [`Proc::must_freeze`] tells which processes supervise must stop
 //! itself.
 
-use std::fs;
 use std::os::unix::fs::MetadataExt;
+
+use crate::kernel::proc;
 
 /// One process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +49,9 @@ impl Proc {
         if job_control && self.ctty != tty {
             return true;
         }
-        let Ok(tasks) = fs::read_dir(format!("/proc/{}/task", self.pid)) else { return !self.gone() };
-        for task in tasks.flatten() {
-            let dir = task.path();
-            let Ok(status) = fs::read_to_string(dir.join("status")) else { continue };
+        let Some(tasks) = proc::threads(self.pid) else { return !self.gone() };
+        for tid in tasks {
+            let Some(status) = proc::thread_file(self.pid, tid, "status") else { continue };
             // Ignored, not blocked: a thread blocks every signal for a moment around fork(2), and a blocked
             // SIGTTIN only turns a background read into EIO (no key taken), a blocked SIGTTOU lets a write through
             // to the held output (where the thread is then seen asleep in it).
@@ -64,11 +64,11 @@ impl Proc {
             if job_control && ignored & job_signals != 0 {
                 return true;
             }
-            match fs::read_to_string(dir.join("syscall")) {
-                Ok(line) if in_terminal_io(&line, &fds) => return true,
-                Ok(_) => {}
+            match proc::thread_file(self.pid, tid, "syscall") {
+                Some(line) if in_terminal_io(&line, &fds) => return true,
+                Some(_) => {}
                 // Gone meanwhile, or closed to us: we cannot tell, so hold it.
-                Err(_) => return dir.exists(),
+                None => return proc::thread_exists(self.pid, tid),
             }
         }
         false
@@ -84,7 +84,7 @@ fn tty_nr_to_dev(tty_nr: u64) -> u64 {
 
 /// supervise's controlling terminal, as a device number.
 pub fn own_terminal() -> Option<u64> {
-    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = proc::stat("self")?;
     let tty_nr = fields(&stat)?.get(4)?.parse::<u64>().ok()?;
     (tty_nr != 0).then(|| tty_nr_to_dev(tty_nr))
 }
@@ -95,7 +95,7 @@ fn fields(stat: &str) -> Option<Vec<&str>> {
 }
 
 fn read(pid: i32) -> Option<(Proc, i32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = proc::stat(&pid.to_string())?;
     let f = fields(&stat)?;
     let ppid = f.get(1)?.parse().ok()?;
     let proc = Proc {
@@ -112,9 +112,7 @@ fn read(pid: i32) -> Option<(Proc, i32)> {
 
 /// Every descendant of `root` (not `root` itself), read now.
 pub fn descendants(root: i32) -> Vec<Proc> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
-    let all: Vec<(Proc, i32)> =
-        dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).filter_map(read).collect();
+    let all: Vec<(Proc, i32)> = proc::pids().into_iter().filter_map(read).collect();
     let mut out = Vec::new();
     let mut parents = vec![root];
     while let Some(parent) = parents.pop() {
@@ -132,9 +130,7 @@ pub fn descendants(root: i32) -> Vec<Proc> {
 /// it), none a sibling such as the other commands of a pipeline (`supervise … | less`), which read and write the
 /// terminal as the foreground job too.
 pub fn alone_in_group(me: i32) -> bool {
-    let Ok(dir) = fs::read_dir("/proc") else { return false };
-    let all: Vec<(Proc, i32)> =
-        dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).filter_map(read).collect();
+    let all: Vec<(Proc, i32)> = proc::pids().into_iter().filter_map(read).collect();
     let Some(group) = all.iter().find(|(p, _)| p.pid == me).map(|(p, _)| p.pgid) else { return false };
     let mut ancestors = Vec::new();
     let mut at = me;
@@ -151,18 +147,11 @@ pub fn alone_in_group(me: i32) -> bool {
 /// The fds of `pid` open on the terminal `tty` (by their device, or `/dev/tty` when `tty` is its controlling
 /// terminal); `None` if its fd table is closed to us.
 fn tty_fds(pid: i32, tty: u64, ctty: u64) -> Option<Vec<u64>> {
-    let dir = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    let mut fds = Vec::new();
-    for entry in dir.flatten() {
-        let Ok(meta) = fs::metadata(entry.path()) else { continue };
-        let dev_tty = libc::makedev(5, 0);
-        if meta.rdev() == tty || (meta.rdev() == dev_tty && ctty == tty && !meta.is_file() && !meta.is_dir()) {
-            if let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
-                fds.push(fd);
-            }
-        }
-    }
-    Some(fds)
+    let dev_tty = libc::makedev(5, 0);
+    let on_tty = |meta: &std::fs::Metadata| {
+        meta.rdev() == tty || (meta.rdev() == dev_tty && ctty == tty && !meta.is_file() && !meta.is_dir())
+    };
+    Some(proc::fds_with_metadata(pid)?.into_iter().filter(|(_, meta)| on_tty(meta)).map(|(fd, _)| fd as u64).collect())
 }
 
 /// True if a `/proc/PID/task/TID/syscall` line shows a read or write family call on one of `fds`. The numbers are

@@ -11,7 +11,7 @@
 //! (`rename`, `link`), an allowing answer covers a later call only if it covers **all** its paths, a denying one if it
 //! covers **any**, as the policy's `paths` matcher does.
 //!
-//! Network calls: their addresses are not decoded yet (issue 19), so they have only [`Scope::Any`]. Once they are,
+//! Network calls: their addresses are not decoded yet, so they have only [`Scope::Any`]. Once they are,
 //! "this address and port" and "this host" belong here as scopes of their own, next to `Paths` and `Under`, with
 //! their saved form in `save.rs` (the rule's matcher) and their key in `render.rs`.
 

@@ -75,7 +75,7 @@ pub enum Call {
     Rmdir {
         path: Vec<u8>,
     },
-    /// A call of the families of issue 18 with its arguments in order; the state of every `Arg::Path` is shown
+    /// A call of the two-path, attribute and node families with its arguments in order; the state of every `Arg::Path` is shown
     /// after it.
     Sys {
         sys: Sys,
