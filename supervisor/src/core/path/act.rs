@@ -14,25 +14,19 @@ use proto::Errno;
 use super::decode::Op;
 use crate::core::Outcome;
 use crate::kernel::view::walk::{openat2, Resolved, RESOLVE_NO_SYMLINKS};
-use crate::kernel::view::{last_errno, root};
+use crate::kernel::view::{at, fs, root};
 
 /// Does `op` (any family but open) on `paths`, the resolved path arguments in order.
 pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Outcome, Errno> {
     let first = paths.first().ok_or(Errno::EFAULT)?;
-    let (dir, name) = (first.parent.as_raw_fd(), name(first)?);
-    // Each call below is the *at(2) syscall named, with valid dirfds we own, NUL-terminated names that live across
-    // the call, and for utimensat a pointer to two timespecs or null; none keeps a pointer after it returns.
-    let rc = match op {
-        // SAFETY: mkdirat(2) as described above.
-        Op::Mkdir { mode } => unsafe { libc::mkdirat(dir, name.as_ptr(), *mode as libc::mode_t) },
-        // SAFETY: unlinkat(2) as described above.
-        Op::Unlink { flags } => unsafe { libc::unlinkat(dir, name.as_ptr(), *flags) },
+    let (dir, name) = (first.parent.as_fd(), name(first)?);
+    let done = match op {
+        Op::Mkdir { mode } => fs::mkdir_at(dir, &name, *mode),
+        Op::Unlink { flags } => fs::unlink_at(dir, &name, *flags),
         Op::Rename { flags } => {
             let second = paths.get(1).ok_or(Errno::EFAULT)?;
             let to = self::name(second)?;
-            let (to_dir, flags) = (second.parent.as_raw_fd(), *flags);
-            // SAFETY: renameat2(2) as described above.
-            unsafe { libc::syscall(libc::SYS_renameat2, dir, name.as_ptr(), to_dir, to.as_ptr(), flags) as i32 }
+            at::rename_at2(dir, &name, second.parent.as_fd(), &to, *flags)
         }
         Op::Link => {
             let second = paths.get(1).ok_or(Errno::EFAULT)?;
@@ -42,36 +36,21 @@ pub(super) fn act(op: &Op, paths: &[Resolved]) -> Result<Outcome, Errno> {
                 (false, true) => libc::AT_SYMLINK_FOLLOW,
                 (false, false) => 0,
             };
-            // SAFETY: linkat(2) as described above.
-            unsafe { libc::linkat(dir, name.as_ptr(), second.parent.as_raw_fd(), to.as_ptr(), flags) }
+            at::link_at(dir, &name, second.parent.as_fd(), &to, flags)
         }
         Op::Symlink { text } => {
             let text = CString::new(text.clone()).map_err(|_| Errno::EINVAL)?;
-            // SAFETY: symlinkat(2) as described above.
-            unsafe { libc::symlinkat(text.as_ptr(), dir, name.as_ptr()) }
+            at::symlink_at(&text, dir, &name)
         }
-        Op::Chmod { mode, .. } => {
-            let flags = at_flags(first);
-            // SAFETY: fchmodat2(2) as described above.
-            unsafe { libc::syscall(libc::SYS_fchmodat2, dir, name.as_ptr(), *mode, flags) as i32 }
-        }
-        // SAFETY: fchownat(2) as described above.
-        Op::Chown { uid, gid, .. } => unsafe { libc::fchownat(dir, name.as_ptr(), *uid, *gid, at_flags(first)) },
-        Op::Utimes { times, .. } => {
-            let times = times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
-            // SAFETY: utimensat(2) as described above.
-            unsafe { libc::utimensat(dir, name.as_ptr(), times, at_flags(first)) }
-        }
-        // SAFETY: mknodat(2) as described above.
-        Op::Mknod { mode, dev } => unsafe {
-            libc::syscall(libc::SYS_mknodat, dir, name.as_ptr(), *mode, *dev as u32) as i32
-        },
+        Op::Chmod { mode, .. } => at::chmod_at2(dir, &name, *mode, at_flags(first)),
+        Op::Chown { uid, gid, .. } => at::chown_at(dir, &name, *uid, *gid, at_flags(first)),
+        Op::Utimes { times, .. } => at::utimens_at(dir, &name, times.as_ref(), at_flags(first)),
+        Op::Mknod { mode, dev } => at::mknod_at(dir, &name, *mode, *dev as u32),
         Op::Truncate { length } => return truncate(first, *length),
         Op::Nothing => return Ok(Outcome::Value(0)),
         Op::Open { .. } => return Err(Errno::ENOSYS),
     };
-    if rc < 0 {
-        let errno = last_errno();
+    if let Err(errno) = done {
         if matches!(op, Op::Link) && first.last.is_empty() && i32::from(errno.get()) == libc::ENOENT {
             tracing::warn!(
                 "linkat(fd, \"\", AT_EMPTY_PATH) refused (ENOENT): without CAP_DAC_READ_SEARCH the kernel allows it \
@@ -110,16 +89,7 @@ fn truncate(r: &Resolved, length: i64) -> Result<Outcome, Errno> {
     let file = openat2(r.parent.as_fd(), &r.last, flags as u64, 0, resolve)?;
     let fds = openat2(root(), b"proc/self/fd", (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64, 0, 0)?;
     let here = CString::new(file.as_raw_fd().to_string()).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: fchdir(2) on a directory fd we own (this thread has its own fs_struct), then truncate(2) of a
-    // NUL-terminated name relative to it.
-    let rc = unsafe {
-        if libc::fchdir(fds.as_raw_fd()) != 0 {
-            return Err(last_errno());
-        }
-        libc::truncate(here.as_ptr(), length)
-    };
-    if rc < 0 {
-        return Err(last_errno());
-    }
+    // This thread has its own fs_struct, so changing its cwd changes no other thread's.
+    at::truncate_in(fds.as_fd(), &here, length)?;
     Ok(Outcome::Value(0))
 }

@@ -18,16 +18,17 @@
 //! are decided on the same resolution and carried out with CONTINUE: that is advisory (docs/security.md), and
 //! `check` says so.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 use proto::Errno;
 
 use crate::core::Outcome;
 use crate::kernel::mounts;
+use crate::kernel::view::fs::set_status_flags;
 use crate::kernel::view::walk::{
     openat2, stat_at, RESOLVE_CACHED, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
-use crate::kernel::view::{errno, last_errno, Resolved, View};
+use crate::kernel::view::{errno, Resolved, View};
 
 mod act;
 mod decode;
@@ -167,9 +168,9 @@ fn open(r: &Resolved, flags: u64, mode: u64, resolve: u64, here: bool) -> Result
             return Err(Later);
         }
         let wanted = flags as libc::c_int & !libc::O_NONBLOCK;
-        // SAFETY: fcntl(2) F_SETFL on an fd we own; F_SETFL ignores the access mode and creation flags in `wanted`.
-        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, wanted) } != 0 {
-            return Ok(Err(last_errno()));
+        // F_SETFL ignores the access mode and creation flags in `wanted`.
+        if let Err(e) = set_status_flags(fd.as_fd(), wanted) {
+            return Ok(Err(e));
         }
     }
     Ok(Ok(Outcome::Fd { fd, cloexec: flags & libc::O_CLOEXEC as u64 != 0 }))

@@ -7,13 +7,14 @@
 //!   another mount namespace), and reads its [`Identity`].
 //! - [`walk`] resolves a path as the target's kernel would, on a thread that has taken the target's identity
 //!   ([`identity::Assumed`]), and pins the parent directory of the last component; [`crate::kernel::proc`] tells
-//!   where a walk is in any procfs and opens the target's places (root, cwd, fds, namespaces); [`fs`] holds the
-//!   syscall wrappers they and the path handlers share.
+//!   where a walk is in any procfs and opens the target's places (root, cwd, fds, namespaces); [`fs`] and [`at`] hold
+//!   the syscall wrappers they and the path handlers share.
 //!
 //! Nothing of supervise reaches the target through a view: `/proc/self` and `/proc/thread-self` are rewritten to
 //! the target's pid, magic links are followed only inside another process's `/proc/<pid>` (where the kernel checks
 //! the target's right to them), and supervise's own `/proc/<pid>` is refused.
 
+pub mod at;
 pub mod fs;
 pub mod identity;
 pub mod walk;
