@@ -26,7 +26,8 @@ use tracing::{debug, info};
 use self::caller::{int, nix_errno, Caller};
 use self::timex::{Layout, Timex};
 use crate::civil::utc_string;
-use crate::kernel::pending::{last_errno, Pending, Step};
+use crate::kernel::clock::{adjtime_query, ADJ_OFFSET_SS_READ};
+use crate::kernel::pending::{Pending, Step};
 use crate::kernel::Fail;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
@@ -48,7 +49,6 @@ const ADJ_SETOFFSET: u32 = 0x0100;
 const ADJ_NANO: u32 = 0x2000;
 const ADJ_TICK: u32 = 0x4000;
 const ADJ_ADJTIME: u32 = 0x8000;
-const ADJ_OFFSET_SS_READ: u32 = 0xa001;
 /// `PPM_SCALE`: NSEC_PER_USEC << (NTP_SCALE_SHIFT - SHIFT_USEC).
 const PPM_SCALE: i64 = 1000 << 16;
 /// `USER_HZ` bounds of `ADJ_TICK`: 900000/USER_HZ ..= 1100000/USER_HZ.
@@ -330,15 +330,9 @@ impl LocalClock {
 
     /// clock_adjtime(2) with a read-only request: the clock state and the filled struct.
     fn query(&self, query: Query) -> Result<(i64, Timex), Errno> {
-        let mut tx = Timex { modes: query.modes(), ..Timex::default() }.to_libc();
-        // SAFETY: clock_adjtime(2) reads and writes one `struct timex` at the pointer, a live local of that type.
-        // `modes` is 0 or ADJ_OFFSET_SS_READ, which only read (kernel/time/timekeeping.c, ntp.c), so no clock
-        // changes whatever the supervisor's privileges.
-        let rc = unsafe { libc::clock_adjtime(self.id, &mut tx) };
-        if rc < 0 {
-            return Err(last_errno());
-        }
-        Ok((i64::from(rc), Timex::from_libc(&tx)))
+        // 0 or ADJ_OFFSET_SS_READ: a read-only request, which changes no clock.
+        let (rc, tx) = adjtime_query(self.id, query.modes())?;
+        Ok((rc, Timex::from_libc(&tx)))
     }
 }
 

@@ -9,8 +9,10 @@
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it;
 //!   [`view::fs`] holds the `*at` syscall wrappers that the walk and the path handlers share.
 //! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
+//! - [`clock`]: the supervisor's own read-only clock_adjtime(2).
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
+pub mod clock;
 pub mod listener;
 pub mod memory;
 pub mod mounts;

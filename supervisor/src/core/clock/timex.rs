@@ -125,9 +125,9 @@ impl Timex {
     }
 
     /// The supervisor's own `struct timex` (glibc's, the same as `__kernel_timex` on x86_64).
+    #[cfg(test)]
     pub fn to_libc(self) -> libc::timex {
-        // SAFETY: `struct timex` is plain integers and reserved padding, for which all-zero is a valid value.
-        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+        let mut tx = crate::kernel::clock::zeroed_timex();
         tx.modes = self.modes;
         tx.offset = self.offset;
         tx.freq = self.freq;
