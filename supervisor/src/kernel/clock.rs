@@ -1,4 +1,5 @@
-//! The supervisor's own clock calls: clock_adjtime(2) with a read-only request, and an all-zero `struct timex`.
+//! The supervisor's own clock calls: clock_adjtime(2) with a read-only request, an all-zero `struct timex`, and
+//! local time (localtime_r(3)).
 
 use proto::Errno;
 
@@ -36,6 +37,22 @@ pub fn adjtime_query(clock_id: i32, modes: u32) -> Result<(i64, libc::timex), Er
     Ok((i64::from(rc), tx))
 }
 
+/// `time` (seconds since the epoch) in local time as (hours, minutes, seconds); `None` if localtime_r(3) fails.
+#[must_use]
+pub fn local_hms(time: libc::time_t) -> Option<(i32, i32, i32)> {
+    // SAFETY: localtime_r(3) reads `time` and writes only into `tm`, a zeroed struct of this frame (all-zero is a
+    // valid `struct tm`: integers and a null `tm_zone`); it returns null on failure, which is checked before `tm` is
+    // read.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&time, &mut tm).is_null() {
+            return None;
+        }
+        tm
+    };
+    Some((tm.tm_hour, tm.tm_min, tm.tm_sec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +64,7 @@ mod tests {
         assert!(tx.time.tv_sec > 0);
         assert_eq!(adjtime_query(libc::CLOCK_REALTIME, 0x0001), Err(Errno::EINVAL));
         assert_eq!(adjtime_query(12345, 0).err(), Some(Errno::EINVAL));
+        let (h, m, s) = local_hms(0).unwrap();
+        assert!(h < 24 && m < 60 && s < 61);
     }
 }

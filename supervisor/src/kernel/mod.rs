@@ -9,7 +9,8 @@
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it;
 //!   [`view::fs`] holds the `*at` syscall wrappers that the walk and the path handlers share.
 //! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
-//! - [`clock`]: the supervisor's own read-only clock_adjtime(2).
+//! - [`clock`]: the supervisor's own read-only clock_adjtime(2) and local time.
+//! - [`process`]: supervise's own pids, groups, signals, signal mask and prctl settings; [`tty`]: its terminal.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod clock;
@@ -18,7 +19,9 @@ pub mod memory;
 pub mod mounts;
 pub mod pending;
 pub mod proc;
+pub mod process;
 pub mod syscalls;
+pub mod tty;
 pub mod view;
 
 use proto::Errno;

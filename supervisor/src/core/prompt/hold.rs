@@ -25,14 +25,15 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use nix::sys::termios::{self, LocalFlags, SetArg, Termios};
 
 use super::procs;
-use crate::kernel::proc;
+use crate::kernel::{self, proc, process};
 
 static ASKING: AtomicBool = AtomicBool::new(false);
 
@@ -44,47 +45,27 @@ pub fn asking() -> bool {
 /// Runs `f` with SIGTTOU blocked in this thread: a terminal call from a background process group then goes
 /// through instead of stopping supervise (tty_check_change lets a process that blocks SIGTTOU through).
 pub fn quiet<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset/sigaddset before use.
-    let mut ttou: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: sigemptyset(3), sigaddset(3), pthread_sigmask(3) on sets of this frame.
-    unsafe {
-        libc::sigemptyset(&mut ttou);
-        libc::sigaddset(&mut ttou, libc::SIGTTOU);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, &mut old);
-    }
-    let out = f();
-    // SAFETY: pthread_sigmask(3) puts back the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    out
+    process::with_blocked(Signal::SIGTTOU, f)
 }
 
 /// The terminal's foreground process group, if any.
 pub fn foreground(tty: &File) -> Option<i32> {
-    // SAFETY: tcgetpgrp(3) on an fd the File keeps open.
-    let pgrp = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) };
-    (pgrp > 0).then_some(pgrp)
+    kernel::tty::foreground(tty.as_fd())
 }
 
 /// Makes `pgrp` the terminal's foreground process group.
 pub fn set_foreground(tty: &File, pgrp: i32) -> io::Result<()> {
-    // SAFETY: tcsetpgrp(3) on an fd the File keeps open, with a plain integer.
-    quiet(|| match unsafe { libc::tcsetpgrp(tty.as_raw_fd(), pgrp) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    })
+    quiet(|| kernel::tty::set_foreground(tty.as_fd(), pgrp))
 }
 
 /// supervise's process group.
 pub fn own_group() -> i32 {
-    // SAFETY: getpgrp(2) cannot fail.
-    unsafe { libc::getpgrp() }
+    process::own_group()
 }
 
 fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) with a plain pid and signal; a pid that is gone fails with ESRCH, which changes nothing.
-    unsafe { libc::kill(pid, sig) };
+    // A pid that is gone fails with ESRCH, which changes nothing.
+    let _ = process::kill(pid, sig);
 }
 
 /// What a question took, to give back.
@@ -225,8 +206,7 @@ impl Hold {
 }
 
 fn own_pid() -> i32 {
-    // SAFETY: getpid(2) cannot fail.
-    unsafe { libc::getpid() }
+    process::own_pid()
 }
 
 impl Drop for Hold {
@@ -241,14 +221,7 @@ impl Drop for Hold {
 
 /// Bytes waiting in the terminal's input (FIONREAD), counted in raw mode.
 fn pending_input(tty: &File) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: ioctl(2) FIONREAD writes one int into `n`, on an fd the File keeps open.
-    let ok = unsafe { libc::ioctl(tty.as_raw_fd(), libc::FIONREAD, &mut n) } == 0;
-    if ok {
-        usize::try_from(n).unwrap_or(0)
-    } else {
-        0
-    }
+    kernel::tty::pending_input(tty.as_fd())
 }
 
 /// Waits until every thread of `pids` is stopped (or gone, or asleep in the kernel where it cannot touch the

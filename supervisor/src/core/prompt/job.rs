@@ -31,6 +31,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::debug;
 
 use super::hold::{asking, foreground, own_group, set_foreground};
+use crate::kernel::process;
 
 /// The terminal shared with a program that runs as a job of its own.
 #[derive(Debug)]
@@ -51,8 +52,7 @@ impl Job {
             .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
             .open("/dev/tty")
             .ok()?;
-        // SAFETY: getpid(2) cannot fail.
-        let me = unsafe { libc::getpid() };
+        let me = process::own_pid();
         if foreground(&tty) != Some(own_group()) || !super::procs::alone_in_group(me) {
             return None;
         }
@@ -62,9 +62,8 @@ impl Job {
     /// Records the launched program (whose group the launcher made the foreground); if the launcher could not, the
     /// program stayed in supervise's group and there is nothing to do.
     pub fn started(&self, pid: Pid) {
-        // SAFETY: getpgid(2) of our child, a plain integer.
-        let pgid = unsafe { libc::getpgid(pid.as_raw()) };
-        if pgid == pid.as_raw() && pgid != own_group() {
+        let pgid = process::group_of(pid.as_raw());
+        if let Some(pgid) = pgid.filter(|&g| g == pid.as_raw() && g != own_group()) {
             self.program.store(pgid, Ordering::SeqCst);
         } else {
             debug!(pid = pid.as_raw(), "the program shares supervise's process group");
@@ -103,37 +102,22 @@ impl Job {
         } else {
             let own = if sig == libc::SIGSTOP { libc::SIGTSTP } else { sig };
             debug!(signal = sig, "the program stopped: supervise stops too");
-            stop_self(own);
+            process::stop_self(own);
         }
         if foreground(&self.tty) == Some(own_group()) {
             let _ = set_foreground(&self.tty, program);
         }
-        // SAFETY: kill(2) of the program's process group with SIGCONT.
-        unsafe { libc::kill(-program, libc::SIGCONT) };
+        let _ = process::kill(-program, libc::SIGCONT);
     }
 
     /// Gives the terminal back to supervise's group at exit, unless it belongs to someone else by now.
     pub fn finish(&self) {
         let Some(program) = self.program() else { return };
         let Some(fg) = foreground(&self.tty) else { return };
-        // SAFETY: kill(2) with signal 0 only checks that the group exists.
-        let empty = unsafe { libc::kill(-fg, 0) } != 0;
+        // Signal 0 only checks that the group exists.
+        let empty = process::kill(-fg, 0).is_err();
         if fg != own_group() && (fg == program || empty) {
             let _ = set_foreground(&self.tty, own_group());
         }
-    }
-}
-
-/// Stops supervise with `sig`'s default action, whatever handler it has; returns once continued (or at once, if
-/// the kernel discards the stop in an orphaned process group).
-fn stop_self(sig: i32) {
-    // SAFETY: all-zero is a valid sigaction (SIG_DFL, empty mask); sigaction(2) saves the current action into `old`
-    // and puts it back after the stop; kill(2) of ourselves delivers the stop before it returns.
-    unsafe {
-        let default: libc::sigaction = std::mem::zeroed();
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, &default, &mut old);
-        libc::kill(libc::getpid(), sig);
-        libc::sigaction(sig, &old, std::ptr::null_mut());
     }
 }

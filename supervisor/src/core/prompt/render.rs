@@ -146,16 +146,8 @@ pub fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
 fn clock(t: SystemTime) -> String {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let time = libc::time_t::try_from(secs).unwrap_or(0);
-    // SAFETY: localtime_r(3) reads `time` and writes only into `tm`, a zeroed struct of this frame; it returns null
-    // on failure, which is checked before `tm` is read.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&time, &mut tm).is_null() {
-            return "?".into();
-        }
-        tm
-    };
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    let Some((h, m, s)) = crate::kernel::clock::local_hms(time) else { return "?".into() };
+    format!("{h:02}:{m:02}:{s:02}")
 }
 
 #[cfg(test)]

@@ -28,17 +28,19 @@
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::termios::{self, FlowArg};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::hold::{quiet, Hold};
 use super::keys::Decoder;
 use super::{render, Key, Prompter, Question, Status};
+use crate::kernel;
 
 /// Enters the alternate screen; the question starts on a new line (below the program's output where there is no
 /// alternate screen).
@@ -88,8 +90,7 @@ impl TtyPrompter {
             .write(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
             .open("/dev/tty")?;
-        // SAFETY: the File owns the fd, and the AsyncFd owns the File until drop, so the fd stays open and unchanged.
-        let tty = unsafe { AsyncFd::register(file) }.map_err(io::Error::from)?;
+        let tty = kernel::tty::register(file, Interest::READABLE | Interest::WRITABLE)?;
         Ok(TtyPrompter { tty, decoder: Decoder::default(), shown: None, pending: Vec::new(), deferred: Vec::new() })
     }
 
@@ -120,14 +121,9 @@ impl TtyPrompter {
     }
 
     fn size(&self) -> (usize, usize) {
-        // SAFETY: all-zero is a valid winsize; ioctl(2) TIOCGWINSZ fills it, on an fd the AsyncFd keeps open.
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let ok = unsafe { libc::ioctl(self.tty.get_ref().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } == 0;
-        if ok && ws.ws_col > 0 && ws.ws_row > 0 {
-            (usize::from(ws.ws_col), usize::from(ws.ws_row))
-        } else {
-            (80, 24)
+        match kernel::tty::window_size(self.tty.get_ref().as_fd()) {
+            Some((cols, rows)) => (usize::from(cols), usize::from(rows)),
+            None => (80, 24),
         }
     }
 
@@ -172,10 +168,7 @@ impl TtyPrompter {
 
     /// True if the terminal takes output now (it is not stopped, and has room).
     fn writable(&self) -> bool {
-        let mut fds = [libc::pollfd { fd: self.tty.get_ref().as_raw_fd(), events: libc::POLLOUT, revents: 0 }];
-        // SAFETY: poll(2) on one pollfd of this frame, without waiting.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-        ready > 0 && fds[0].revents & libc::POLLOUT != 0
+        kernel::tty::writable_now(self.tty.get_ref().as_fd())
     }
 
     /// While the question is shown: finish its frame once the terminal takes output, hold the output once it is
