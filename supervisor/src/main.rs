@@ -89,10 +89,11 @@ fn run_mode() -> ExitCode {
 /// the `/proc/PID` files are owned by root. The launcher inherits the flag across `fork`; `execve` of a readable
 /// program makes the program dumpable again, so supervise can still read its memory and `/proc` files.
 fn protect_self() -> Result<(), String> {
-    // SAFETY: prctl(2) PR_SET_DUMPABLE with the value 0 changes an attribute of this process only; no memory is
-    // passed.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        return Err(format!("cannot make supervise non-dumpable: {}", std::io::Error::last_os_error()));
+    if let Err(e) = supervisor::kernel::process::set_undumpable() {
+        return Err(format!(
+            "cannot make supervise non-dumpable: {}",
+            std::io::Error::from_raw_os_error(e.get().into())
+        ));
     }
     Ok(())
 }

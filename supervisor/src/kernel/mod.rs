@@ -11,6 +11,8 @@
 //! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
 //! - [`clock`]: the supervisor's own read-only clock_adjtime(2) and local time.
 //! - [`process`]: supervise's own pids, groups, signals, signal mask and prctl settings; [`tty`]: its terminal.
+//! - [`signals`]: supervise's signal handler and the pipe it writes to; [`reactor`]: registering an fd of ours
+//!   with the runtime; [`socket`]: receiving fds over a unix socket of ours.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod clock;
@@ -20,6 +22,9 @@ pub mod mounts;
 pub mod pending;
 pub mod proc;
 pub mod process;
+pub mod reactor;
+pub mod signals;
+pub mod socket;
 pub mod syscalls;
 pub mod tty;
 pub mod view;

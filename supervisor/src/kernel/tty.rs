@@ -1,15 +1,12 @@
 //! Terminal calls on supervise's own terminal: its foreground process group, the bytes waiting in its input, its
-//! window size, whether it takes output now, and registering it with the runtime's reactor.
+//! window size, and whether it takes output now.
 //!
 //! nix's safe calls where nix has the same call; the ioctls that nix has no wrapper for are raw.
 
-use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::unistd::Pid;
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 /// The terminal's foreground process group, if any.
 #[must_use]
@@ -57,23 +54,10 @@ pub fn writable_now(fd: BorrowedFd<'_>) -> bool {
     ready > 0 && fds[0].revents & libc::POLLOUT != 0
 }
 
-/// A file or fd the runtime's reactor can own: its raw fd stays open and the same until it is dropped.
-pub trait Owned: AsRawFd + AsFd {}
-impl Owned for File {}
-impl Owned for OwnedFd {}
-
-/// Registers `inner` with the current runtime's reactor for `interest`. Must be called inside the runtime.
-///
-/// # Errors
-/// The reactor's error.
-pub fn register<T: Owned>(inner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-    // SAFETY: `T` is a `File` or an `OwnedFd`, which own their fd: it stays open and refers to the same file for as
-    // long as the AsyncFd owns `inner`, and `as_raw_fd` always returns it.
-    unsafe { AsyncFd::register_with_interest(inner, interest) }.map_err(io::Error::from)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsFd;
+
     use super::*;
 
     #[test]

@@ -12,12 +12,13 @@
 //! notified syscalls fail with ENOSYS (fail closed).
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::sys::stat::{umask, Mode};
 use proto::{Arch, Policy};
 use serde::Deserialize;
 use tokio::net::{UnixListener, UnixStream};
@@ -29,6 +30,7 @@ use crate::core::decide::Decider;
 use crate::core::notify::PolicyHandler;
 use crate::core::prompt::Prompts;
 use crate::kernel::listener::Listener;
+use crate::kernel::socket::recv_chunk;
 use crate::modes::exit::{Failure, EXIT_FAILURE};
 use crate::modes::policy_file::{this_machine, Machine, Source};
 
@@ -376,7 +378,7 @@ pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState,
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         stream.readable().await.map_err(Dropped::Io)?;
-        let received = stream.try_io(tokio::io::Interest::READABLE, || recv_chunk(stream.as_raw_fd(), &mut chunk));
+        let received = stream.try_io(tokio::io::Interest::READABLE, || recv_chunk(stream.as_fd(), &mut chunk));
         let got = match received {
             Ok(got) => got,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -405,70 +407,6 @@ pub async fn read_message(stream: &UnixStream) -> Result<(ContainerProcessState,
     }
 }
 
-/// Most fds one recvmsg(2) can deliver (`SCM_MAX_FD` in the kernel): a single message never carries more.
-const SCM_MAX_FD: usize = 253;
-/// `SCM_PIDFD` (Linux 6.5): a pidfd, delivered only with `SO_PASSPIDFD`, which we never set; owned all the same.
-const SCM_PIDFD: libc::c_int = 4;
-/// The control buffer, in 8-byte words (aligned for `cmsghdr`): SCM_MAX_FD fds with their header, plus 1 KiB for
-/// the other control messages the kernel may add (credentials, a pidfd, a security label), so that it does not
-/// have to truncate.
-const CONTROL_WORDS: usize =
-    (std::mem::size_of::<libc::cmsghdr>() + SCM_MAX_FD * std::mem::size_of::<libc::c_int>()).div_ceil(8) + 128;
-
-/// What one recvmsg(2) brought.
-struct Chunk {
-    bytes: usize,
-    /// Every fd the kernel installed, owned from the moment recvmsg returned.
-    fds: Vec<OwnedFd>,
-    /// `MSG_CTRUNC`: the kernel had more control data than room (the fds beyond the room were closed by it).
-    truncated: bool,
-}
-
-/// One recvmsg(2) without waiting, fds received close-on-exec. The control messages are parsed by hand: every
-/// fd the kernel installed is owned (and so closed on every path) before anything can fail, whatever the number
-/// of fds, the kind of control messages or a truncation.
-fn recv_chunk(fd: RawFd, buf: &mut [u8]) -> std::io::Result<Chunk> {
-    let mut control = [0u64; CONTROL_WORDS];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: an all-zero msghdr is valid (no name, no iovecs, no control); the pointers are set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: recvmsg(2) writes at most iov_len bytes into `buf` and msg_controllen bytes into `control`, both live
-    // and exclusively borrowed for the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let mut fds = Vec::new();
-    // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR (cmsg(3)) walk the control data the kernel wrote, within msg_controllen
-    // (which recvmsg set to the length used); each header they return lies inside `control`.
-    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    while !cmsg.is_null() {
-        // SAFETY: `cmsg` points to a complete cmsghdr inside `control` (see above); read without assuming alignment.
-        let header = unsafe { std::ptr::read_unaligned(cmsg) };
-        let rights = header.cmsg_type == libc::SCM_RIGHTS || header.cmsg_type == SCM_PIDFD;
-        if header.cmsg_level == libc::SOL_SOCKET && rights {
-            // SAFETY: CMSG_DATA of a header inside `control`; the data runs to cmsg_len from the header's start.
-            let data = unsafe { libc::CMSG_DATA(cmsg) };
-            let header_len = data as usize - cmsg as usize;
-            let count = (header.cmsg_len as usize).saturating_sub(header_len) / std::mem::size_of::<libc::c_int>();
-            for i in 0..count {
-                // SAFETY: the i-th int of this message's data, inside `control` (count comes from cmsg_len).
-                let raw = unsafe { std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i)) };
-                // SAFETY: SCM_RIGHTS/SCM_PIDFD (unix(7)) installed this fd in our table just now; nothing else owns
-                // it.
-                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
-            }
-        }
-        // SAFETY: as for CMSG_FIRSTHDR; returns null after the last header.
-        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
-    }
-    Ok(Chunk { bytes: n as usize, fds, truncated: msg.msg_flags & libc::MSG_CTRUNC != 0 })
-}
-
 /// What an fd is, as `/proc/self/fd` says (`anon_inode:seccomp notify` for a listener, `pipe:[…]`, …).
 fn fd_kind(fd: &OwnedFd) -> String {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -494,12 +432,11 @@ pub fn bind(path: &Path) -> Result<UnixListener, Failure> {
             Err(e) => return Err(fail(format!("cannot tell whether an agent is listening there: {e}"))),
         }
     }
-    // SAFETY: umask(2) only changes this process's file mode mask, and cannot fail; restored right after bind, so
-    // the socket is never reachable with a wider mode.
-    let old = unsafe { libc::umask(0o177) };
+    // umask(2) only changes this process's file mode mask, and cannot fail; restored right after bind, so the
+    // socket is never reachable with a wider mode.
+    let old = umask(Mode::from_bits_truncate(0o177));
     let listener = UnixListener::bind(path);
-    // SAFETY: as above.
-    unsafe { libc::umask(old) };
+    umask(old);
     let listener = listener.map_err(|e| fail(e.to_string()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail(e.to_string()))?;
     Ok(listener)
@@ -509,11 +446,13 @@ pub fn bind(path: &Path) -> Result<UnixListener, Failure> {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, RawFd};
     use std::os::unix::net::UnixStream as StdStream;
 
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     use proto::Action;
+
+    use crate::kernel::socket::SCM_MAX_FD;
 
     const RUNC: &str = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":42,"metadata":"","state":{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":42,"bundle":"/b"}}"#;
 
@@ -612,7 +551,7 @@ mod tests {
         let iov = [std::io::IoSlice::new(b"{")];
         sendmsg::<()>(client.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).unwrap();
         let mut buf = [0u8; 16];
-        let got = recv_chunk(server.as_raw_fd(), &mut buf).unwrap();
+        let got = recv_chunk(server.as_fd(), &mut buf).unwrap();
         assert_eq!((got.bytes, got.fds.len(), got.truncated), (1, SCM_MAX_FD, false));
         for fd in &got.fds {
             assert!(fd_kind(fd).starts_with("pipe:["), "{}", fd_kind(fd));

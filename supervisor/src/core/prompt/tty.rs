@@ -90,7 +90,7 @@ impl TtyPrompter {
             .write(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
             .open("/dev/tty")?;
-        let tty = kernel::tty::register(file, Interest::READABLE | Interest::WRITABLE)?;
+        let tty = kernel::reactor::register(file, Interest::READABLE | Interest::WRITABLE)?;
         Ok(TtyPrompter { tty, decoder: Decoder::default(), shown: None, pending: Vec::new(), deferred: Vec::new() })
     }
 

@@ -16,6 +16,7 @@ use tracing::{debug, error, info};
 
 use crate::core::notify::Handler;
 use crate::kernel::listener::Listener;
+use crate::kernel::process;
 use crate::modes::exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_FAILURE, EXIT_NOT_FOUND};
 use signals::{Context, Incoming, Received, Verdict};
 
@@ -43,8 +44,7 @@ pub fn launch_and_supervise<H: Handler>(
     make_handler: impl FnOnce(Pid) -> Arc<H>,
 ) -> Result<i32, Failure> {
     // Orphaned descendants of the program are reparented to us, so that we can wait for all of them.
-    // SAFETY: prctl(2) PR_SET_CHILD_SUBREAPER on this process; no memory is passed.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let _ = process::set_child_subreaper();
     // From here on a signal to supervise is for the program (passed on once it runs), never supervise's death.
     signals::install().map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot handle signals: {e}")))?;
     let options = LaunchOptions { ignored_signals: signals::ignored_at_start(), ..options };
@@ -115,9 +115,9 @@ fn pass_on(received: Received, app: Pid, exited: bool) {
             debug!(signal, "the program has exited: signal not passed on");
         } else {
             debug!(signal, code = received.code, sender = received.pid, "passing the signal on to the program");
-            // SAFETY: kill(2) with a valid signal number and the pid of our child, which is not reaped yet (only
-            // `reap` reaps, and it has not seen it exit), so the pid cannot have been reused.
-            unsafe { libc::kill(app.as_raw(), signal) };
+            // The pid of our child, which is not reaped yet (only `reap` reaps, and it has not seen it exit), so
+            // the pid cannot have been reused.
+            let _ = process::kill(app.as_raw(), signal);
         }
     };
     match signals::decide(received, &Context::now(app.as_raw())) {
