@@ -1,6 +1,8 @@
 //! `supervise`: parse the command line, set up logging, run the chosen mode, and turn its result into an exit
 //! status. Every error is one line on stderr starting with `supervise:`.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};

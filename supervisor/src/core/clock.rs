@@ -14,6 +14,7 @@ mod caller;
 mod timex;
 
 #[cfg(test)]
+#[allow(unsafe_code)] // raw syscalls of a forked child under a filter
 mod kernel_tests;
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
