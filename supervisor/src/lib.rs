@@ -1,8 +1,8 @@
 //! `supervisor`: the `supervise` binary's library, in three layers; imports only go downward.
 //!
 //! - [`kernel`]: synchronous, and the only place for raw ioctls and `unsafe` (every other module denies
-//!   `unsafe_code`): the listener, target memory, the
-//!   target's `/proc`, its view of the filesystem (acting as it), the syscall tables.
+//!   `unsafe_code`): the listener, target memory, the target's `/proc`, its view of the filesystem (acting as it),
+//!   the syscall tables, and supervise's own process, terminal, signal handler and sockets.
 //! - [`core`]: one notification, down once and back once: decide a plan, gather facts, carry it out (clock and
 //!   path handlers, prompts), and one sender of replies ([`core::notify`]).
 //! - [`modes`]: `supervise -- prog`, `record`, `check`, `serve`, over a shared supervised run.
