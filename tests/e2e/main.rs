@@ -15,6 +15,7 @@ mod deputy;
 mod differential;
 mod exit_codes;
 mod moby_default;
+mod network;
 mod paths;
 mod policies;
 mod prompt;

@@ -170,6 +170,11 @@ pub fn check_file(file: &std::path::Path, known: &BTreeSet<String>, bpf: bool) -
         }
     };
     let policy = match profile.resolve(&this_machine()) {
+        Ok(policy) if !crate::modes::policy_file::unenforced(&policy).is_empty() => {
+            let refused = crate::modes::policy_file::unenforced(&policy);
+            report.findings.extend(refused.iter().map(error_finding));
+            return report;
+        }
         Ok(policy) => policy,
         Err(errors) => {
             report.findings.extend(errors.iter().map(error_finding));

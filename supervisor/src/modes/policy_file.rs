@@ -72,12 +72,38 @@ impl Source {
     /// # Errors
     /// All errors, each as one line naming the file and the place.
     pub fn load(&self, machine: &Machine) -> Result<Policy, Vec<String>> {
-        self.parse()?.resolve(machine).map_err(|errs| self.prefix(errs))
+        let policy = self.parse()?.resolve(machine).map_err(|errs| self.prefix(errs))?;
+        let refused = unenforced(&policy);
+        if !refused.is_empty() {
+            return Err(self.prefix(refused));
+        }
+        Ok(policy)
     }
 
     fn prefix(&self, errs: Vec<proto::profile::PolicyError>) -> Vec<String> {
         errs.iter().map(|e| e.in_file(&self.name)).collect()
     }
+}
+
+/// Matchers this supervisor parses but does not enforce, one error per notify rule that has them: such a policy is
+/// refused when it loads (by `check` and before anything is started), never run with the matcher ignored.
+pub fn unenforced(policy: &Policy) -> Vec<proto::profile::PolicyError> {
+    const SHOWN: usize = 3;
+    let net = |r: &&proto::policy::Rule| r.action == proto::Action::Notify && !r.matchers.net.is_empty();
+    let error = |r: &proto::policy::Rule| {
+        let mut place = format!("syscalls[{}]", r.index);
+        if !r.names.is_empty() {
+            let shown: Vec<&str> = r.names.iter().take(SHOWN).map(String::as_str).collect();
+            let more = r.names.len().saturating_sub(SHOWN);
+            let more = if more > 0 { format!(", … {more} more") } else { String::new() };
+            place.push_str(&format!(" ({}{more})", shown.join(", ")));
+        }
+        place.push_str(": supervise");
+        let message = "address matchers (addresses, families, socketTypes) are not enforced by this version of \
+                       supervise; the policy is refused rather than run with them ignored";
+        proto::profile::PolicyError::Invalid { place, rule: Some(r.index), message: message.into() }
+    };
+    policy.rules.iter().filter(net).map(error).collect()
 }
 
 /// A compile error with the rule's values as written (the resolved ones may have been clamped to what the kernel
