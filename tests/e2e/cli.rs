@@ -130,7 +130,8 @@ fn check_json_log_line(line: &str) -> serde_json::Value {
     let fields = value["fields"].as_object().unwrap_or_else(|| panic!("fields is an object: {line}"));
     assert!(fields["message"].is_string(), "message: {line}");
     for (key, field) in fields {
-        if let Value::String(text) = field {
+        // An IPv6 address reads `[::1] port 80 (TCP)`, as firewalls write it.
+        if let (false, Value::String(text)) = (key == "address", field) {
             for debug in ["Some(", "None", "Emulate(", "Deny(", "Prompt(", "[", "{"] {
                 assert!(!text.starts_with(debug), "{key} holds Rust debug text {text:?}: {line}");
             }
@@ -153,12 +154,15 @@ fn check_json_log_line(line: &str) -> serde_json::Value {
         optional("emulator", Value::is_string);
         optional("path", Value::is_string);
         optional("path2", Value::is_string);
+        optional("address", Value::is_string);
         let decision = fields["decision"].as_str().unwrap();
         assert!(["allow", "deny", "emulate", "prompt"].contains(&decision), "decision {decision:?}: {line}");
         assert_eq!(fields.contains_key("errno"), ["deny", "prompt"].contains(&decision), "errno with deny: {line}");
         assert_eq!(fields.contains_key("emulator"), decision == "emulate", "emulator with emulate: {line}");
-        let known =
-            ["message", "pid", "exe", "syscall", "arch", "decision", "rule", "errno", "emulator", "path", "path2"];
+        let known = [
+            "message", "pid", "exe", "syscall", "arch", "decision", "rule", "errno", "emulator", "path", "path2",
+            "address",
+        ];
         for key in fields.keys() {
             assert!(known.contains(&key.as_str()) || key.starts_with("arg"), "unexpected field {key}: {line}");
         }

@@ -39,6 +39,10 @@ pub struct Facts {
     pub gid: Option<u32>,
     /// The syscall's path arguments as bytes, absolute and resolved as the kernel resolves them for the target.
     pub paths: Option<Vec<Vec<u8>>>,
+    /// The socket address of `connect`/`bind`, decoded as the kernel reads it; a unix path absolute and resolved.
+    pub address: Option<proto::net::Address>,
+    /// The type (`SO_TYPE`) of the socket the call is made on.
+    pub socket_type: Option<proto::net::SockType>,
 }
 
 /// Which facts the rules for an event look at.
@@ -47,11 +51,13 @@ pub struct Needs {
     pub exe: bool,
     pub creds: bool,
     pub paths: bool,
+    /// The socket's address and type (`addresses`, `families`, `socketTypes`).
+    pub net: bool,
 }
 
 impl Needs {
     pub fn any(self) -> bool {
-        self.exe || self.creds || self.paths
+        self.exe || self.creds || self.paths || self.net
     }
 }
 
@@ -72,12 +78,19 @@ pub struct Verdict<'a> {
     pub rule: Option<usize>,
     /// True if a path matcher took part in the decision (matched or not).
     pub path_checked: bool,
+    /// True if an address matcher took part in the decision (matched or not): an allow is then performed by
+    /// supervise with the address it decided on ([`Plan::PerformNet`]), never CONTINUE.
+    pub net_checked: bool,
 }
 
 impl Verdict<'_> {
     /// What the notification comes to.
     pub fn plan(&self, syscall: &str) -> Plan {
-        plan(self.decision, syscall, self.path_checked)
+        match self.decision {
+            Decision::Allow if self.net_checked => Plan::PerformNet,
+            Decision::Prompt(spec) if self.net_checked => Plan::Prompt { spec: *spec, performs: true },
+            _ => plan(self.decision, syscall, self.path_checked),
+        }
     }
 }
 
@@ -92,8 +105,11 @@ pub enum Plan {
     Clock,
     /// supervise performs the path call as the target, on what was resolved and decided on.
     PerformPath,
+    /// supervise performs `connect` or `bind` on its copy of the target's socket, with the address decided on.
+    PerformNet,
     /// The person at the terminal decides; `performs`: an allow is performed as in [`Plan::PerformPath`] (the
-    /// path is resolved before the question, and the question shows it), else it is CONTINUE.
+    /// path is resolved before the question, and the question shows it), or as in [`Plan::PerformNet`] when an
+    /// address matcher took part; else it is CONTINUE.
     Prompt { spec: PromptSpec, performs: bool },
 }
 
@@ -133,13 +149,15 @@ impl CompiledRule {
         let exe_ok = self.exe.as_ref().is_none_or(|g| facts.exe.as_ref().is_some_and(|e| g.is_match(e)));
         let uid_ok = m.uids.is_empty() || facts.uid.is_some_and(|u| m.uids.contains(&u));
         let gid_ok = m.gids.is_empty() || facts.gid.is_some_and(|g| m.gids.contains(&g));
+        let net_ok = m.net.is_empty()
+            || matches!((&facts.address, facts.socket_type), (Some(a), Some(t)) if m.net.matches(a, t));
         let paths_ok = self.paths.as_ref().is_none_or(|g| {
             let matches = |p: &Vec<u8>| g.is_match(Path::new(OsStr::from_bytes(p)));
             facts.paths.as_ref().is_some_and(|paths| {
                 !paths.is_empty() && if self.any_path { paths.iter().any(matches) } else { paths.iter().all(matches) }
             })
         });
-        exe_ok && uid_ok && gid_ok && paths_ok
+        exe_ok && uid_ok && gid_ok && paths_ok && net_ok
     }
 }
 
@@ -212,21 +230,23 @@ impl Decider {
                 exe: n.exe || !m.exe.is_empty(),
                 creds: n.creds || !m.uids.is_empty() || !m.gids.is_empty(),
                 paths: n.paths || !m.paths.is_empty(),
+                net: n.net || !m.net.is_empty(),
             }
         })
     }
 
     /// Decides one event from its registers and the gathered facts. Pure: no I/O.
     pub fn decide(&self, event: &Event, facts: &Facts) -> Verdict<'_> {
-        let mut path_checked = false;
+        let (mut path_checked, mut net_checked) = (false, false);
         for c in self.candidates(event) {
             path_checked |= c.paths.is_some();
+            net_checked |= !c.rule.matchers.net.is_empty();
             if c.matches(facts) {
                 let decision = c.rule.decision.as_ref().unwrap_or(&self.default);
-                return Verdict { decision, rule: Some(c.rule.index), path_checked };
+                return Verdict { decision, rule: Some(c.rule.index), path_checked, net_checked };
             }
         }
-        Verdict { decision: &self.default, rule: None, path_checked }
+        Verdict { decision: &self.default, rule: None, path_checked, net_checked }
     }
 }
 
@@ -334,7 +354,7 @@ mod tests {
         // Without the facts, a rule with matchers never matches.
         assert_eq!(d.decide(&openat, &Facts::default()).rule, None);
         let mkdir = event(Arch::X86_64, 83, [0; 6]);
-        assert_eq!(d.needs(&mkdir), Needs { exe: true, creds: true, paths: false });
+        assert_eq!(d.needs(&mkdir), Needs { exe: true, creds: true, ..Needs::default() });
         let who = |exe: &str, uid| Facts { exe: Some(exe.into()), uid: Some(uid), ..Facts::default() };
         assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).rule, Some(2));
         assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 1000)).rule, None);
@@ -365,6 +385,54 @@ mod tests {
         assert_eq!(d.decide(&link, &two("/prot/secret", "/out/hl")).rule, Some(2), "the default (deny) counts as deny");
         let odd = Facts { paths: Some(vec![b"/prot/caf\xe9".to_vec()]), ..Facts::default() };
         assert_eq!(d.decide(&rename, &odd).rule, Some(0), "paths are bytes, not UTF-8");
+    }
+
+    #[test]
+    fn address_rules_match_the_address_and_socket_type_and_allows_are_performed() {
+        use proto::net::{Address, NetMatcher, SockType, UnixAddr};
+        let net = |addrs: &[&str], types: &[&str]| {
+            let addrs: Vec<String> = addrs.iter().map(|s| s.to_string()).collect();
+            let types: Vec<String> = types.iter().map(|s| s.to_string()).collect();
+            Matchers { net: NetMatcher::parse(&addrs, &[], &types).unwrap(), ..Matchers::default() }
+        };
+        let eacces = Errno::new(13).unwrap();
+        let p = policy(vec![
+            with(rule(0, &["connect"], Action::Notify, vec![], Some(Decision::Deny(eacces))), net(&["127.0.0.2"], &[])),
+            with(
+                rule(1, &["connect", "bind"], Action::Notify, vec![], Some(Decision::Allow)),
+                net(&["127.0.0.0/8:80-90", "[::1]:443", "unix:/run/**"], &["stream"]),
+            ),
+            rule(2, &["connect"], Action::Notify, vec![], Some(Decision::Allow)),
+        ]);
+        let d = Decider::new(&p);
+        let connect = event(Arch::X86_64, 42, [0; 6]);
+        assert_eq!(d.needs(&connect), Needs { net: true, ..Needs::default() });
+        let v4 = |a: [u8; 4], port| Address::V4 { ip: a.into(), port, mapped: false };
+        let facts = |a: Address, t| Facts { address: Some(a), socket_type: Some(t), ..Facts::default() };
+        let table: &[(Address, SockType, Option<usize>)] = &[
+            (v4([127, 0, 0, 2], 80), SockType::Stream, Some(0)),
+            (v4([127, 0, 0, 1], 80), SockType::Stream, Some(1)),
+            (v4([127, 0, 0, 1], 91), SockType::Stream, Some(2)),
+            (v4([127, 0, 0, 1], 80), SockType::Dgram, Some(2)),
+            (Address::V4 { ip: [127, 0, 0, 1].into(), port: 85, mapped: true }, SockType::Stream, Some(1)),
+            (Address::V6 { ip: std::net::Ipv6Addr::LOCALHOST, port: 443, scope_id: 0 }, SockType::Stream, Some(1)),
+            (Address::Unix(UnixAddr::Path(b"/run/x.sock".to_vec())), SockType::Stream, Some(1)),
+            (Address::Unix(UnixAddr::Path(b"x.sock".to_vec())), SockType::Stream, Some(2)),
+            (Address::Unspec, SockType::Stream, Some(2)),
+        ];
+        for (address, ty, want) in table {
+            let v = d.decide(&connect, &facts(address.clone(), *ty));
+            assert_eq!(v.rule, *want, "{address:?} {ty:?}");
+            assert!(v.net_checked);
+            // An allow that rested on the address is performed, never CONTINUE; so is the rule after it.
+            let plan = if matches!(v.decision, Decision::Allow) { Plan::PerformNet } else { Plan::Deny(eacces) };
+            assert_eq!(v.plan("connect"), plan, "{address:?}");
+        }
+        // Without the facts, an address rule never matches.
+        assert_eq!(d.decide(&connect, &Facts::default()).rule, Some(2));
+        let bind = event(Arch::X86_64, 49, [0; 6]);
+        assert_eq!(d.decide(&bind, &facts(v4([127, 0, 0, 1], 80), SockType::Stream)).rule, Some(1));
+        assert_eq!(d.decide(&bind, &facts(v4([10, 0, 0, 1], 80), SockType::Stream)).rule, None);
     }
 
     #[test]

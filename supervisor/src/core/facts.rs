@@ -1,5 +1,6 @@
-//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, and its path arguments, read from its
-//! memory and resolved in its view ([`crate::kernel::view`]) as its kernel would resolve them. Every memory read is
+//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, its path arguments, read from its
+//! memory and resolved in its view ([`crate::kernel::view`]) as its kernel would resolve them, and the socket
+//! address of `connect`/`bind` ([`crate::core::net`]). Every memory read is
 //! verified with `NOTIF_ID_VALID`, and so is the set of `/proc` reads as a whole, so that nothing read from a reused
 //! pid is ever used.
 //!
@@ -15,6 +16,7 @@ use proto::Errno;
 
 use crate::core::decide::{Facts, Needs};
 use crate::core::describe::resolve;
+use crate::core::net::NetCall;
 use crate::core::path::{is_emulated, Op};
 use crate::core::Outcome;
 use crate::kernel::pending::Pending;
@@ -43,6 +45,15 @@ impl PathCall {
     }
 }
 
+/// What gathering pinned for an allowed call to act on.
+#[derive(Debug, Default)]
+pub struct Calls {
+    /// The path arguments, resolved (when a path matcher looked at them).
+    pub path: Option<PathCall>,
+    /// The socket and its verified address (when an address matcher looked at them).
+    pub net: Option<NetCall>,
+}
+
 /// Gathers what `needs` asks for.
 ///
 /// # Errors
@@ -50,13 +61,19 @@ impl PathCall {
 /// invalid, [`Outcome::Error`] if the kernel would fail it first (EFAULT, ENAMETOOLONG, EINVAL for bad flags,
 /// EACCES for a target supervise cannot act for), [`Outcome::Value`] if the kernel returns without looking at any
 /// path.
-pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Facts, Option<PathCall>), Outcome> {
+pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Facts, Calls), Outcome> {
     let mut facts = Facts::default();
-    let mut call = None;
+    let mut calls = Calls::default();
     if needs.paths {
         let (paths, resolved) = paths(pending, syscall)?;
         facts.paths = Some(paths);
-        call = Some(resolved);
+        calls.path = Some(resolved);
+    }
+    if needs.net {
+        let (address, ty, call) = crate::core::net::gather(pending, syscall)?;
+        facts.address = Some(address);
+        facts.socket_type = Some(ty);
+        calls.net = Some(call);
     }
     let pid = pending.n.pid;
     if needs.exe {
@@ -70,7 +87,7 @@ pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Fact
     }
     // The /proc reads above name the pid, which could have been reused if the target died meanwhile.
     pending.check()?;
-    Ok((facts, call))
+    Ok((facts, calls))
 }
 
 /// Reads and resolves every path argument of `syscall`: the real paths to decide on, and the pinned resolution.

@@ -1,12 +1,13 @@
 //! The core layer: what happens to one notification.
 //!
 //! [`notify`] receives it, [`decide`] turns it into a plan, [`facts`] gathers what the matchers need, the handlers
-//! ([`clock`], [`path`], [`prompt`]) return outcomes, and [`notify`] alone replies.
+//! ([`clock`], [`path`], [`net`], [`prompt`]) return outcomes, and [`notify`] alone replies.
 
 pub mod clock;
 pub mod decide;
 pub mod describe;
 pub mod facts;
+pub mod net;
 // Its tests' child makes raw syscalls (issue 17: the allow belongs on that test module, in notify.rs).
 #[cfg_attr(test, allow(unsafe_code))]
 pub mod notify;

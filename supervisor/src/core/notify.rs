@@ -23,7 +23,8 @@ use tracing::{debug, info, warn, Instrument, Level};
 
 use crate::core::decide::{Decider, Event, Facts, Needs, Plan, Verdict};
 use crate::core::describe::{describe, show};
-use crate::core::facts::{gather, PathCall};
+use crate::core::facts::{gather, Calls, PathCall};
+use crate::core::net::{self, NetCall};
 use crate::core::path::{self, Deferred};
 use crate::core::prompt::{Answer, Prompts, Question};
 use crate::core::Outcome;
@@ -139,13 +140,13 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Not
     let syscall = lookup.syscall;
     let pending = Pending::new(listener, &n);
     // Matchers that need target memory or /proc read it here, on the loop's thread (neither can wait on anyone).
-    let (facts, call) = if lookup.needs.any() {
+    let (facts, Calls { path: call, net: net_call }) = if lookup.needs.any() {
         match gather(pending, &syscall, lookup.needs) {
             Ok(gathered) => gathered,
             Err(early) => return Some(early),
         }
     } else {
-        (Facts::default(), None)
+        (Facts::default(), Calls::default())
     };
     let verdict = decider.decide(&event, &facts);
     log(&n, arch, &syscall, &verdict, &facts);
@@ -160,19 +161,27 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Not
         // clock-set only reads a few bytes of the parked target: inline is faster than a task, and cannot block.
         Plan::Clock => Some(crate::core::clock::clock_set(pending, arch, &syscall).into()),
         Plan::PerformPath => perform(listener, n, call?, true),
+        Plan::PerformNet => match net_call {
+            Some(net_call) => perform_net(listener, n, net_call, true),
+            None => Some(Outcome::Error(Errno::EACCES)),
+        },
         Plan::Prompt { spec, performs } => {
+            let address = facts.address.as_ref().map(|a| a.describe(facts.socket_type));
             // The answer is carried out on what the question shows: for an emulated syscall, the path resolved now,
             // performed on allow (never CONTINUE, which would read the path again).
             let call = match call {
-                None if performs => match gather(pending, &syscall, Needs { paths: true, ..Needs::default() }) {
-                    Ok((_, call)) => call,
-                    Err(early) => return Some(early),
-                },
+                None if performs && net_call.is_none() => {
+                    match gather(pending, &syscall, Needs { paths: true, ..Needs::default() }) {
+                        Ok((_, calls)) => calls.path,
+                        Err(early) => return Some(early),
+                    }
+                }
                 call => call,
             };
             let (listener, prompts) = (listener.clone(), prompts.clone());
             let task = async move {
-                if let Some(outcome) = prompt(&listener, &prompts, n, &syscall, spec, call).await {
+                let asked = Asked { spec, call, net: net_call, address };
+                if let Some(outcome) = prompt(&listener, &prompts, n, &syscall, asked).await {
                     reply(&listener, &n, outcome);
                 }
             };
@@ -188,6 +197,7 @@ fn log(n: &Notification, arch: Arch, syscall: &str, verdict: &Verdict<'_>, facts
     if !tracing::enabled!(Level::INFO) {
         return;
     }
+    let address = facts.address.as_ref().map(|a| a.describe(facts.socket_type));
     let paths = facts.paths.as_ref().map(|p| p.iter().map(|p| show(p)).collect::<Vec<_>>()).unwrap_or_default();
     let (decision, errno, emulator) = match verdict.decision {
         Decision::Allow => ("allow", None, None),
@@ -209,12 +219,24 @@ fn log(n: &Notification, arch: Arch, syscall: &str, verdict: &Verdict<'_>, facts
         arg5,
         path = paths.first().map(String::as_str),
         path2 = paths.get(1).map(String::as_str),
+        address,
         rule = verdict.rule.map(|r| r as u64),
         decision,
         errno,
         emulator,
         "notified syscall"
     );
+}
+
+/// What a question is about, and what an allow performs.
+struct Asked {
+    spec: PromptSpec,
+    /// The path call to perform on allow.
+    call: Option<PathCall>,
+    /// The address call to perform on allow.
+    net: Option<NetCall>,
+    /// The address, as people read it (`127.0.0.1 port 80 (TCP)`).
+    address: Option<String>,
 }
 
 /// Asks the person at the terminal; never blocks the loop (this is its own task). `None`: the question was
@@ -224,10 +246,13 @@ async fn prompt(
     prompts: &Prompts,
     n: Notification,
     syscall: &str,
-    spec: PromptSpec,
-    call: Option<PathCall>,
+    asked: Asked,
 ) -> Option<Outcome> {
+    let Asked { spec, call, net: net_call, address } = asked;
     let mut described = describe(Pending::new(listener, &n), syscall)?;
+    if let Some(address) = address {
+        described.args = format!("{address}; {}", described.args);
+    }
     if let Some(Ok(resolved)) = call.as_ref().and_then(|c| c.resolved.first()) {
         // The path the call will act on, not the one as written.
         described.path = Some(show(&resolved.real));
@@ -272,6 +297,9 @@ async fn prompt(
     if !allowed {
         return Some(Outcome::Error(spec.errno));
     }
+    if let Some(net_call) = net_call {
+        return perform_net(listener, n, net_call, false);
+    }
     match call {
         // A runtime thread must not take the target's identity: the call goes to a thread of its own.
         Some(call) if call.op.is_some() => perform(listener, n, call, false),
@@ -304,6 +332,25 @@ fn perform(listener: &Arc<Listener>, n: Notification, call: PathCall, here: bool
         Ok(outcome) => Some(outcome),
         Err(deferred) => {
             defer(listener, n, deferred);
+            None
+        }
+    }
+}
+
+/// Performs an allowed `connect`/`bind` on supervise's copy of the target's socket, with the address decided on:
+/// here when `here` and it cannot wait, else (a blocking connect) on a thread of its own that replies (`None`).
+fn perform_net(listener: &Arc<Listener>, n: Notification, call: NetCall, here: bool) -> Option<Outcome> {
+    match net::perform(call, here) {
+        Ok(outcome) => Some(outcome),
+        Err(deferred) => {
+            let shared = listener.clone();
+            let spawned = std::thread::Builder::new().name("net-call".into()).spawn(move || {
+                let outcome = deferred.run();
+                reply(&shared, &n, outcome);
+            });
+            if spawned.is_err() {
+                reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
+            }
             None
         }
     }

@@ -85,12 +85,17 @@ impl Source {
     }
 }
 
-/// Matchers this supervisor parses but does not enforce, one error per notify rule that has them: such a policy is
-/// refused when it loads (by `check` and before anything is started), never run with the matcher ignored.
+/// Matchers this supervisor parses but does not enforce, one error per notify rule that has them: address matchers
+/// (`addresses`, `families`, `socketTypes`) are enforced on `connect` and `bind` only ([`crate::core::net`]), so a
+/// rule that puts them on another syscall (`sendto`, `sendmsg`, `sendmmsg`, `accept`) is refused when the policy
+/// loads (by `check`, and before anything is started), never run with the matcher ignored.
 pub fn unenforced(policy: &Policy) -> Vec<proto::profile::PolicyError> {
     const SHOWN: usize = 3;
-    let net = |r: &&proto::policy::Rule| r.action == proto::Action::Notify && !r.matchers.net.is_empty();
+    let enforced = |name: &String| crate::core::net::ENFORCED.contains(&name.as_str());
     let error = |r: &proto::policy::Rule| {
+        if r.action != proto::Action::Notify || r.matchers.net.is_empty() || r.names.iter().all(enforced) {
+            return None;
+        }
         let mut place = format!("syscalls[{}]", r.index);
         if !r.names.is_empty() {
             let shown: Vec<&str> = r.names.iter().take(SHOWN).map(String::as_str).collect();
@@ -99,11 +104,16 @@ pub fn unenforced(policy: &Policy) -> Vec<proto::profile::PolicyError> {
             place.push_str(&format!(" ({}{more})", shown.join(", ")));
         }
         place.push_str(": supervise");
-        let message = "address matchers (addresses, families, socketTypes) are not enforced by this version of \
-                       supervise; the policy is refused rather than run with them ignored";
-        proto::profile::PolicyError::Invalid { place, rule: Some(r.index), message: message.into() }
+        let others: Vec<&str> = r.names.iter().filter(|n| !enforced(n)).map(String::as_str).collect();
+        let message = format!(
+            "address matchers (addresses, families, socketTypes) are enforced on connect and bind only, not on {}; \
+             the policy is refused rather than run with them ignored (put them in a rule of their own for connect \
+             and bind)",
+            others.join(", ")
+        );
+        Some(proto::profile::PolicyError::Invalid { place, rule: Some(r.index), message })
     };
-    policy.rules.iter().filter(net).map(error).collect()
+    policy.rules.iter().filter_map(error).collect()
 }
 
 /// A compile error with the rule's values as written (the resolved ones may have been clamped to what the kernel

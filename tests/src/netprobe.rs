@@ -1,0 +1,147 @@
+//! `netprobe OP [ARGS…]`: socket calls for the end-to-end tests of address rules. It prints one line, `ok <value>`
+//! or `err <n>`, and exits 0 on success or with the errno (capped at 255) on failure.
+//!
+//! Addresses: `127.0.0.1:PORT`, `[::1]:PORT`, `unix:PATH`.
+//! Ops:
+//! - `connect ADDR`, `connect-nonblock ADDR` (a TCP or unix stream socket), `bind ADDR`;
+//! - `connect-badfd ADDR` (fd 999), `connect-badlen ADDR` (addrlen -1), `connect-fault` (an unmapped address);
+//! - `race GOOD BAD N`: a thread rewrites one `sockaddr` between GOOD and BAD without pause while this thread
+//!   connects N times (a new socket each) to what it holds; prints `connected C refused R`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// An address below vm.mmap_min_addr: never mapped.
+const UNMAPPED: usize = 0x1000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
+    let result = match arg(0).as_str() {
+        "connect" => connect_to(&sockaddr(&arg(1)), 0),
+        "connect-nonblock" => connect_to(&sockaddr(&arg(1)), libc::SOCK_NONBLOCK),
+        "bind" => {
+            let addr = sockaddr(&arg(1));
+            let fd = socket_for(&addr, 0);
+            // SAFETY: bind(2) reads addr.len() bytes from a live Vec.
+            unsafe { libc::bind(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
+        }
+        "connect-badfd" => {
+            let addr = sockaddr(&arg(1));
+            // SAFETY: connect(2) on an fd that is not open; reads addr.len() bytes from a live Vec.
+            unsafe { libc::connect(999, addr.as_ptr().cast(), addr.len() as u32) }.into()
+        }
+        "connect-badlen" => {
+            let addr = sockaddr(&arg(1));
+            let fd = socket_for(&addr, 0);
+            // SAFETY: connect(2) with addrlen -1 (as an int): the kernel refuses it before reading.
+            unsafe { libc::connect(fd, addr.as_ptr().cast(), u32::MAX) }.into()
+        }
+        "connect-fault" => {
+            // SAFETY: socket(2) takes no pointers.
+            let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            // SAFETY: the kernel reads the unmapped address itself and fails with EFAULT; nothing here touches it.
+            unsafe { libc::connect(fd, UNMAPPED as *const libc::sockaddr, 16) }.into()
+        }
+        "race" => race(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage())),
+        _ => usage(),
+    };
+    report(result)
+}
+
+/// The `sockaddr` bytes of `text`.
+fn sockaddr(text: &str) -> Vec<u8> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        let mut b = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        b.extend(path.as_bytes());
+        b.push(0);
+        return b;
+    }
+    let addr: SocketAddr = text.parse().unwrap_or_else(|_| usage());
+    let mut b = Vec::new();
+    match addr {
+        SocketAddr::V4(a) => {
+            b.extend((libc::AF_INET as u16).to_ne_bytes());
+            b.extend(a.port().to_be_bytes());
+            b.extend(a.ip().octets());
+            b.extend([0; 8]);
+        }
+        SocketAddr::V6(a) => {
+            b.extend((libc::AF_INET6 as u16).to_ne_bytes());
+            b.extend(a.port().to_be_bytes());
+            b.extend([0; 4]);
+            b.extend(a.ip().octets());
+            b.extend([0; 4]);
+        }
+    }
+    b
+}
+
+/// A stream socket of the address's family.
+fn socket_for(addr: &[u8], flags: i32) -> i32 {
+    let family = i32::from(u16::from_ne_bytes([addr[0], addr[1]]));
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | flags, 0) };
+    if fd < 0 {
+        report(-1);
+    }
+    fd
+}
+
+fn connect_to(addr: &[u8], flags: i32) -> i64 {
+    let fd = socket_for(addr, flags);
+    // SAFETY: connect(2) reads addr.len() bytes from a live slice.
+    unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
+}
+
+fn race(good: &[u8], bad: &[u8], n: u32) -> i64 {
+    assert_eq!(good.len(), bad.len(), "same length");
+    let buffer: Arc<Vec<AtomicU8>> = Arc::new(good.iter().map(|&b| AtomicU8::new(b)).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (buffer, stop, good, bad) = (buffer.clone(), stop.clone(), good.to_vec(), bad.to_vec());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for src in [&bad, &good] {
+                    for (cell, &b) in buffer.iter().zip(src.iter()) {
+                        cell.store(b, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+    let (mut connected, mut refused) = (0, 0);
+    for _ in 0..n {
+        let fd = socket_for(good, 0);
+        // SAFETY: connect(2) reads good.len() bytes from the live buffer, which another thread rewrites (AtomicU8
+        // has the layout of u8): the race under test.
+        let rc = unsafe { libc::connect(fd, buffer.as_ptr().cast(), good.len() as u32) };
+        if rc == 0 {
+            connected += 1;
+        } else {
+            refused += 1;
+        }
+        // SAFETY: closes the socket made above.
+        unsafe { libc::close(fd) };
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flipper.join();
+    println!("connected {connected} refused {refused}");
+    0
+}
+
+fn report(result: i64) -> ! {
+    if result >= 0 {
+        println!("ok {result}");
+        std::process::exit(0);
+    }
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    println!("err {errno}");
+    std::process::exit(errno.clamp(1, 255));
+}
+
+fn usage() -> ! {
+    eprintln!("usage: netprobe OP [ARGS...] (the ops are listed at the top of tests/src/netprobe.rs)");
+    std::process::exit(2)
+}
