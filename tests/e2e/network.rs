@@ -163,14 +163,24 @@ fn rewriting_the_sockaddr_after_the_check_never_reaches_the_denied_address() {
     // Reachable without supervise: the count below means something.
     drop(TcpStream::connect(("127.0.0.2", bad.port)).unwrap());
     assert_eq!(bad.count(), 1);
-    let policy = policy(dir.path(), &[format!("127.0.0.1:{}", good.port)]);
+    let allow = policy(dir.path(), &[format!("127.0.0.1:{}", good.port)]);
+    // A prompt answered "allow" (onTimeout, no terminal) after an address rule: performed the same way.
+    let prompted = write_policy(
+        dir.path(),
+        "prompt.json",
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+        {"names":["connect"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny","errnoRet":"EACCES","addresses":["127.0.0.2"]}},
+        {"names":["connect"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"prompt","onTimeout":"allow"}}]}"#,
+    );
     let (g, b) = (format!("127.0.0.1:{}", good.port), format!("127.0.0.2:{}", bad.port));
-    let out = sup_net(&policy, &[], dir.path(), &["race", &g, &b, "400"]);
-    assert_eq!(result(&out), "ok 0", "{}", out.stderr);
-    assert_eq!(bad.count(), 1, "a connect reached 127.0.0.2: {}", out.stdout);
-    let counts: Vec<u32> = out.stdout.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    assert!(counts.len() >= 2 && counts[0] > 0 && counts[1] > 0, "both addresses were seen: {}", out.stdout);
-    assert!(good.count() > 0, "some connects were allowed: {}", out.stdout);
+    for policy in [allow, prompted] {
+        let out = sup_net(&policy, &[], dir.path(), &["race", &g, &b, "300"]);
+        assert_eq!(result(&out), "ok 0", "{}", out.stderr);
+        assert_eq!(bad.count(), 1, "{}: a connect reached 127.0.0.2: {}", policy.display(), out.stdout);
+        let counts: Vec<u32> = out.stdout.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        assert!(counts.len() >= 2 && counts[0] > 0 && counts[1] > 0, "both addresses were seen: {}", out.stdout);
+    }
+    assert!(good.count() > 0, "some connects were allowed");
 }
 
 #[test]
