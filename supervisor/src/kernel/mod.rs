@@ -1,5 +1,5 @@
-//! The kernel layer: synchronous code that talks to the kernel for one target, and the only place in supervise for
-//! raw ioctls and `unsafe` (the seccomp definitions and ioctls themselves are `agent::seccomp_abi`'s, shared with
+//! The kernel layer: synchronous code that talks to the kernel, for one target or for supervise itself, and the
+//! only place in supervise for raw ioctls and `unsafe` (the seccomp definitions and ioctls themselves are `agent::seccomp_abi`'s, shared with
 //! the launcher and the benchmarks). It imports nothing from `core` or `modes`.
 //!
 //! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
@@ -7,7 +7,7 @@
 //! - [`proc`]: the one reader of a target's `/proc` (exe, cmdline, status, cwd, fds, root, namespaces), and where a
 //!   walk is in any procfs.
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it;
-//!   [`view::fs`] holds the `*at` syscall wrappers that the walk and the path handlers share.
+//!   [`view::fs`] and [`view::at`] hold the `*at` syscall wrappers that the walk and the path handlers use.
 //! - [`pending`]: one pending notification's caller: verified reads and writes of its memory, its fds.
 //! - [`clock`]: the supervisor's own read-only clock_adjtime(2) and local time.
 //! - [`process`]: supervise's own pids, groups, signals, signal mask and prctl settings; [`tty`]: its terminal.
