@@ -20,8 +20,13 @@ fn netprobe() -> PathBuf {
 
 /// `supervise [OPTIONS] --policy POLICY -- netprobe ARGS…` in `cwd`.
 fn sup_net(policy: &Path, options: &[&str], cwd: &Path, args: &[&str]) -> Output {
+    sup_in(policy, options, cwd, &[&[netprobe().to_str().unwrap()], args].concat())
+}
+
+/// `supervise [OPTIONS] --policy POLICY -- PROGRAM…` in `cwd`.
+fn sup_in(policy: &Path, options: &[&str], cwd: &Path, program: &[&str]) -> Output {
     let mut cmd = Command::new(supervise());
-    cmd.args(options).arg("--policy").arg(policy).arg("--").arg(netprobe()).args(args).current_dir(cwd);
+    cmd.args(options).arg("--policy").arg(policy).arg("--").args(program).current_dir(cwd);
     run_with(cmd, b"", Duration::from_secs(60))
 }
 
@@ -68,11 +73,16 @@ impl Drop for Server {
 
 /// Allow what `allow` lists on connect and bind; deny the rest with EACCES.
 fn policy(dir: &Path, allow: &[String]) -> PathBuf {
+    policy_denying(dir, allow, "EACCES")
+}
+
+/// Allow what `allow` lists on connect and bind; deny the rest with `errno`.
+fn policy_denying(dir: &Path, allow: &[String], errno: &str) -> PathBuf {
     let list = serde_json::to_string(allow).unwrap();
     let json = format!(
         r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
         {{"names":["connect","bind"],"action":"SCMP_ACT_NOTIFY","supervise":{{"decision":"allow","addresses":{list}}}}},
-        {{"names":["connect","bind"],"action":"SCMP_ACT_NOTIFY","supervise":{{"decision":"deny","errnoRet":"EACCES"}}}}]}}"#
+        {{"names":["connect","bind"],"action":"SCMP_ACT_NOTIFY","supervise":{{"decision":"deny","errnoRet":"{errno}"}}}}]}}"#
     );
     write_policy(dir, "net.json", &json)
 }
@@ -96,6 +106,9 @@ fn connect_is_decided_on_the_address_with_the_kernels_errnos() {
         (&["connect-badfd", &addr("127.0.0.1", b.port)], "err 9"),
         (&["connect-badlen", &addr("127.0.0.1", b.port)], "err 22"),
         (&["connect-fault"], "err 14"),
+        // Then ENOTSOCK, then the address's own errors (an IPv6 sockaddr on an IPv4 socket).
+        (&["connect-notsock", &addr("127.0.0.1", b.port)], "err 88"),
+        (&["connect-on-inet", &format!("[::1]:{}", b.port)], "err 97"),
         // bind: performed by supervise, so the kernel's EADDRINUSE comes back; a denied one is EACCES.
         (&["bind", &addr("127.0.0.1", a.port)], "err 98"),
         (&["bind", "127.0.0.3:0"], "ok 0"),
@@ -215,4 +228,49 @@ fn address_rules_on_other_syscalls_are_refused_at_load() {
     let out = sup(&["check", policy.to_str().unwrap()]);
     assert_ne!(out.code, Some(0), "check refuses it: {}", out.stdout);
     assert!(out.stderr.contains("syscalls[0] (connect, sendto): supervise: address matchers"), "{}", out.stderr);
+}
+
+#[test]
+fn allowed_calls_are_made_with_the_targets_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    if !needs_root("a target as uid 65534 under a root supervise") {
+        return;
+    }
+    let dir = temp_dir();
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    let (open, closed) = (real.join("open.sock"), real.join("closed.sock"));
+    let _listeners = (UnixListener::bind(&open).unwrap(), UnixListener::bind(&closed).unwrap());
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Denials are EPERM here, so that the kernel's own EACCES tells it was the kernel.
+    let policy = policy_denying(dir.path(), &["127.0.0.0/8".into(), format!("unix:{}/*", real.display())], "EPERM");
+    let netprobe = netprobe();
+    let as_nobody = |args: &[&str]| {
+        let ids = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
+        let program = [&["setpriv"], ids.as_slice(), &[netprobe.to_str().unwrap()], args].concat();
+        sup_in(&policy, &[], &real, &program)
+    };
+    let privileged = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .is_some_and(|first| first > 1023);
+    let mut table: Vec<(&[&str], &str)> = vec![
+        (&["connect", "unix:open.sock"], "ok 0"),
+        (&["connect", "unix:closed.sock"], "err 13"),
+        (&["bind", "127.0.0.3:0"], "ok 0"),
+        (&["bind", "10.0.0.1:0"], "err 1"),
+    ];
+    if privileged {
+        table.push((&["bind", "127.0.0.3:1023"], "err 13"));
+    }
+    for (args, want) in table {
+        let out = as_nobody(args);
+        if out.stdout.is_empty() && out.stderr.contains("setpriv") {
+            return eprintln!("skipped: uid 65534 cannot run netprobe here: {}", out.stderr);
+        }
+        assert_eq!(result(&out), want, "{args:?}: {}", out.stderr);
+    }
+    // As root, the same calls succeed: the answers above were the target's own.
+    let out = sup_net(&policy, &[], &real, &["connect", "unix:closed.sock"]);
+    assert_eq!(result(&out), "ok 0", "{}", out.stderr);
 }

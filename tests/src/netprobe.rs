@@ -4,7 +4,8 @@
 //! Addresses: `127.0.0.1:PORT`, `[::1]:PORT`, `unix:PATH`.
 //! Ops:
 //! - `connect ADDR`, `connect-nonblock ADDR` (a TCP or unix stream socket), `bind ADDR`;
-//! - `connect-badfd ADDR` (fd 999), `connect-badlen ADDR` (addrlen -1), `connect-fault` (an unmapped address);
+//! - `connect-badfd ADDR` (fd 999), `connect-badlen ADDR` (addrlen -1), `connect-fault` (an unmapped address),
+//!   `connect-notsock ADDR` (on `/dev/null`), `connect-on-inet ADDR` (on an `AF_INET` socket, whatever ADDR is);
 //! - `race GOOD BAD N`: a thread rewrites one `sockaddr` between GOOD and BAD without pause while this thread
 //!   connects N times (a new socket each) to what it holds; prints `connected C refused R`.
 
@@ -37,6 +38,20 @@ fn main() {
             let fd = socket_for(&addr, 0);
             // SAFETY: connect(2) with addrlen -1 (as an int): the kernel refuses it before reading.
             unsafe { libc::connect(fd, addr.as_ptr().cast(), u32::MAX) }.into()
+        }
+        "connect-notsock" => {
+            let addr = sockaddr(&arg(1));
+            // SAFETY: open(2) reads a NUL-terminated literal.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+            // SAFETY: connect(2) reads addr.len() bytes from a live Vec.
+            unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
+        }
+        "connect-on-inet" => {
+            let addr = sockaddr(&arg(1));
+            // SAFETY: socket(2) takes no pointers.
+            let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            // SAFETY: connect(2) reads addr.len() bytes from a live Vec.
+            unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
         }
         "connect-fault" => {
             // SAFETY: socket(2) takes no pointers.
