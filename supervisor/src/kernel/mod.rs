@@ -1,6 +1,6 @@
 //! The kernel layer: synchronous code that talks to the kernel, for one target or for supervise itself, and the
-//! only place in supervise for raw ioctls and `unsafe` (the seccomp definitions and ioctls themselves are `agent::seccomp_abi`'s, shared with
-//! the launcher and the benchmarks). It imports nothing from `core` or `modes`.
+//! only place in supervise for raw ioctls and `unsafe` (the seccomp definitions and ioctls themselves are
+//! `agent::seccomp_abi`'s, shared with the launcher and the benchmarks). It imports nothing from `core` or `modes`.
 //!
 //! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
 //! - [`memory`]: target memory; reads come back [`memory::Unverified`].
