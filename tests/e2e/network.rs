@@ -274,3 +274,18 @@ fn allowed_calls_are_made_with_the_targets_credentials() {
     let out = sup_net(&policy, &[], &real, &["connect", "unix:closed.sock"]);
     assert_eq!(result(&out), "ok 0", "{}", out.stderr);
 }
+
+#[test]
+fn a_blocking_connect_holds_up_no_other_notification() {
+    let dir = temp_dir();
+    let a = Server::start("127.0.0.1").unwrap();
+    let policy = policy(dir.path(), &["127.0.0.1".into()]);
+    let out = sup_net(&policy, &[], dir.path(), &["stall", &format!("127.0.0.1:{}", a.port)]);
+    assert_eq!(result(&out), "ok 0", "{}: {}", out.stdout, out.stderr);
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let (stalled, took) = (words[1], words[3].parse::<u64>().unwrap());
+    if stalled != "1" {
+        return eprintln!("skipped: the connect to a full accept queue did not wait here: {}", out.stdout);
+    }
+    assert!(took < 500, "the second connect waited for the first: {}", out.stdout);
+}

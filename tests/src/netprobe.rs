@@ -6,6 +6,9 @@
 //! - `connect ADDR`, `connect-nonblock ADDR` (a TCP or unix stream socket), `bind ADDR`;
 //! - `connect-badfd ADDR` (fd 999), `connect-badlen ADDR` (addrlen -1), `connect-fault` (an unmapped address),
 //!   `connect-notsock ADDR` (on `/dev/null`), `connect-on-inet ADDR` (on an `AF_INET` socket, whatever ADDR is);
+//! - `stall ADDR`: fills the accept queue of a listener of its own on 127.0.0.1 (backlog 0, never accepting), starts
+//!   a thread whose blocking connect to it stalls, then connects to ADDR and prints `stalled S took MS` (S: 1 if
+//!   the other connect was still waiting);
 //! - `race GOOD BAD N`: a thread rewrites one `sockaddr` between GOOD and BAD without pause while this thread
 //!   connects N times (a new socket each) to what it holds; prints `connected C refused R`.
 
@@ -59,6 +62,7 @@ fn main() {
             // SAFETY: the kernel reads the unmapped address itself and fails with EFAULT; nothing here touches it.
             unsafe { libc::connect(fd, UNMAPPED as *const libc::sockaddr, 16) }.into()
         }
+        "stall" => stall(&sockaddr(&arg(1))),
         "race" => race(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     };
@@ -108,6 +112,45 @@ fn connect_to(addr: &[u8], flags: i32) -> i64 {
     let fd = socket_for(addr, flags);
     // SAFETY: connect(2) reads addr.len() bytes from a live slice.
     unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
+}
+
+fn stall(addr: &[u8]) -> i64 {
+    // SAFETY: socket(2), bind(2) of a live local sockaddr_in, listen(2), getsockname(2) into it: no other memory.
+    let (listener, full) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as u16;
+        sin.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as u32;
+        if libc::bind(fd, (&raw const sin).cast(), len) < 0 || libc::listen(fd, 0) < 0 {
+            report(-1);
+        }
+        libc::getsockname(fd, (&raw mut sin).cast(), &raw mut len);
+        let mut full = Vec::new();
+        full.extend((libc::AF_INET as u16).to_ne_bytes());
+        full.extend(u16::from_be(sin.sin_port).to_be_bytes());
+        full.extend([127, 0, 0, 1]);
+        full.extend([0; 8]);
+        (fd, full)
+    };
+    // The accept queue holds backlog + 1 connections: fill it.
+    for _ in 0..3 {
+        connect_to(&full, libc::SOCK_NONBLOCK);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        connect_to(&full, 0);
+        d.store(true, Ordering::SeqCst);
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    let rc = connect_to(addr, 0);
+    let took = start.elapsed().as_millis();
+    println!("stalled {} took {took}", u8::from(!done.load(Ordering::SeqCst)));
+    let _ = listener;
+    rc
 }
 
 fn race(good: &[u8], bad: &[u8], n: u32) -> i64 {
