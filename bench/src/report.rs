@@ -168,8 +168,7 @@ pub fn checks(rows: &[Row], cfg: &Config) -> Vec<Check> {
     if let Some(open) = m("open.sup") {
         out.push(Check {
             key: "syd",
-            metric: "syd 3.59 best case (43 µs per hooked openat; not measured here) ÷ path-checked openat"
-                .into(),
+            metric: "syd 3.59 best case (43 µs per hooked openat; not measured here) ÷ path-checked openat".into(),
             target: "≥ 10×".into(),
             measured: format!("{:.2}× ({} vs 43 µs)", 43_000.0 / open, us(open)),
             met: Some(43_000.0 / open >= 10.0),

@@ -8,8 +8,6 @@ pub mod decide;
 pub mod describe;
 pub mod facts;
 pub mod net;
-// Its tests' child makes raw syscalls (issue 17: the allow belongs on that test module, in notify.rs).
-#[cfg_attr(test, allow(unsafe_code))]
 pub mod notify;
 pub mod path;
 pub mod prompt;

@@ -399,6 +399,7 @@ pub fn reply(listener: &Listener, n: &Notification, outcome: Outcome) {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // the test's child makes raw syscalls
 mod tests {
     use super::*;
     use crate::kernel::listener::testing::{Filter, Target};
