@@ -25,7 +25,7 @@ use crate::core::decide::{Decider, Event, Facts, Needs, Plan, Verdict};
 use crate::core::describe::{describe, show};
 use crate::core::facts::{gather, Calls, PathCall};
 use crate::core::net::{self, NetCall};
-use crate::core::path::{self, Deferred};
+use crate::core::path;
 use crate::core::prompt::{Answer, Prompts, Question};
 use crate::core::Outcome;
 use crate::kernel::listener::{Listener, Notification, Reply};
@@ -331,7 +331,7 @@ fn perform(listener: &Arc<Listener>, n: Notification, call: PathCall, here: bool
     match path::perform(op, view, resolved, here) {
         Ok(outcome) => Some(outcome),
         Err(deferred) => {
-            defer(listener, n, deferred);
+            defer(listener, n, "path-call", move || deferred.run());
             None
         }
     }
@@ -343,26 +343,16 @@ fn perform_net(listener: &Arc<Listener>, n: Notification, call: NetCall, here: b
     match net::perform(call, here) {
         Ok(outcome) => Some(outcome),
         Err(deferred) => {
-            let shared = listener.clone();
-            let spawned = std::thread::Builder::new().name("net-call".into()).spawn(move || {
-                let outcome = deferred.run();
-                reply(&shared, &n, outcome);
-            });
-            if spawned.is_err() {
-                reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
-            }
+            defer(listener, n, "net-call", move || deferred.run());
             None
         }
     }
 }
 
-/// Runs a path call that may wait on a thread of its own, which replies.
-fn defer(listener: &Arc<Listener>, n: Notification, deferred: Box<Deferred>) {
+/// Runs a call that may wait (a path call, a blocking connect) on a thread of its own, which replies.
+fn defer(listener: &Arc<Listener>, n: Notification, name: &str, call: impl FnOnce() -> Outcome + Send + 'static) {
     let shared = listener.clone();
-    let spawned = std::thread::Builder::new().name("path-call".into()).spawn(move || {
-        let outcome = deferred.run();
-        reply(&shared, &n, outcome);
-    });
+    let spawned = std::thread::Builder::new().name(name.into()).spawn(move || reply(&shared, &n, call()));
     if spawned.is_err() {
         reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
     }
