@@ -25,4 +25,5 @@ mod repository;
 mod serve;
 mod signals;
 mod support;
+mod tmux;
 mod unprivileged;

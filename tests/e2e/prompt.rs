@@ -5,7 +5,6 @@
 mod scopes;
 mod screen;
 mod shared;
-mod tmux;
 mod trust;
 
 use std::path::Path;
@@ -13,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{run_with, supervise, temp_dir, write_policy, TIMEOUT};
-use tmux::{Stopped, Tmux};
+use crate::tmux::{Stopped, Tmux};
 
 pub(crate) fn prompt_policy(dir: &Path, extra_rules: &str, timeout: u32) -> String {
     let policy = format!(

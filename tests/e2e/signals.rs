@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::reliability::cc;
-use crate::support::{run, supervise, temp_dir, write_policy};
+use crate::support::{supervise, temp_dir, write_policy};
+use crate::tmux::Tmux;
 
 const SIGCATCH: &str = r#"
 static int logfd = -1;
@@ -216,60 +217,17 @@ fn a_signal_ignored_when_supervise_started_is_passed_on_and_the_program_starts_w
     assert_eq!(status.code(), Some(7));
 }
 
-/// A tmux session (a real terminal) with an interactive bash (job control); killed on drop.
-struct Terminal {
-    name: String,
-}
-
-impl Terminal {
-    fn start(dir: &Path) -> Terminal {
-        let name = format!("supervise-sig-{}-{}", std::process::id(), dir.file_name().unwrap().to_string_lossy());
-        let out = run(
-            "tmux",
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "-c",
-                dir.to_str().unwrap(),
-                "env PS1='$ ' bash --norc --noprofile -i",
-            ],
-        );
-        assert_eq!(out.code, Some(0), "tmux: {}", out.stderr);
-        Terminal { name }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let out = run("tmux", &[&["send-keys", "-t", &self.name], keys].concat());
-        assert_eq!(out.code, Some(0), "tmux send-keys: {}", out.stderr);
-    }
-
-    fn screen(&self) -> String {
-        run("tmux", &["capture-pane", "-p", "-J", "-t", &self.name]).stdout
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < Duration::from_secs(15), "{text:?} never appeared:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
-    }
+/// A tmux session (a real terminal) with an interactive bash (job control).
+fn terminal(dir: &Path) -> Tmux {
+    Tmux::new_session(&[
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "-c",
+        dir.to_str().unwrap(),
+        "env PS1='$ ' bash --norc --noprofile -i",
+    ])
 }
 
 /// supervise's pid: the parent of the program, whose pid is in `DIR/ready`.
@@ -283,7 +241,7 @@ fn supervise_of(dir: &Path) -> i32 {
 fn ctrl_c_ctrl_backslash_and_ctrl_z_in_a_terminal_reach_the_program_once() {
     let work = temp_dir();
     let dir = work.path();
-    let t = Terminal::start(dir);
+    let t = terminal(dir);
     t.wait_for("$ ");
     let program = cc("sigcatch", SIGCATCH);
     let command = format!(
@@ -292,10 +250,10 @@ fn ctrl_c_ctrl_backslash_and_ctrl_z_in_a_terminal_reach_the_program_once() {
         program.display(),
         dir.display()
     );
-    t.keys(&[&command, "Enter"]);
+    t.send(&[&command, "Enter"]);
     let sup = supervise_of(dir);
     for (key, signal) in [("C-c", libc::SIGINT), ("C-\\", libc::SIGQUIT)] {
-        t.keys(&[key]);
+        t.send(&[key]);
         wait_for(dir, signal, 1);
         std::thread::sleep(Duration::from_millis(300));
         let got: Vec<Got> = log(dir).into_iter().filter(|g| g.signal == signal).collect();
@@ -304,17 +262,17 @@ fn ctrl_c_ctrl_backslash_and_ctrl_z_in_a_terminal_reach_the_program_once() {
     }
     // Ctrl-Z: the program (which handles SIGTSTP) gets it once from the terminal; supervise stops, and the shell
     // sees the job stopped. `fg` continues both.
-    t.keys(&["C-z"]);
+    t.send(&["C-z"]);
     wait_for(dir, libc::SIGTSTP, 1);
     t.wait_for("Stopped");
     assert_eq!(state(sup), 'T', "supervise stopped with the job");
     // `fg` sends SIGCONT to the job's process group: the program gets it from the shell, and may get it again from
     // supervise (a signal sent to the whole group reaches both; see docs/architecture.md).
-    t.keys(&["fg", "Enter"]);
+    t.send(&["fg", "Enter"]);
     wait_stopped(sup, false);
     wait_for(dir, libc::SIGCONT, 1);
     std::fs::write(dir.join("done"), "").unwrap();
-    t.keys(&["echo EXIT=$?", "Enter"]);
+    t.send(&["echo EXIT=$?", "Enter"]);
     t.wait_for("EXIT=7");
     let tstp: Vec<Got> = log(dir).into_iter().filter(|g| g.signal == libc::SIGTSTP).collect();
     assert_eq!(tstp, [Got { signal: libc::SIGTSTP, code: libc::SI_KERNEL, sender: 0 }], "Ctrl-Z once");

@@ -5,9 +5,9 @@
 
 use std::process::Command;
 
-use super::tmux::Tmux;
 use super::{prompt_policy, sup};
 use crate::support::{run_with, supervise, temp_dir, TIMEOUT};
+use crate::tmux::Tmux;
 
 const MKDIR: &str = r#"{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY",
     "supervise": { "decision": "prompt", "timeout": 30, "onTimeout": "deny", "errnoRet": "EACCES" } },"#;

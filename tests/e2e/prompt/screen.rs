@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::tmux::Tmux;
 use super::{prompt_policy, sup};
 use crate::support::temp_dir;
+use crate::tmux::Tmux;
 
 /// At 40, 80 and 200 columns, a program writes a line every 100 ms while it asks about a file with a long path:
 /// the question is drawn once, no line of it is wider than the terminal, and afterwards every line the program
@@ -43,7 +43,7 @@ print("unlink", rc, "done")
         );
         let screen = t.wait_for("no answer by");
         // Lines as drawn (not joined): none reaches the last column, so none wrapped.
-        let raw = crate::support::run("tmux", &["capture-pane", "-p", "-t", &t.name]).stdout;
+        let raw = t.tmux(&["capture-pane", "-p", "-t", &t.name]).stdout;
         for line in raw.lines() {
             assert!(line.chars().count() < usize::from(width), "{width} columns: {line:?} in\n{raw}");
         }
@@ -78,10 +78,10 @@ fn the_question_is_drawn_again_for_a_new_terminal_size() {
     let t = Tmux::start_sized(root, &format!("{} --policy {policy} -- rm a", sup()), 120, 30);
     let screen = t.wait_for("no answer by");
     assert!(screen.contains("[y] allow once"), "the wide keys at 120 columns: {screen}");
-    let out = crate::support::run("tmux", &["resize-window", "-t", &t.name, "-x", "40", "-y", "30"]);
+    let out = t.tmux(&["resize-window", "-t", &t.name, "-x", "40", "-y", "30"]);
     assert_eq!(out.code, Some(0), "tmux resize-window: {}", out.stderr);
     let screen = t.wait_for("y/n: once");
-    let raw = crate::support::run("tmux", &["capture-pane", "-p", "-t", &t.name]).stdout;
+    let raw = t.tmux(&["capture-pane", "-p", "-t", &t.name]).stdout;
     assert!(raw.lines().all(|l| l.chars().count() < 40), "fitted to 40 columns:\n{raw}");
     assert_eq!(screen.matches("supervise asks").count(), 1, "drawn once: {screen}");
     assert!(!screen.contains("[y] allow once"), "nothing left of the wide drawing: {screen}");

@@ -2,9 +2,9 @@
 //! afterwards the program has the terminal as before: a read it was blocked in gets the next line, the terminal's
 //! signal keys reach it, and Ctrl-Z stops it as a job (supervise with it).
 
-use super::tmux::Tmux;
 use super::{prompt_policy, sup};
 use crate::support::temp_dir;
+use crate::tmux::Tmux;
 
 /// `sh -c "rm a & read -r x; echo got:$x"`: the shell is blocked reading the terminal when the question appears.
 /// The `y` answers the question (not the read), and the line typed after the answer goes to the read.

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::tmux::Tmux;
 use super::{prompt_policy, sup};
 use crate::support::{temp_dir, TIMEOUT};
+use crate::tmux::Tmux;
 
 /// A thread of the program pushes `y` into the terminal's input with TIOCSTI (every 10 ms, on fd 0 and on
 /// `/dev/tty`, with the request's upper bits set too) while its other thread waits for the answer: every push fails

@@ -1,13 +1,18 @@
-//! The tmux harness of the prompt tests: a session running one shell command in a real pseudo-terminal, keys sent
+//! The tmux harness of the terminal tests: a session running one shell command in a real pseudo-terminal, keys sent
 //! to it (send-keys) and its screen read back (capture-pane).
+//!
+//! Each session runs on a tmux server of its own (`-L`): tests run in parallel, and on a shared server one test's
+//! last session ending stops the server while another test's `new-session` is connecting to it ("server exited
+//! unexpectedly").
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::run;
+use crate::support::{run, Output};
 
-/// A tmux session running one shell command; killed on drop.
+/// A tmux session running one shell command, on a server of its own; the server is killed on drop.
 pub struct Tmux {
     pub name: String,
 }
@@ -19,16 +24,28 @@ impl Tmux {
 
     /// A session `width` columns wide and `height` rows high.
     pub fn start_sized(dir: &Path, command: &str, width: u16, height: u16) -> Tmux {
-        let name = format!("supervise-e2e-{}-{}", std::process::id(), rand_suffix());
         let wrapped = format!("cd {} && {command}; echo EXIT=$?; sleep 600", dir.display());
         let (w, h) = (width.to_string(), height.to_string());
-        let out = run("tmux", &["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, &wrapped]);
+        Tmux::new_session(&["-x", &w, "-y", &h, &wrapped])
+    }
+
+    /// `tmux new-session -d ARGS…` on a new server.
+    pub fn new_session(args: &[&str]) -> Tmux {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("supervise-e2e-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let t = Tmux { name };
+        let out = t.tmux(&[&["-f", "/dev/null", "new-session", "-d", "-s", &t.name], args].concat());
         assert_eq!(out.code, Some(0), "tmux: {}", out.stderr);
-        Tmux { name }
+        t
+    }
+
+    /// `tmux ARGS…` on this session's server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        run("tmux", &[&["-L", self.name.as_str()], args].concat())
     }
 
     pub fn screen(&self) -> String {
-        run("tmux", &["capture-pane", "-p", "-J", "-t", &self.name]).stdout
+        self.tmux(&["capture-pane", "-p", "-J", "-t", &self.name]).stdout
     }
 
     /// Waits until the screen contains `text`; returns the screen.
@@ -46,12 +63,18 @@ impl Tmux {
 
     /// The pane's main screen with its history, wrapped lines joined.
     pub fn history(&self) -> String {
-        run("tmux", &["capture-pane", "-p", "-J", "-S", "-", "-t", &self.name]).stdout
+        self.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", &self.name]).stdout
     }
 
     /// Sends `keys` as tmux key names (`y`, `Enter`, `C-c`).
     pub fn keys(&self, keys: &str) {
-        run("tmux", &["send-keys", "-t", &self.name, keys]);
+        self.send(&[keys]);
+    }
+
+    /// Sends several tmux key names (or, with `-l`, literal text), asserting that tmux took them.
+    pub fn send(&self, keys: &[&str]) {
+        let out = self.tmux(&[&["send-keys", "-t", &self.name], keys].concat());
+        assert_eq!(out.code, Some(0), "tmux send-keys: {}", out.stderr);
     }
 }
 
@@ -63,7 +86,7 @@ pub struct Stopped {
 
 impl Stopped {
     pub fn output_of(t: &Tmux) -> Stopped {
-        let tty = run("tmux", &["display-message", "-p", "-t", &t.name, "#{pane_tty}"]).stdout.trim().to_string();
+        let tty = t.tmux(&["display-message", "-p", "-t", &t.name, "#{pane_tty}"]).stdout.trim().to_string();
         assert!(tty.starts_with("/dev/"), "the pane's terminal: {tty:?}");
         tcflow(&tty, "TCOOFF");
         Stopped { tty }
@@ -86,10 +109,6 @@ fn tcflow(tty: &str, action: &str) {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+        let _ = Command::new("tmux").args(["-L", &self.name, "kill-server"]).status();
     }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos().into())
 }
