@@ -209,6 +209,18 @@ const TABLE: &[(&str, &[PathArg])] = &[
     ("mount_setattr", &[at_flags(0, 1, 2)]),
 ];
 
+/// `text` as a glob (of `paths`, `exe`, `unix:` and `abstract:` patterns) that matches only itself: the glob
+/// metacharacters `*?[]{}\` escaped with a backslash.
+pub fn glob_literal(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
 /// The path arguments of `syscall`, in argument order; empty for a syscall without one.
 pub fn path_args(syscall: &str) -> &'static [PathArg] {
     TABLE.iter().find(|(name, _)| *name == syscall).map_or(&[], |(_, args)| args)

@@ -253,6 +253,10 @@ pub enum Command {
         /// NAME:INDEX, comma-separated (for example `personality,socket,ioctl:1`).
         #[arg(long, value_name = "SYSCALL[:INDEX],...", value_delimiter = ',')]
         args: Vec<String>,
+        /// Record where each executable connects, binds and sends (connect, bind, sendto, sendmsg, sendmmsg) as
+        /// address rules: the exact addresses seen are allowed to it, any other address is refused (EACCES).
+        #[arg(long)]
+        addresses: bool,
         /// Also allow what the named runtime needs after it loads the filter (today: runc; see
         /// docs/record-and-check.md).
         #[arg(long = "for", value_name = "RUNTIME", value_parser = ["runc"])]

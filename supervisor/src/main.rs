@@ -59,11 +59,12 @@ fn run_mode() -> ExitCode {
                 Err(e) => Err(Failure::new(EXIT_FAILURE, format!("cannot render the manual page: {e}"))),
             }
         }
-        Some(Command::Record { output, merge, force, args, for_runtime, program }) => {
+        Some(Command::Record { output, merge, force, args, addresses, for_runtime, program }) => {
             supervisor::modes::record::record(&supervisor::modes::record::RecordOptions {
                 output: output.clone(),
                 merge: merge.clone(),
                 args: args.clone(),
+                addresses: *addresses,
                 for_runc: for_runtime.is_some(),
                 force: *force,
                 program: program.clone(),

@@ -3,6 +3,8 @@
 //! `--for runc` runs in a real runc container; `check` summaries, errors with their places, warnings, exit codes,
 //! `--format json` and `--bpf`; completions and the man page.
 
+mod addresses;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

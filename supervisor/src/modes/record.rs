@@ -34,9 +34,11 @@ use crate::modes::supervised::{launch_and_supervise, resolve_program};
 use crate::modes::syscall_names::{known_syscalls, libseccomp_version, suggest};
 use progress::{Progress, Screen};
 
+mod addresses;
 mod names;
 mod progress;
 
+use addresses::AddressLog;
 use names::symbolic;
 
 /// How the `comment` of a recorded profile starts; merged runs add `; on DATE: COMMAND`.
@@ -69,6 +71,8 @@ pub struct RecordOptions {
     pub merge: Option<PathBuf>,
     /// `NAME` or `NAME:INDEX` (default index 0): syscalls whose argument values become `args` conditions.
     pub args: Vec<String>,
+    /// `--addresses`: address rules per executable for connect, bind and the sends.
+    pub addresses: bool,
     pub for_runc: bool,
     /// Overwrite `output` if it exists (without it, an existing profile is refused unless `merge` names it).
     pub force: bool,
@@ -118,6 +122,8 @@ pub struct Recorder {
     count: AtomicUsize,
     /// The progress line on a terminal, erased before the program writes to it.
     screen: Option<Arc<Screen>>,
+    /// `--addresses`: where each executable connected, bound and sent.
+    addresses: Option<Arc<AddressLog>>,
 }
 
 impl Recorder {
@@ -158,6 +164,9 @@ impl Handler for Recorder {
         }
         if let Some(arch) = arch {
             self.note(arch, n.nr, &n.args);
+            if let Some(log) = &self.addresses {
+                log.note(listener, &n, arch);
+            }
         }
         Some(Outcome::Continue)
     }
@@ -188,7 +197,11 @@ pub fn record(options: &RecordOptions) -> Result<i32, Failure> {
     let observe = Policy { notify_default: Decision::Allow, ..Policy::new(Action::Notify, vec![]) };
     let compiled = filter::compile(&observe).map_err(|e| Failure::new(EXIT_FAILURE, e.to_string()))?;
     let screen = std::io::stderr().is_terminal().then(|| Screen::new(&observe.arches).map(Arc::new)).flatten();
-    let recorder = Arc::new(Recorder::new(&watches, &observe.arches, screen.clone()));
+    // A profile that an earlier `--addresses` run wrote keeps its address rules up to date.
+    let addresses = options.addresses || base.as_ref().is_some_and(AddressLog::written_in);
+    let mut recorder = Recorder::new(&watches, &observe.arches, screen.clone());
+    recorder.addresses = addresses.then(|| Arc::new(AddressLog::new()));
+    let recorder = Arc::new(recorder);
     let progress = Arc::new(Mutex::new(None));
     let handler = recorder.clone();
     let options_launch = LaunchOptions { listener: true, ..LaunchOptions::default() };
@@ -313,7 +326,7 @@ fn load_base(path: &Path) -> Result<Profile, Failure> {
 }
 
 /// A recording, by name.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Recorded {
     pub arches: BTreeSet<Arch>,
     /// Syscalls allowed whatever their arguments.
@@ -322,11 +335,13 @@ pub struct Recorded {
     pub values: BTreeMap<(String, u8), BTreeSet<u64>>,
     /// Syscalls the run made that libseccomp cannot name, so that a profile cannot allow them.
     pub unnamed: BTreeSet<(Arch, i32)>,
+    /// `--addresses`: the address rules, which replace a plain allow of their syscalls.
+    pub addresses: Option<Arc<AddressLog>>,
 }
 
 impl Recorded {
     fn from_recorder(recorder: &Recorder, watches: &[Watch]) -> Recorded {
-        let mut out = Recorded::default();
+        let mut out = Recorded { addresses: recorder.addresses.clone(), ..Recorded::default() };
         out.arches.insert(Arch::native());
         for &(arch, nr) in recorder.seen.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             out.arches.insert(arch);
@@ -386,6 +401,9 @@ impl Recorded {
                 let rules = base.syscalls.take().unwrap_or_default();
                 let mut kept = Vec::new();
                 for rule in rules {
+                    if self.addresses.as_ref().is_some_and(|log| log.fold(&rule)) {
+                        continue;
+                    }
                     match fold(&rule) {
                         // The earlier run's `--for runc` rule stays marked.
                         Some(Folded::Names(n)) if rule.comment.as_deref() == Some(RUNC_COMMENT) => runc.extend(n),
@@ -424,6 +442,10 @@ impl Recorded {
                 (p, Vec::new())
             }
         };
+        // Address syscalls are decided on their address, never allowed outright.
+        let address_names = self.addresses.as_ref().map(|log| log.names()).unwrap_or_default();
+        names.retain(|n| !address_names.contains(n));
+        values.retain(|(name, _), _| !address_names.contains(name));
         // A syscall allowed whatever its arguments needs no argument rules.
         runc.retain(|n| !names.contains(n));
         values.retain(|(name, _), _| !names.contains(name) && !runc.contains(name));
@@ -439,6 +461,10 @@ impl Recorded {
                 rule.comment = symbolic(name, *index, value).map(|s| format!("{name} argument {index}: {s}"));
                 rules.push(rule);
             }
+        }
+        if let Some(log) = &self.addresses {
+            rules.extend(log.send_without_address());
+            rules.extend(log.rules());
         }
         if !runc.is_empty() {
             let mut rule = SyscallRule::new(runc, Action::Allow);
