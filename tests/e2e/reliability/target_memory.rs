@@ -64,11 +64,11 @@ fn targets_killed_mid_notification_leave_the_supervisor_serving() {
     let child = session.read_pid("child.pid");
     session.signal(libc::SIGSTOP);
     session.touch("go");
-    super::wait_until("the child to block in clock_settime", Duration::from_secs(10), || {
+    super::wait_until("the child to block in clock_settime", Duration::from_secs(30), || {
         blocked_in(child) == Some(libc::SYS_clock_settime)
     });
     kill_quietly(child);
-    super::wait_until("the child to die", Duration::from_secs(5), || is_dead(child));
+    super::wait_until("the child to die", Duration::from_secs(30), || is_dead(child));
     session.signal(libc::SIGCONT);
     session.touch("go2");
     let out = session.finish(Duration::from_secs(60));
