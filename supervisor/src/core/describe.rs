@@ -117,6 +117,20 @@ pub fn describe(pending: Pending<'_>, syscall: &str) -> Option<Described> {
     Some(Described { args: shown.join(", "), path: first_path })
 }
 
+/// The arguments of a call with a socket address, with the address decided on (`93.184.216.34 port 443`) in place of
+/// its pointer: `3, 93.184.216.34 port 443, 16`. For a call whose address is inside a structure (`sendmsg`), the
+/// address comes first: `93.184.216.34 port 53; 3, 140…, 0`.
+pub fn with_address(syscall: &str, args: &[u64; 6], address: &str) -> String {
+    use proto::net::{address_arg, AddressArg};
+    match address_arg(syscall) {
+        Some(AddressArg::Direct { addr, len, .. }) => (0..=addr.max(len))
+            .map(|i| if i == addr { address.to_string() } else { (args[i] as i64).to_string() })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => format!("{address}; {}", args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// Resolves `path` lexically against the target's cwd or the directory its `dirfd` refers to: for people, and for
 /// deciding on a path that the kernel would refuse anyway (`crate::kernel::view` resolves for real).
 pub fn resolve(pid: u32, dirfd: i32, path: &Path) -> PathBuf {
@@ -224,6 +238,14 @@ mod tests {
             assert_eq!(open_flags(flags as u64), want);
         }
         assert_eq!(at_flags(libc::AT_REMOVEDIR as u64), "AT_REMOVEDIR");
+    }
+
+    #[test]
+    fn the_address_takes_the_place_of_its_pointer() {
+        let args = [3, 0x7ffd_0000, 16, 0, 0, 0];
+        assert_eq!(with_address("connect", &args, "127.0.0.1 port 80"), "3, 127.0.0.1 port 80, 16");
+        let send = [3, 0x7ffd_0000, 5, 0, 0x7ffd_1000, 16];
+        assert_eq!(with_address("sendto", &send, "[::1] port 53"), "3, 2147287040, 5, 0, [::1] port 53, 16");
     }
 
     #[test]

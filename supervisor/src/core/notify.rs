@@ -22,7 +22,7 @@ use proto::{Arch, Decision, Errno, OnTimeout, PromptSpec};
 use tracing::{debug, info, warn, Instrument, Level};
 
 use crate::core::decide::{Decider, Event, Facts, Needs, Plan, Verdict};
-use crate::core::describe::{describe, show};
+use crate::core::describe::{describe, show, with_address};
 use crate::core::facts::{gather, Calls, PathCall};
 use crate::core::net::{self, NetCall};
 use crate::core::path;
@@ -166,7 +166,17 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Not
             None => Some(Outcome::Error(Errno::EACCES)),
         },
         Plan::Prompt { spec, performs } => {
-            let address = facts.address.as_ref().map(|a| a.describe(facts.socket_type));
+            // A call with a socket address is asked about with its address decoded, and an allow is performed on
+            // that address (never CONTINUE), also when no address matcher took part.
+            let (address, socket_type, net_call) = match net_call {
+                None if net::ENFORCED.contains(&&*syscall) => {
+                    match gather(pending, &syscall, Needs { net: true, ..Needs::default() }) {
+                        Ok((more, calls)) => (more.address, more.socket_type, calls.net),
+                        Err(early) => return Some(early),
+                    }
+                }
+                net_call => (facts.address, facts.socket_type, net_call),
+            };
             // The answer is carried out on what the question shows: for an emulated syscall, the path resolved now,
             // performed on allow (never CONTINUE, which would read the path again).
             let call = match call {
@@ -180,7 +190,7 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Not
             };
             let (listener, prompts) = (listener.clone(), prompts.clone());
             let task = async move {
-                let asked = Asked { spec, call, net: net_call, address };
+                let asked = Asked { spec, call, net: net_call, address, socket_type };
                 if let Some(outcome) = prompt(&listener, &prompts, n, &syscall, asked).await {
                     reply(&listener, &n, outcome);
                 }
@@ -235,8 +245,9 @@ struct Asked {
     call: Option<PathCall>,
     /// The address call to perform on allow.
     net: Option<NetCall>,
-    /// The address, as people read it (`127.0.0.1 port 80 (TCP)`).
-    address: Option<String>,
+    /// The socket address decided on, and the socket's type.
+    address: Option<proto::net::Address>,
+    socket_type: Option<proto::net::SockType>,
 }
 
 /// Asks the person at the terminal; never blocks the loop (this is its own task). `None`: the question was
@@ -248,10 +259,10 @@ async fn prompt(
     syscall: &str,
     asked: Asked,
 ) -> Option<Outcome> {
-    let Asked { spec, call, net: net_call, address } = asked;
+    let Asked { spec, call, net: net_call, address, socket_type } = asked;
     let mut described = describe(Pending::new(listener, &n), syscall)?;
-    if let Some(address) = address {
-        described.args = format!("{address}; {}", described.args);
+    if let Some(address) = &address {
+        described.args = with_address(syscall, &n.args, &address.to_string());
     }
     if let Some(Ok(resolved)) = call.as_ref().and_then(|c| c.resolved.first()) {
         // The path the call will act on, not the one as written.
@@ -279,6 +290,8 @@ async fn prompt(
         syscall: syscall.to_string(),
         args: described.args,
         paths,
+        address,
+        socket_type,
         timeout: Duration::from_secs(u64::from(spec.timeout_secs)),
         deny_errno: spec.errno,
         on_timeout: spec.on_timeout,
@@ -340,7 +353,7 @@ fn perform(listener: &Arc<Listener>, n: Notification, call: PathCall, here: bool
 /// Performs an allowed `connect`/`bind` on supervise's copy of the target's socket, with the address decided on:
 /// here when `here` and it cannot wait, else (a blocking connect) on a thread of its own that replies (`None`).
 fn perform_net(listener: &Arc<Listener>, n: Notification, call: NetCall, here: bool) -> Option<Outcome> {
-    match net::perform(call, here) {
+    match net::perform(listener, &n, call, here) {
         Ok(outcome) => Some(outcome),
         Err(deferred) => {
             defer(listener, n, "net-call", move || deferred.run());

@@ -12,10 +12,14 @@
 //! it (`Enter`, or `a`/`d` again: the default, this exact path, or any arguments for a call without a path; `u`
 //! this directory and below; `s` any path for this syscall), after optional keys that change the duration (`o`
 //! once, `m` for 10 minutes, `x` until the program exits, `f` always, saved: the default with `--save-decisions`,
-//! otherwise `x`) or move the directory up (`.`); Backspace goes back. Every answer is for the executable and the
-//! syscall that asked; the questions waiting that it covers get it too. Remembered answers are matched on the
-//! resolved paths the questions show ([`Question::paths`]), and answer through [`Prompts::ask`] like fresh ones,
-//! so an allowed emulated call is still performed by supervise.
+//! otherwise `x`) or move the directory up (`.`); Backspace goes back. A question about a call with a socket
+//! address (`connect`, `bind`, `sendto`, …) reads like a firewall's (`curl (pid 123, `curl https://…`) wants to
+//! connect to 93.184.216.34 port 443 (TCP)`), and its scopes are destinations: `Enter` this address and port (or
+//! this unix socket path, this abstract name), `h` this host on any port, `s` any destination. Every answer is for
+//! the executable and the syscall that asked; the questions waiting that it covers get it too. Remembered answers are
+//! matched on the resolved paths the questions show ([`Question::paths`]) or on their decoded address
+//! ([`Question::address`]), and answer through [`Prompts::ask`] like fresh ones, so an allowed emulated call (or
+//! address call) is still performed by supervise.
 //!
 //! The terminal side ([`tty`]) makes sure that only the person answers: the program's filter cannot push input
 //! (the agent's `filter::guard`), what the program controls is shown inert ([`render`]), keys typed before a
@@ -57,6 +61,11 @@ pub struct Question {
     /// The resolved path arguments (absolute, as the call will act on them), if the syscall has any: what
     /// "always" answers are matched on.
     pub paths: Vec<String>,
+    /// The socket address of the call (`connect`, `bind`, `sendto`, …), decoded as the kernel reads it (a unix path
+    /// resolved), as decided on and performed: what "always" answers for it are matched on.
+    pub address: Option<proto::net::Address>,
+    /// The type of the socket the call is made on: the protocol shown (`TCP`).
+    pub socket_type: Option<proto::net::SockType>,
     pub timeout: Duration,
     /// The errno a denial gives, for saved "always deny" answers.
     pub deny_errno: proto::Errno,
@@ -69,30 +78,46 @@ impl Question {
         (self.exe.clone(), self.syscall.clone(), self.args.clone())
     }
 
+    /// The destination an answer can be scoped to exactly (see [`scope::nameable`]).
+    pub fn destination(&self) -> Option<&proto::net::Address> {
+        self.address.as_ref().filter(|a| scope::nameable(a))
+    }
+
     /// The scope an answer with `menu` covers.
     pub fn scope(&self, menu: &Menu) -> Scope {
+        if self.address.is_some() {
+            return match (menu.scope, self.destination()) {
+                (ScopeKey::Path, Some(a)) => Scope::Address(a.clone()),
+                (ScopeKey::Host, Some(a)) => a.ip().map_or(Scope::Any, Scope::Host),
+                _ => Scope::Any,
+            };
+        }
         match menu.scope {
             _ if self.paths.is_empty() => Scope::Any,
             ScopeKey::Path => Scope::Paths(self.paths.clone()),
             ScopeKey::Under => Scope::Under(scope::directories(&self.paths, menu.up)),
-            ScopeKey::Any => Scope::Any,
+            ScopeKey::Host | ScopeKey::Any => Scope::Any,
         }
     }
 
     /// True if an answer by `allow` with `scope` to `self` also covers `other`.
     fn covered_by(&self, other: &Question, scope: &Scope, allow: bool) -> bool {
-        other.exe == self.exe && other.syscall == self.syscall && scope.covers(&other.paths, allow)
+        other.exe == self.exe
+            && other.syscall == self.syscall
+            && scope.covers(&other.paths, other.address.as_ref(), allow)
     }
 }
 
 /// The scope keys of the second step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeKey {
-    /// This exact path (`Enter`; for a call without a path, any arguments).
+    /// This exact path, or this destination (`Enter`; for a call without either, any arguments).
     Path,
     /// This directory and below (`u`).
     Under,
-    /// Any path for this syscall (`s`).
+    /// This host, any port (`h`).
+    Host,
+    /// Any path, or any destination, for this syscall (`s`).
     Any,
 }
 
@@ -215,6 +240,7 @@ impl Prompts {
             &question.exe,
             &question.syscall,
             &question.paths,
+            question.address.as_ref(),
             Instant::now(),
         );
         if let Some(allow) = remembered {
@@ -355,6 +381,7 @@ impl Queue {
                     'd' | 'D' if !m.allow => Some(ScopeKey::Path),
                     'p' | 'P' => Some(ScopeKey::Path),
                     'u' | 'U' if !head.paths.is_empty() => Some(ScopeKey::Under),
+                    'h' | 'H' if head.destination().and_then(proto::net::Address::ip).is_some() => Some(ScopeKey::Host),
                     's' | 'S' => Some(ScopeKey::Any),
                     _ => None,
                 };
@@ -382,7 +409,11 @@ impl Queue {
         let word = if answer == Answer::Allow { "allowed" } else { "denied" };
         let note = match &scope {
             None => format!("{word} once"),
+            Some(Scope::Any) if head.address.is_some() => format!("{word} to any destination, {}", lasting.describe()),
             Some(Scope::Any) if head.paths.is_empty() => format!("{word} with any arguments, {}", lasting.describe()),
+            Some(scope @ Scope::Host(_)) => {
+                format!("{word} for {}, {}", render::clean(&scope.describe()), lasting.describe())
+            }
             Some(Scope::Any) => format!("{word} for any path, {}", lasting.describe()),
             Some(scope @ Scope::Under(_)) => {
                 format!("{word} {}, {}", render::clean(&scope.describe()), lasting.describe())

@@ -5,6 +5,11 @@
 //! and DEL (`\x1b`, `\u{9b}`), bidirectional overrides and invisible format characters (`\u{202e}`). Lines never
 //! wrap by themselves: each is cut to the width (with `…`), and the one that matters most, the call with its
 //! paths, is broken over several lines instead, up to a limit, past which its middle is left out with a count.
+//!
+//! A question about a call with a socket address says what it is about in the words of a firewall, in the place of
+//! the bare command line: `curl (pid 123, `curl https://…`) wants to connect to 93.184.216.34 port 443 (TCP)`. The
+//! command line is shortened first, then the sentence is broken before `wants`, so that the address is always shown
+//! whole.
 
 use std::time::{Duration, SystemTime};
 
@@ -35,7 +40,10 @@ pub fn clean(text: &str) -> String {
 pub fn lines(q: &Question, width: usize, height: usize, deadline: SystemTime, status: &Status) -> Vec<String> {
     let width = width.clamp(20, 1000) - 1;
     let mut out = vec![fit(&format!("supervise asks: pid {} {}", q.pid, clean(&q.exe)), width)];
-    out.push(fit(&format!("  {}", clean(&q.cmdline)), width));
+    match &q.address {
+        Some(address) => out.extend(sentence(q, address, width)),
+        None => out.push(fit(&format!("  {}", clean(&q.cmdline)), width)),
+    }
     let mut below = Vec::new();
     if status.alike > 0 {
         let dir = scope::slash(&scope::directories(&q.paths, status.menu.as_ref().map_or(0, |m| m.up)).join(" "));
@@ -49,7 +57,7 @@ pub fn lines(q: &Question, width: usize, height: usize, deadline: SystemTime, st
     }
     // The call gets whatever rows the rest leaves, at least 3.
     let call = format!("wants {}({})", clean(&q.syscall), clean(&q.args));
-    out.extend(wrap(&call, width, height.saturating_sub(6 + below.len()).max(3)));
+    out.extend(wrap(&call, width, height.saturating_sub(out.len() + 4 + below.len()).max(3)));
     out.extend(below);
     let then = match q.on_timeout {
         OnTimeout::Allow => "allow",
@@ -71,12 +79,82 @@ fn keys(width: usize) -> &'static str {
     }
 }
 
+/// What a call with a socket address does, in words: `connect to`, `bind to`, `send to`.
+pub fn wants_to(syscall: &str) -> String {
+    match syscall {
+        "connect" => "connect to".into(),
+        "bind" => "bind to".into(),
+        "sendto" | "sendmsg" | "sendmmsg" => "send to".into(),
+        other => format!("{} with", clean(other)),
+    }
+}
+
+/// The name of a program for people: its executable's file name.
+pub fn program(exe: &str) -> &str {
+    exe.rsplit('/').next().filter(|name| !name.is_empty()).unwrap_or(exe)
+}
+
+/// `curl (pid 123, `curl https://…`) wants to connect to 93.184.216.34 port 443 (TCP)`, on one line if the command
+/// line can be shortened to fit, else broken before `wants` (the address wrapped if it is longer than a line).
+fn sentence(q: &Question, address: &proto::net::Address, width: usize) -> Vec<String> {
+    let who = format!("  {} (pid {}", clean(program(&q.exe)), q.pid);
+    let what = format!("wants to {} {}", wants_to(&q.syscall), clean(&address.describe(q.socket_type)));
+    let cmdline = clean(&q.cmdline);
+    let with_cmdline = |room: usize| match cmdline.as_str() {
+        "" => format!("{who})"),
+        c => format!("{who}, `{}`)", fit(c, room.max(1))),
+    };
+    // The shortest command line worth showing on the sentence's line (with the 6 characters around it).
+    const SHORTEST: usize = 12;
+    let fixed = who.chars().count() + 6 + what.chars().count();
+    if fixed + SHORTEST.min(cmdline.chars().count()) <= width {
+        return vec![format!("{} {what}", with_cmdline(width - fixed))];
+    }
+    let mut out = vec![fit(&with_cmdline(width.saturating_sub(who.chars().count() + 5)), width)];
+    out.extend(wrap_words(&what, width, 4));
+    out
+}
+
+/// [`wrap`], broken between words where it can be (a word longer than a line is broken inside).
+pub fn wrap_words(text: &str, width: usize, max: usize) -> Vec<String> {
+    let first = width.saturating_sub(2).max(8);
+    let rest = width.saturating_sub(6).max(8);
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let room = if lines.len() == 1 { first } else { rest };
+            let line = lines.last_mut().expect("one line at least");
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= room {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word);
+                break;
+            }
+            if used == 0 {
+                // Longer than a whole line: break it inside.
+                line.extend(word.drain(..room));
+            }
+            lines.push(String::new());
+        }
+    }
+    if lines.len() > max {
+        return wrap(text, width, max);
+    }
+    lines.iter().enumerate().map(|(i, l)| if i == 0 { format!("  {l}") } else { format!("      {l}") }).collect()
+}
+
 /// The second step of an "always" answer: what it covers (scope keys end the step) and for how long.
 fn step(q: &Question, menu: &Menu, width: usize) -> Vec<String> {
     let verb = if menu.allow { "allow" } else { "deny" };
     let again = if menu.allow { 'a' } else { 'd' };
     let mut out = vec![fit(&format!("  {verb} {}, {}, for what?", clean(&q.syscall), menu.lasting.describe()), width)];
-    if q.paths.is_empty() {
+    if q.address.is_some() {
+        out.extend(destinations(q, again, width));
+    } else if q.paths.is_empty() {
         out.push(fit(&format!("  [Enter/{again}] any arguments  [Backspace] back"), width));
     } else {
         let this = if q.paths.len() == 1 { "this path" } else { "these paths" };
@@ -93,6 +171,26 @@ fn step(q: &Question, menu: &Menu, width: usize) -> Vec<String> {
     }
     how.push_str("  [Backspace] back");
     out.push(fit(&how, width));
+    out
+}
+
+/// The scope keys of a question about a call with a socket address: this destination, this host, any.
+fn destinations(q: &Question, again: char, width: usize) -> Vec<String> {
+    use proto::net::{Address, UnixAddr};
+    let any = format!("[s] any destination for {}", clean(&q.syscall));
+    let Some(address) = q.destination() else {
+        return vec![fit(&format!("  [Enter/{again}] any destination  [Backspace] back"), width)];
+    };
+    let this = match address {
+        Address::Unix(UnixAddr::Path(_)) => "this socket path",
+        Address::Unix(UnixAddr::Abstract(_)) => "this abstract name",
+        _ => "this address and port",
+    };
+    let mut out = wrap(&format!("[Enter/{again}] {this}: {} (default)", clean(&address.to_string())), width, 2);
+    match address.ip() {
+        Some(ip) => out.push(fit(&format!("  [h] this host, any port: {ip}  {any}"), width)),
+        None => out.push(fit(&format!("  {any}"), width)),
+    }
     out
 }
 
@@ -162,6 +260,8 @@ mod tests {
             syscall: "unlinkat".into(),
             args: args.into(),
             paths: Vec::new(),
+            address: None,
+            socket_type: None,
             timeout: Duration::from_secs(30),
             deny_errno: proto::Errno::EPERM,
             on_timeout: OnTimeout::Deny,
@@ -202,5 +302,67 @@ mod tests {
         assert_eq!(text.len(), 5, "{text:#?}");
         assert_eq!(text[2], "  wants unlinkat(AT_FDCWD, \"/tmp/a\", 0)");
         assert!(text[4].contains("(30 s): deny"), "{text:#?}");
+    }
+
+    fn connect(cmdline: &str, address: proto::net::Address) -> Question {
+        Question {
+            syscall: "connect".into(),
+            args: format!("3, {address}, 16"),
+            address: Some(address),
+            socket_type: Some(proto::net::SockType::Stream),
+            ..question("/usr/bin/curl", cmdline, "")
+        }
+    }
+
+    #[test]
+    fn an_address_question_reads_like_a_firewalls_and_keeps_the_address_whole() {
+        let web = proto::net::Address::V4 { ip: [93, 184, 216, 34].into(), port: 443, mapped: false };
+        let q = connect("curl https://example.com/", web.clone());
+        let text = lines(&q, 200, 50, SystemTime::now(), &Status::default());
+        assert_eq!(
+            text[1],
+            "  curl (pid 42, `curl https://example.com/`) wants to connect to 93.184.216.34 port 443 (TCP)"
+        );
+        assert_eq!(text[2], "  wants connect(3, 93.184.216.34 port 443, 16)");
+        let long = connect(&format!("curl {}", "https://example.com/x".repeat(10)), web);
+        let sock =
+            proto::net::Address::Unix(proto::net::UnixAddr::Path(format!("/run/{}.sock", "s".repeat(90)).into()));
+        let unix = connect("app --socket", sock);
+        for width in [40, 80, 120, 200] {
+            for (q, whole) in [(&long, "wants to connect to 93.184.216.34 port 443 (TCP)"), (&unix, "ssss.sock")] {
+                let text = lines(q, width, 24, SystemTime::now(), &Status::default());
+                assert!(text.iter().all(|l| l.chars().count() < width), "{width}: {text:#?}");
+                let joined: String = text.iter().map(|l| l.trim_start()).collect::<Vec<_>>().join(" ");
+                assert!(joined.contains(whole), "{width}: {text:#?}");
+                assert!(joined.contains("curl (pid 42") || joined.contains("curl (pid…"), "{width}: {text:#?}");
+            }
+        }
+        let text = lines(&long, 120, 24, SystemTime::now(), &Status::default());
+        assert!(
+            text[1].starts_with("  curl (pid 42, `curl https://")
+                && text[1].ends_with("…`) wants to connect to 93.184.216.34 port 443 (TCP)"),
+            "the command line is shortened first: {text:#?}"
+        );
+    }
+
+    #[test]
+    fn the_second_step_of_an_address_question_offers_this_address_this_host_or_any() {
+        let web = proto::net::Address::V4 { ip: [127, 0, 0, 1].into(), port: 8080, mapped: false };
+        let menu = Menu {
+            allow: true,
+            lasting: Lasting::Run,
+            up: 0,
+            scope: super::super::ScopeKey::Path,
+            saving: false,
+            timed: scope::TIMED,
+        };
+        let status = Status { menu: Some(menu), ..Status::default() };
+        let text = lines(&connect("nc", web), 200, 50, SystemTime::now(), &status).join("\n");
+        assert!(text.contains("[Enter/a] this address and port: 127.0.0.1 port 8080 (default)"), "{text}");
+        assert!(text.contains("[h] this host, any port: 127.0.0.1  [s] any destination for connect"), "{text}");
+        let name = proto::net::Address::Unix(proto::net::UnixAddr::Abstract(b"bus".to_vec()));
+        let text = lines(&connect("nc", name), 200, 50, SystemTime::now(), &status).join("\n");
+        assert!(text.contains("[Enter/a] this abstract name: abstract:bus (default)"), "{text}");
+        assert!(!text.contains("[h]"), "{text}");
     }
 }

@@ -57,6 +57,8 @@ fn question(syscall: &str, path: &str, timeout_ms: u64) -> Question {
         syscall: syscall.into(),
         args: format!("{path:?}"),
         paths: vec![path.into()],
+        address: None,
+        socket_type: None,
         timeout: Duration::from_millis(timeout_ms),
         deny_errno: proto::Errno::EPERM,
         on_timeout: proto::OnTimeout::Deny,
@@ -238,4 +240,56 @@ async fn an_allow_for_two_paths_needs_both_covered() {
     q.paths[1] = "/etc/passwd".into();
     q.args = "other".into();
     assert_eq!(prompts.ask(q, alive()).await, Answer::Deny, "the destination is outside /w: asked again");
+}
+
+/// A `connect` by `/bin/app` to `ip:port` (TCP).
+fn connect(ip: [u8; 4], port: u16) -> Question {
+    let address = proto::net::Address::V4 { ip: ip.into(), port, mapped: false };
+    Question {
+        syscall: "connect".into(),
+        args: format!("3, {address}, 16"),
+        paths: Vec::new(),
+        address: Some(address),
+        socket_type: Some(proto::net::SockType::Stream),
+        ..question("connect", "", 5000)
+    }
+}
+
+#[tokio::test]
+async fn a_host_answer_covers_its_other_ports_and_no_other_host() {
+    let (prompts, shown) = scripted(&keys("ah").into_iter().chain(keys("n")).collect::<Vec<_>>());
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8080), alive()).await, Answer::Allow);
+    let before = shown.lock().unwrap().len();
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 9090), alive()).await, Answer::Allow, "the same host, another port");
+    assert_eq!(shown.lock().unwrap().len(), before, "not asked");
+    assert_eq!(prompts.ask(connect([127, 0, 0, 2], 8080), alive()).await, Answer::Deny, "another host: asked, n");
+    let shown = shown.lock().unwrap();
+    assert!(
+        shown.iter().any(|s| s.contains("allowed for 127.0.0.1 on any port, until the program exits: pid 1")),
+        "{shown:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_default_address_scope_is_this_address_and_port_and_s_is_any_destination() {
+    let script = keys("a\r").into_iter().chain(keys("n")).chain(keys("ds"));
+    let (prompts, shown) = scripted(&script.collect::<Vec<_>>());
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8080), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8080), alive()).await, Answer::Allow, "remembered");
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8081), alive()).await, Answer::Deny, "another port: asked, n");
+    assert_eq!(prompts.ask(connect([10, 0, 0, 1], 80), alive()).await, Answer::Deny, "asked: d s");
+    assert_eq!(prompts.ask(connect([10, 9, 9, 9], 1), alive()).await, Answer::Deny, "any destination: not asked");
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8080), alive()).await, Answer::Allow, "the narrowest wins");
+    let shown = shown.lock().unwrap();
+    assert!(shown.iter().any(|s| s.contains("allowed for 127.0.0.1 port 8080 only, until")), "{shown:?}");
+    assert!(shown.iter().any(|s| s.contains("denied to any destination, until")), "{shown:?}");
+}
+
+#[tokio::test]
+async fn u_and_dot_mean_nothing_for_an_address_and_h_nothing_for_a_path() {
+    let (prompts, _) = scripted(&keys("au.h").into_iter().chain(keys("ah\r")).chain(keys("n")).collect::<Vec<_>>());
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 8080), alive()).await, Answer::Allow);
+    assert_eq!(prompts.ask(connect([127, 0, 0, 1], 1), alive()).await, Answer::Allow, "h: the host");
+    assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow, "h ignored, then Enter");
+    assert_eq!(prompts.ask(question("unlink", "/w/b", 5000), alive()).await, Answer::Deny, "this path only: n");
 }
