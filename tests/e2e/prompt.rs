@@ -2,6 +2,7 @@
 //! only the person answers ([`trust`]), a terminal shared with the program ([`shared`]), a stable screen
 //! ([`screen`]), scopes and durations of "always" answers ([`scopes`]).
 
+mod network;
 mod scopes;
 mod screen;
 mod shared;
