@@ -1,7 +1,9 @@
-//! Address rules (`addresses`, `families`, `socketTypes`): enforced on `connect` and `bind`, race-free (supervise
-//! performs an allowed call on its copy of the target's socket with the address it decided on), with the kernel's
-//! errnos in the kernel's order; refused when the policy loads on the syscalls where they are not enforced. Loopback
-//! only, with servers these tests start.
+//! Address rules (`addresses`, `families`, `socketTypes`): enforced on `connect` and `bind` (here) and on the sends
+//! (`sends`), race-free (supervise performs an allowed call on its copy of the target's socket with the address it
+//! decided on), with the kernel's errnos in the kernel's order; refused when the policy loads on the syscalls where
+//! they are not enforced (`accept`). Loopback only, with servers these tests start.
+
+mod sends;
 
 use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
@@ -214,20 +216,20 @@ fn the_decision_log_line_has_the_address() {
 fn address_rules_on_other_syscalls_are_refused_at_load() {
     let dir = temp_dir();
     let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
-        {"names":["connect","sendto"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow","addresses":["127.0.0.0/8"]}},
+        {"names":["connect","accept"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"allow","addresses":["127.0.0.0/8"]}},
         {"names":["connect"],"action":"SCMP_ACT_NOTIFY","supervise":{"decision":"deny"}}]}"#;
     let policy = write_policy(dir.path(), "net.json", json);
     let marker = dir.path().join("started");
     let out = sup_policy(&policy, &["touch", marker.to_str().unwrap()]);
     assert_own_failure(&out, 125);
     let line = out.stderr.trim_end();
-    let place = format!("supervise: {}: syscalls[0] (connect, sendto): supervise: ", policy.display());
+    let place = format!("supervise: {}: syscalls[0] (connect, accept): supervise: ", policy.display());
     assert!(line.starts_with(&place), "names the file and the rule: {line}");
-    assert!(line.contains("enforced on connect and bind only, not on sendto"), "{line}");
+    assert!(line.contains("enforced on connect, bind, sendto, sendmsg, sendmmsg only, not on accept"), "{line}");
     assert!(!marker.exists(), "nothing was started");
     let out = sup(&["check", policy.to_str().unwrap()]);
     assert_ne!(out.code, Some(0), "check refuses it: {}", out.stdout);
-    assert!(out.stderr.contains("syscalls[0] (connect, sendto): supervise: address matchers"), "{}", out.stderr);
+    assert!(out.stderr.contains("syscalls[0] (connect, accept): supervise: address matchers"), "{}", out.stderr);
 }
 
 #[test]

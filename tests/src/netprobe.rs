@@ -10,14 +10,36 @@
 //!   a thread whose blocking connect to it stalls, then connects to ADDR and prints `stalled S took MS` (S: 1 if
 //!   the other connect was still waiting);
 //! - `race GOOD BAD N`: a thread rewrites one `sockaddr` between GOOD and BAD without pause while this thread
-//!   connects N times (a new socket each) to what it holds; prints `connected C refused R`.
+//!   connects N times (a new socket each) to what it holds; prints `connected C refused R`;
+//! - sends (the datagram ones on a UDP socket, or a unix datagram socket for `unix:`; the result is the count
+//!   sent): `sendto ADDR [LEN]` (LEN bytes, default 5), `sendto-badlen ADDR` (addrlen -1), `sendto-shortlen ADDR`
+//!   (addrlen 8), `sendto-zerolen ADDR` (a non-null address of length 0), `sendto-fault-addr`, `sendto-fault-buf
+//!   ADDR`, `sendto-kernel-buf ADDR` (a buffer in kernel space), `sendto-badfd ADDR`, `sendto-notsock ADDR`,
+//!   `sendto-oob ADDR` (MSG_OOB), `sendto-stream ADDR` (an unconnected TCP socket, MSG_NOSIGNAL),
+//!   `sendto-stream-sigpipe ADDR` (the same without MSG_NOSIGNAL: SIGPIPE kills it), `sendto-partial-fault ADDR`
+//!   (3 readable bytes, then an unreadable page);
+//! - `send-connected ADDR`: a UDP socket connected to ADDR, then send() without a destination;
+//! - `sendmsg ADDR` (two iovecs, 3 + 4 bytes), `sendmsg-iovmax ADDR` (1025 iovecs), `sendmsg-negnamelen ADDR`,
+//!   `sendmsg-fault-msghdr`, `sendmsg-fault-iov ADDR`, `sendmsg-fault-control ADDR`, `sendmsg-compat-flag ADDR`;
+//! - `sendmmsg ADDR…` (one 4-byte message to each), `sendmmsg-badsecond ADDR` (the second message's
+//!   `msg_namelen` is -1: the first is sent), `sendmmsg-none ADDR` (vlen 0);
+//! - `fastopen ADDR`: sendto with MSG_FASTOPEN on a new TCP socket (connects and sends 5 bytes);
+//! - `scm-rights unix:PATH`: binds a unix datagram socket at PATH, sends it (sendmsg to PATH) the write end of a
+//!   pipe with SCM_RIGHTS, receives it, writes through the received fd and reads the pipe: `ok 1` if the bytes
+//!   came through;
+//! - `race-sendto GOOD BAD N`: as `race`, with UDP sendto of one byte; prints `sent S refused R`;
+//! - `stall-send ADDR`: a thread's blocking send on a TCP connection that nobody reads (to a listener of its own)
+//!   waits; then a UDP sendto to ADDR; prints `stalled S took MS` as `stall`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
+#[path = "netprobe/sends.rs"]
+mod sends;
+
 /// An address below vm.mmap_min_addr: never mapped.
-const UNMAPPED: usize = 0x1000;
+pub(crate) const UNMAPPED: usize = 0x1000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,13 +86,53 @@ fn main() {
         }
         "stall" => stall(&sockaddr(&arg(1))),
         "race" => race(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage())),
+        "race-sendto" => {
+            race_sendto(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage()))
+        }
+        op if op.starts_with("send") || ["fastopen", "scm-rights", "stall-send"].contains(&op) => {
+            sends::run(op, &args[1..])
+        }
         _ => usage(),
     };
     report(result)
 }
 
+fn race_sendto(good: &[u8], bad: &[u8], n: u32) -> i64 {
+    let buffer: Arc<Vec<AtomicU8>> = Arc::new(good.iter().map(|&b| AtomicU8::new(b)).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (buffer, stop, good, bad) = (buffer.clone(), stop.clone(), good.to_vec(), bad.to_vec());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for src in [&bad, &good] {
+                    for (cell, &b) in buffer.iter().zip(src.iter()) {
+                        cell.store(b, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    let (mut sent, mut refused) = (0, 0);
+    for _ in 0..n {
+        // SAFETY: sendto(2) reads one byte from a literal and good.len() bytes from the live buffer, which another
+        // thread rewrites (AtomicU8 has the layout of u8): the race under test.
+        let rc = unsafe { libc::sendto(fd, b"x".as_ptr().cast(), 1, 0, buffer.as_ptr().cast(), good.len() as u32) };
+        if rc >= 0 {
+            sent += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flipper.join();
+    println!("sent {sent} refused {refused}");
+    0
+}
+
 /// The `sockaddr` bytes of `text`.
-fn sockaddr(text: &str) -> Vec<u8> {
+pub(crate) fn sockaddr(text: &str) -> Vec<u8> {
     if let Some(path) = text.strip_prefix("unix:") {
         let mut b = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         b.extend(path.as_bytes());
@@ -108,7 +170,7 @@ fn socket_for(addr: &[u8], flags: i32) -> i32 {
     fd
 }
 
-fn connect_to(addr: &[u8], flags: i32) -> i64 {
+pub(crate) fn connect_to(addr: &[u8], flags: i32) -> i64 {
     let fd = socket_for(addr, flags);
     // SAFETY: connect(2) reads addr.len() bytes from a live slice.
     unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
@@ -189,7 +251,7 @@ fn race(good: &[u8], bad: &[u8], n: u32) -> i64 {
     0
 }
 
-fn report(result: i64) -> ! {
+pub(crate) fn report(result: i64) -> ! {
     if result >= 0 {
         println!("ok {result}");
         std::process::exit(0);
@@ -199,7 +261,7 @@ fn report(result: i64) -> ! {
     std::process::exit(errno.clamp(1, 255));
 }
 
-fn usage() -> ! {
+pub(crate) fn usage() -> ! {
     eprintln!("usage: netprobe OP [ARGS...] (the ops are listed at the top of tests/src/netprobe.rs)");
     std::process::exit(2)
 }

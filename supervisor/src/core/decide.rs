@@ -43,6 +43,9 @@ pub struct Facts {
     pub address: Option<proto::net::Address>,
     /// The type (`SO_TYPE`) of the socket the call is made on.
     pub socket_type: Option<proto::net::SockType>,
+    /// The destinations after `address` (the other messages of a `sendmmsg`): like several paths, a deny rule
+    /// applies if any of them matches, another rule only if all do.
+    pub more_addresses: Vec<proto::net::Address>,
 }
 
 /// Which facts the rules for an event look at.
@@ -150,7 +153,10 @@ impl CompiledRule {
         let uid_ok = m.uids.is_empty() || facts.uid.is_some_and(|u| m.uids.contains(&u));
         let gid_ok = m.gids.is_empty() || facts.gid.is_some_and(|g| m.gids.contains(&g));
         let net_ok = m.net.is_empty()
-            || matches!((&facts.address, facts.socket_type), (Some(a), Some(t)) if m.net.matches(a, t));
+            || matches!((&facts.address, facts.socket_type), (Some(a), Some(t)) if {
+                let mut all = std::iter::once(a).chain(&facts.more_addresses);
+                if self.any_path { all.any(|a| m.net.matches(a, t)) } else { all.all(|a| m.net.matches(a, t)) }
+            });
         let paths_ok = self.paths.as_ref().is_none_or(|g| {
             let matches = |p: &Vec<u8>| g.is_match(Path::new(OsStr::from_bytes(p)));
             facts.paths.as_ref().is_some_and(|paths| {
@@ -433,6 +439,36 @@ mod tests {
         let bind = event(Arch::X86_64, 49, [0; 6]);
         assert_eq!(d.decide(&bind, &facts(v4([127, 0, 0, 1], 80), SockType::Stream)).rule, Some(1));
         assert_eq!(d.decide(&bind, &facts(v4([10, 0, 0, 1], 80), SockType::Stream)).rule, None);
+    }
+
+    #[test]
+    fn several_destinations_deny_if_any_matches_and_allow_only_if_all_do() {
+        use proto::net::{Address, NetMatcher, SockType};
+        let net = |addrs: &[&str]| {
+            let addrs: Vec<String> = addrs.iter().map(|s| s.to_string()).collect();
+            Matchers { net: NetMatcher::parse(&addrs, &[], &[]).unwrap(), ..Matchers::default() }
+        };
+        let p = policy(vec![
+            with(
+                rule(0, &["sendmmsg"], Action::Notify, vec![], Some(Decision::Deny(Errno::EPERM))),
+                net(&["127.0.0.2"]),
+            ),
+            with(rule(1, &["sendmmsg"], Action::Notify, vec![], Some(Decision::Allow)), net(&["127.0.0.0/8"])),
+        ]);
+        let d = Decider::new(&p);
+        let sendmmsg = event(Arch::X86_64, 307, [0; 6]);
+        let v4 = |last: u8| Address::V4 { ip: [127, 0, 0, last].into(), port: 9, mapped: false };
+        let facts = |first: Address, more: Vec<Address>| Facts {
+            address: Some(first),
+            more_addresses: more,
+            socket_type: Some(SockType::Dgram),
+            ..Facts::default()
+        };
+        assert_eq!(d.decide(&sendmmsg, &facts(v4(1), vec![v4(3)])).rule, Some(1));
+        assert_eq!(d.decide(&sendmmsg, &facts(v4(1), vec![v4(2)])).rule, Some(0), "one denied destination denies");
+        assert_eq!(d.decide(&sendmmsg, &facts(v4(2), vec![])).rule, Some(0));
+        let out = Address::V4 { ip: [10, 0, 0, 1].into(), port: 9, mapped: false };
+        assert_eq!(d.decide(&sendmmsg, &facts(v4(1), vec![out])).rule, None, "an allow needs every destination");
     }
 
     #[test]

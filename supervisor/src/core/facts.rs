@@ -73,6 +73,7 @@ pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Fact
         let (address, ty, call) = crate::core::net::gather(pending, syscall)?;
         facts.address = Some(address);
         facts.socket_type = Some(ty);
+        facts.more_addresses = call.more_addresses();
         calls.net = Some(call);
     }
     let pid = pending.n.pid;

@@ -1,55 +1,105 @@
-//! Address rules on `connect` and `bind`: the facts (the target's socket, its domain and type, the `sockaddr` read
-//! from its memory and decoded as its kernel would), and the race-free allow: supervise performs the call itself on
-//! its copy of the target's socket (the same open file description, so the target's socket is the one connected or
-//! bound) with the bytes it decided on, as the target (its credentials), and replies with the result. Never
-//! CONTINUE, which would let the kernel read the `sockaddr` again after the check.
+//! Address rules on `connect`, `bind` and the sends (`sendto`, `sendmsg`, `sendmmsg`, in [`send`]): the facts (the
+//! target's socket, its domain and type, the `sockaddr` read from its memory and decoded as its kernel would), and
+//! the race-free allow: supervise performs the call itself on its copy of the target's socket (the same open file
+//! description, so the target's socket is the one connected, bound or sent on) with the bytes it decided on, as
+//! the target (its credentials), and replies with the result. Never CONTINUE, which would let the kernel read the
+//! `sockaddr` again after the check.
 //!
 //! A unix socket path is resolved in the target's view (its root, cwd and credentials, through symlinks, as
 //! [`crate::kernel::view::walk`] resolves every path); the decision is on the absolute result, and the call is made
 //! on the pinned parent directory (`/proc/self/fd/N/name`), so a path swapped after the check is not followed.
 
+mod send;
+
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
 
 use proto::net::{self, address_arg, Address, AddressArg, SockOp, SockType, Socket, UnixAddr};
 use proto::Errno;
 use tracing::warn;
 
 use crate::core::Outcome;
+use crate::kernel::listener::{Listener, Notification};
 use crate::kernel::net::{bind, connect, domain_and_type, is_nonblocking};
 use crate::kernel::pending::Pending;
 use crate::kernel::view::identity::{Assumed, Place};
 use crate::kernel::view::{walk, Lookup, Start, View};
 
+pub use send::PAYLOAD_CAP;
+
 /// The syscalls whose address rules supervise enforces (performs on allow).
-pub const ENFORCED: [&str; 2] = ["connect", "bind"];
+pub const ENFORCED: [&str; 5] = ["connect", "bind", "sendto", "sendmsg", "sendmmsg"];
 
 /// An address call, ready to be performed on what was decided on.
 #[derive(Debug)]
 pub struct NetCall {
     /// supervise's copy of the target's socket.
     socket: OwnedFd,
-    op: SockOp,
-    /// The `sockaddr` to perform the call with: the verified bytes, or for a unix path, the pinned place.
-    sockaddr: Result<Vec<u8>, Errno>,
-    /// Keeps the unix path's parent directory open while `sockaddr` names it.
-    _parent: Option<OwnedFd>,
     /// `None`: supervise cannot act as the target (another user namespace): an allow is EACCES.
     view: Option<View>,
+    what: What,
 }
 
-/// The socket address of `syscall` (connect or bind) and its socket's type, and the call to perform on allow.
+#[derive(Debug)]
+enum What {
+    /// `connect` or `bind`.
+    Address {
+        op: SockOp,
+        /// The `sockaddr` to perform the call with: the verified bytes, or for a unix path, the pinned place.
+        sockaddr: Result<Vec<u8>, Errno>,
+        /// Keeps the unix path's parent directory open while `sockaddr` names it.
+        _parent: Option<OwnedFd>,
+    },
+    Send(send::SendCall),
+}
+
+impl NetCall {
+    /// The destinations after the first (the messages of a `sendmmsg`), matched with it.
+    pub fn more_addresses(&self) -> Vec<Address> {
+        match &self.what {
+            What::Send(call) => call.addresses().into_iter().skip(1).collect(),
+            What::Address { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The target's view, to act as it: `None` when supervise cannot (another user namespace).
+fn view_of(pid: u32) -> Result<Option<View>, Outcome> {
+    match View::of(pid, false) {
+        Ok(Some(view)) => Ok(Some(view)),
+        Ok(None) => Err(Outcome::Gone),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A unix path as written, made absolute against the target's cwd without looking at the filesystem.
+fn lexical(pid: u32, path: &[u8]) -> Vec<u8> {
+    let real = crate::core::describe::resolve(pid, libc::AT_FDCWD, std::path::Path::new(bytes_os(path)));
+    real.into_os_string().into_encoded_bytes()
+}
+
+/// The socket address of `syscall` (for a `sendmmsg`, the first message's destination; the others are in
+/// [`NetCall::more_addresses`]) and its socket's type, and the call to perform on allow.
 ///
 /// # Errors
-/// The kernel's errno, in its order, before any rule: EBADF (no such fd), EINVAL (`addrlen` negative or above
-/// 128), EFAULT (unreadable), ENOTSOCK, then the address's own errors (EINVAL, EAFNOSUPPORT); or
-/// [`Outcome::Gone`].
+/// The kernel's errno, in its order, before any rule: for connect and bind EBADF (no such fd), EINVAL (`addrlen`
+/// negative or above 128), EFAULT (unreadable), ENOTSOCK, then the address's own errors (EINVAL, EAFNOSUPPORT);
+/// for the sends, see [`send::gather`]; or [`Outcome::Gone`].
 pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType, NetCall), Outcome> {
     let n = pending.n;
-    let Some(AddressArg::Direct { addr, len, op }) = address_arg(syscall).filter(|_| ENFORCED.contains(&syscall))
-    else {
-        // Refused when the policy loads; never decided on an address supervise did not read.
-        warn!(pid = n.pid, syscall, "address rule on a syscall whose address is not read: denied");
-        return Err(Outcome::Error(Errno::EACCES));
+    let arg = address_arg(syscall).filter(|_| ENFORCED.contains(&syscall));
+    let (addr, len, op) = match arg {
+        Some(AddressArg::Direct { addr, len, op }) if op != SockOp::Send => (addr, len, op),
+        Some(arg) if arg != AddressArg::Accepted => {
+            let send::Gathered { socket, ty, view, call } = send::gather(pending, arg)?;
+            let address = call.addresses().into_iter().next().unwrap_or(Address::Unspec);
+            return Ok((address, ty, NetCall { socket, view, what: What::Send(call) }));
+        }
+        _ => {
+            // Refused when the policy loads; never decided on an address supervise did not read.
+            warn!(pid = n.pid, syscall, "address rule on a syscall whose address is not read: denied");
+            return Err(Outcome::Error(Errno::EACCES));
+        }
     };
     let socket = pending.fetch_fd(n.args[0] as i32)?;
     let len = net::addrlen(n.args[len]).map_err(Outcome::Error)?;
@@ -57,24 +107,19 @@ pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType,
     let (domain, ty) = domain_and_type(socket.as_fd()).map_err(Outcome::Error)?;
     let ty = SockType::from_raw(ty);
     let address = net::decode(&bytes, Socket { domain, ty }, op).map_err(Outcome::Error)?;
-    let view = match View::of(n.pid, false) {
-        Ok(Some(view)) => Some(view),
-        Ok(None) => return Err(Outcome::Gone),
-        Err(_) => None,
-    };
+    let view = view_of(n.pid)?;
     let (address, sockaddr, parent) = match (&address, &view) {
         (Address::Unix(UnixAddr::Path(path)), Some(view)) => {
             let (real, place) = unix_path(view, path, op);
             (Address::Unix(UnixAddr::Path(real)), place.as_ref().map(|(s, _)| s.clone()).map_err(|e| *e), place.ok())
         }
         (Address::Unix(UnixAddr::Path(path)), None) => {
-            let real = crate::core::describe::resolve(n.pid, libc::AT_FDCWD, std::path::Path::new(bytes_os(path)));
-            (Address::Unix(UnixAddr::Path(real.into_os_string().into_encoded_bytes())), Err(Errno::EACCES), None)
+            (Address::Unix(UnixAddr::Path(lexical(n.pid, path))), Err(Errno::EACCES), None)
         }
         _ => (address, Ok(bytes), None),
     };
     pending.check()?;
-    let call = NetCall { socket, op, sockaddr, _parent: parent.map(|(_, fd)| fd), view };
+    let call = NetCall { socket, view, what: What::Address { op, sockaddr, _parent: parent.map(|(_, fd)| fd) } };
     Ok((address, ty, call))
 }
 
@@ -86,10 +131,7 @@ fn bytes_os(b: &[u8]) -> &std::ffi::OsStr {
 /// place (with the directory that keeps it), or the kernel's errno for the path.
 #[allow(clippy::type_complexity)]
 fn unix_path(view: &View, path: &[u8], op: SockOp) -> (Vec<u8>, Result<(Vec<u8>, OwnedFd), Errno>) {
-    let lexical = || {
-        let real = crate::core::describe::resolve(view.tid, libc::AT_FDCWD, std::path::Path::new(bytes_os(path)));
-        real.into_os_string().into_encoded_bytes()
-    };
+    let lexical = || lexical(view.tid, path);
     let start = match Start::of(view, path, libc::AT_FDCWD, 0) {
         Ok(start) => start,
         Err(e) => return (lexical(), Err(e)),
@@ -119,47 +161,74 @@ fn unix_path(view: &View, path: &[u8], op: SockOp) -> (Vec<u8>, Result<(Vec<u8>,
     }
 }
 
-/// A call to run on a thread of its own (a blocking connect), which replies when it returns.
-pub struct Deferred(NetCall);
+/// A call to run on a thread of its own (a blocking connect or send), which replies when it returns.
+pub struct Deferred {
+    call: NetCall,
+    listener: Arc<Listener>,
+    n: Notification,
+}
 
 impl Deferred {
-    /// Performs the call as the target on this thread (not a runtime thread).
-    pub fn run(self) -> Outcome {
-        run(&self.0)
+    /// Performs the call as the target on this thread (not a runtime thread), waiting as the target would.
+    pub fn run(mut self) -> Outcome {
+        run(&mut self.call, Pending::new(&self.listener, &self.n), true).unwrap_or(Outcome::Error(Errno::EACCES))
     }
 }
 
-/// Performs an allowed call: here when it cannot wait (bind, a non-blocking connect) and `here`; otherwise
-/// [`Deferred`] to a thread of its own, so that a blocking connect holds up no other notification.
-pub fn perform(call: NetCall, here: bool) -> Result<Outcome, Box<Deferred>> {
-    let waits = call.op == SockOp::Connect && !is_nonblocking(call.socket.as_fd());
+/// Performs an allowed call: here when it cannot wait (bind, a non-blocking connect, a send that needs no wait)
+/// and `here`; otherwise [`Deferred`] to a thread of its own, so that a blocking call holds up no other
+/// notification. Not `here` (the answer to a question), a `sendmmsg` sends only its leading messages to the
+/// destination the question showed.
+pub fn perform(
+    listener: &Arc<Listener>,
+    n: &Notification,
+    mut call: NetCall,
+    here: bool,
+) -> Result<Outcome, Box<Deferred>> {
+    let waits = match &mut call.what {
+        What::Address { op, .. } => *op == SockOp::Connect && !is_nonblocking(call.socket.as_fd()),
+        What::Send(send) => {
+            if !here {
+                send.first_destination_only();
+            }
+            send.waits_at_once()
+        }
+    };
     if here && !waits {
-        return Ok(run(&call));
+        // A send tries without waiting first; what must wait goes on on a thread.
+        if let Some(outcome) = run(&mut call, Pending::new(listener, n), false) {
+            return Ok(outcome);
+        }
     }
-    Err(Box::new(Deferred(call)))
+    Err(Box::new(Deferred { call, listener: listener.clone(), n: *n }))
 }
 
-fn run(call: &NetCall) -> Outcome {
+/// Performs the call as the target; `None`: a send must wait for the rest (see [`send::SendCall::run`]).
+fn run(call: &mut NetCall, pending: Pending<'_>, wait: bool) -> Option<Outcome> {
     let Some(view) = &call.view else {
         warn!("the target has another user namespace: allowed address call refused (EACCES)");
-        return Outcome::Error(Errno::EACCES);
+        return Some(Outcome::Error(Errno::EACCES));
     };
-    let sockaddr = match &call.sockaddr {
-        Ok(bytes) => bytes,
-        Err(errno) => return Outcome::Error(*errno),
-    };
-    // The target's credentials (a port below 1024, a unix socket's permissions), in supervise's root: the unix
-    // place is named through our own /proc/self/fd.
+    // The target's credentials (a port below 1024, a unix socket's permissions, control messages that need a
+    // capability), in supervise's root: the unix place is named through our own /proc/self/fd.
     let _as_target = match Assumed::take(&view.identity, Place::default()) {
         Ok(guard) => guard,
-        Err(errno) => return Outcome::Error(errno),
+        Err(errno) => return Some(Outcome::Error(errno)),
     };
-    let result = match call.op {
+    let (op, sockaddr) = match &mut call.what {
+        What::Send(send) => return send.run(call.socket.as_fd(), pending, wait),
+        What::Address { op, sockaddr, .. } => (*op, sockaddr),
+    };
+    let sockaddr = match sockaddr {
+        Ok(bytes) => bytes,
+        Err(errno) => return Some(Outcome::Error(*errno)),
+    };
+    let result = match op {
         SockOp::Bind => bind(call.socket.as_fd(), sockaddr),
         _ => connect(call.socket.as_fd(), sockaddr),
     };
-    match result {
+    Some(match result {
         Ok(()) => Outcome::Value(0),
         Err(errno) => Outcome::Error(errno),
-    }
+    })
 }

@@ -1,8 +1,10 @@
-//! Sockets of a target, through a copy of its fd ([`super::pending::Pending::fetch_fd`]): their domain and type, and
-//! `connect`/`bind` performed on them with a verified `sockaddr`. The copy shares the target's open file
-//! description, so the target's socket is the one connected or bound, in the target's network namespace.
+//! Sockets of a target, through a copy of its fd ([`super::pending::Pending::fetch_fd`]): their domain, type and
+//! peer, and `connect`/`bind`/`sendmsg` performed on them with a verified `sockaddr` and the bytes copied from the
+//! target. The copy shares the target's open file description, so the target's socket is the one connected, bound
+//! or sent on, in the target's network namespace.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::OnceLock;
 
 use proto::Errno;
 
@@ -58,6 +60,124 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
 pub fn bind(fd: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
     // SAFETY: bind(2) reads `addr.len()` bytes from a live slice.
     let rc = unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// getpeername(2) of `fd`: the peer's `sockaddr` bytes (at most 128).
+///
+/// # Errors
+/// The kernel's errno: ENOTCONN (no peer), ENOTSOCK.
+pub fn peer(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    let mut storage = [0u8; 128];
+    let mut len = storage.len() as libc::socklen_t;
+    // SAFETY: getpeername(2) writes at most `len` bytes into `storage`, a live local buffer, and updates `len`.
+    let rc = unsafe { libc::getpeername(fd.as_raw_fd(), storage.as_mut_ptr().cast(), &raw mut len) };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(storage[..(len as usize).min(storage.len())].to_vec())
+}
+
+/// Control data to send: bytes, or a length whose bytes cannot be read (the kernel then fails the call with its
+/// own errno, ENOBUFS or EFAULT, before anything is sent).
+#[derive(Debug)]
+pub enum Control<'a> {
+    Bytes(&'a [u8]),
+    Unreadable(usize),
+}
+
+/// One message for [`sendmsg`].
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// The destination `sockaddr`; empty: none (`msg_name` NULL).
+    pub name: &'a [u8],
+    /// The bytes to send.
+    pub payload: &'a [u8],
+    /// How many more bytes the caller asked to send that could not be read: the kernel meets a fault there, as it
+    /// would in the target's memory (EFAULT, or the count sent before it).
+    pub unreadable: usize,
+    pub control: Control<'a>,
+}
+
+/// sendmsg(2) of one message on `fd` with `flags`. May block (a blocking socket without `MSG_DONTWAIT`): call it
+/// where waiting holds up no one. Add `MSG_NOSIGNAL` to keep SIGPIPE from supervise.
+///
+/// # Errors
+/// The kernel's errno, unchanged; ENOMEM if the page that stands for unreadable bytes cannot be mapped.
+pub fn sendmsg(fd: BorrowedFd<'_>, out: &Outgoing<'_>, flags: i32) -> Result<usize, Errno> {
+    let needs_fault = out.unreadable > 0 || matches!(out.control, Control::Unreadable(_));
+    let fault = if needs_fault { fault_page()? } else { 0 };
+    let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; 2];
+    let mut count = 0;
+    if !out.payload.is_empty() {
+        iov[count] = libc::iovec { iov_base: out.payload.as_ptr().cast_mut().cast(), iov_len: out.payload.len() };
+        count += 1;
+    }
+    if out.unreadable > 0 {
+        iov[count] = libc::iovec { iov_base: fault as *mut libc::c_void, iov_len: out.unreadable };
+        count += 1;
+    }
+    // SAFETY: an all-zero msghdr is valid (no name, no iovecs, no control); the fields are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    if !out.name.is_empty() {
+        msg.msg_name = out.name.as_ptr().cast_mut().cast();
+        msg.msg_namelen = out.name.len() as libc::socklen_t;
+    }
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = count as _;
+    match out.control {
+        Control::Bytes(bytes) if !bytes.is_empty() => {
+            msg.msg_control = bytes.as_ptr().cast_mut().cast();
+            msg.msg_controllen = bytes.len() as _;
+        }
+        Control::Bytes(_) => {}
+        Control::Unreadable(len) => {
+            msg.msg_control = fault as *mut libc::c_void;
+            msg.msg_controllen = len as _;
+        }
+    }
+    // SAFETY: sendmsg(2) only reads: the name, the iovecs and the control data, each a live slice of the given
+    // length, or the PROT_NONE page of `fault_page`, where the kernel's copy faults (EFAULT) without touching memory.
+    let rc = unsafe { libc::sendmsg(fd.as_raw_fd(), &raw const msg, flags) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+/// The address of a page of ours that no one can read (mmap(2) `PROT_NONE`, mapped once and never unmapped): where
+/// the kernel's copy from "user memory" faults, as it would on the target's unreadable bytes.
+///
+/// # Errors
+/// The errno of mmap(2) (ENOMEM).
+fn fault_page() -> Result<usize, Errno> {
+    static PAGE: OnceLock<Result<usize, Errno>> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        // SAFETY: mmap(2) of a new anonymous PROT_NONE page at an address of the kernel's choice; nothing of ours
+        // is touched, and nothing ever dereferences it.
+        let at = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_NONE, flags, -1, 0) };
+        if at == libc::MAP_FAILED {
+            Err(last_errno())
+        } else {
+            Ok(at as usize)
+        }
+    })
+}
+
+/// tgkill(2): the SIGPIPE the kernel sends to the thread that wrote to a broken stream, sent to the target's thread
+/// `tid` of process `tgid` when supervise made the write for it (with `MSG_NOSIGNAL`, so that it was not its own).
+///
+/// # Errors
+/// The kernel's errno (ESRCH: the thread is gone).
+pub fn sigpipe(tgid: i32, tid: i32) -> Result<(), Errno> {
+    // SAFETY: tgkill(2) takes three plain integers and touches no memory of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, libc::SIGPIPE) };
     if rc < 0 {
         Err(last_errno())
     } else {

@@ -86,9 +86,9 @@ impl Source {
 }
 
 /// Matchers this supervisor parses but does not enforce, one error per notify rule that has them: address matchers
-/// (`addresses`, `families`, `socketTypes`) are enforced on `connect` and `bind` only ([`crate::core::net`]), so a
-/// rule that puts them on another syscall (`sendto`, `sendmsg`, `sendmmsg`, `accept`) is refused when the policy
-/// loads (by `check`, and before anything is started), never run with the matcher ignored.
+/// (`addresses`, `families`, `socketTypes`) are enforced on `connect`, `bind`, `sendto`, `sendmsg` and `sendmmsg`
+/// ([`crate::core::net::ENFORCED`]), so a rule that puts them on another syscall (`accept`, `accept4`) is refused
+/// when the policy loads (by `check`, and before anything is started), never run with the matcher ignored.
 pub fn unenforced(policy: &Policy) -> Vec<proto::profile::PolicyError> {
     const SHOWN: usize = 3;
     let enforced = |name: &String| crate::core::net::ENFORCED.contains(&name.as_str());
@@ -106,9 +106,9 @@ pub fn unenforced(policy: &Policy) -> Vec<proto::profile::PolicyError> {
         place.push_str(": supervise");
         let others: Vec<&str> = r.names.iter().filter(|n| !enforced(n)).map(String::as_str).collect();
         let message = format!(
-            "address matchers (addresses, families, socketTypes) are enforced on connect and bind only, not on {}; \
-             the policy is refused rather than run with them ignored (put them in a rule of their own for connect \
-             and bind)",
+            "address matchers (addresses, families, socketTypes) are enforced on {} only, not on {}; the policy is \
+             refused rather than run with them ignored (put them in a rule of their own for those syscalls)",
+            crate::core::net::ENFORCED.join(", "),
             others.join(", ")
         );
         Some(proto::profile::PolicyError::Invalid { place, rule: Some(r.index), message })
