@@ -85,18 +85,19 @@ impl Question {
 
     /// The scope an answer with `menu` covers.
     pub fn scope(&self, menu: &Menu) -> Scope {
+        // A key that does not fit the question (never taken: see `on_key`) means the narrowest scope, never a wider.
         if self.address.is_some() {
             return match (menu.scope, self.destination()) {
-                (ScopeKey::Path, Some(a)) => Scope::Address(a.clone()),
-                (ScopeKey::Host, Some(a)) => a.ip().map_or(Scope::Any, Scope::Host),
-                _ => Scope::Any,
+                (ScopeKey::Any, _) | (_, None) => Scope::Any,
+                (ScopeKey::Host, Some(a)) => a.ip().map_or_else(|| Scope::Address(a.clone()), Scope::Host),
+                (ScopeKey::Path | ScopeKey::Under, Some(a)) => Scope::Address(a.clone()),
             };
         }
         match menu.scope {
             _ if self.paths.is_empty() => Scope::Any,
-            ScopeKey::Path => Scope::Paths(self.paths.clone()),
+            ScopeKey::Path | ScopeKey::Host => Scope::Paths(self.paths.clone()),
             ScopeKey::Under => Scope::Under(scope::directories(&self.paths, menu.up)),
-            ScopeKey::Host | ScopeKey::Any => Scope::Any,
+            ScopeKey::Any => Scope::Any,
         }
     }
 

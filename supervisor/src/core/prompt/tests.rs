@@ -293,3 +293,26 @@ async fn u_and_dot_mean_nothing_for_an_address_and_h_nothing_for_a_path() {
     assert_eq!(prompts.ask(question("unlink", "/w/a", 5000), alive()).await, Answer::Allow, "h ignored, then Enter");
     assert_eq!(prompts.ask(question("unlink", "/w/b", 5000), alive()).await, Answer::Deny, "this path only: n");
 }
+
+#[test]
+fn each_scope_key_means_its_scope_and_never_a_wider_one() {
+    use proto::net::{Address, UnixAddr};
+    let menu = |scope| Menu { allow: true, lasting: Lasting::Run, up: 0, scope, saving: false, timed: scope::TIMED };
+    let web = connect([127, 0, 0, 1], 8080);
+    let ip = web.address.as_ref().and_then(Address::ip).unwrap();
+    let sock = Question { address: Some(Address::Unix(UnixAddr::Path(b"/run/a.sock".to_vec()))), ..web.clone() };
+    let unspec = Question { address: Some(Address::Unspec), ..web.clone() };
+    let file = question("unlink", "/w/a", 5000);
+    for (q, key, want) in [
+        (&web, ScopeKey::Path, Scope::Address(web.address.clone().unwrap())),
+        (&web, ScopeKey::Host, Scope::Host(ip)),
+        (&web, ScopeKey::Under, Scope::Address(web.address.clone().unwrap())),
+        (&web, ScopeKey::Any, Scope::Any),
+        (&sock, ScopeKey::Host, Scope::Address(sock.address.clone().unwrap())),
+        (&unspec, ScopeKey::Path, Scope::Any),
+        (&file, ScopeKey::Host, Scope::Paths(vec!["/w/a".into()])),
+        (&file, ScopeKey::Under, Scope::Under(vec!["/w".into()])),
+    ] {
+        assert_eq!(q.scope(&menu(key)), want, "{:?} {key:?}", q.address);
+    }
+}
