@@ -20,6 +20,14 @@ pub fn domain_and_type(fd: BorrowedFd<'_>) -> Result<(u16, u32), Errno> {
     Ok((domain as u16, ty as u32))
 }
 
+/// `SO_PROTOCOL` of `fd` (`IPPROTO_UDP`, `IPPROTO_ICMP` for a ping socket, …).
+///
+/// # Errors
+/// The errno of getsockopt(2): ENOTSOCK for a file that is not a socket.
+pub fn protocol(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    int_option(fd, libc::SO_PROTOCOL)
+}
+
 fn int_option(fd: BorrowedFd<'_>, name: libc::c_int) -> Result<libc::c_int, Errno> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;

@@ -16,7 +16,7 @@ use proto::net::{self, Address, AddressArg, SockOp, SockType, Socket, UnixAddr, 
 use proto::{Arch, Errno};
 
 use crate::core::Outcome;
-use crate::kernel::net::{domain_and_type, is_nonblocking, peer, sendmsg, sigpipe, Control, Outgoing};
+use crate::kernel::net::{domain_and_type, is_nonblocking, peer, protocol, sendmsg, sigpipe, Control, Outgoing};
 use crate::kernel::pending::Pending;
 use crate::kernel::view::{errno, View};
 use crate::kernel::{proc, Fail};
@@ -280,9 +280,16 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
     let sock = Socket { domain, ty: SockType::from_raw(ty) };
     let view = super::view_of(n.pid)?;
     let inet = domain == AF_INET || domain == AF_INET6;
+    // A ping socket is a datagram socket whose "port" is the ICMP id, 0 as often as not: its address is read as a
+    // raw socket's (no port check).
+    let ping = inet
+        && sock.ty == SockType::Dgram
+        && protocol(socket.as_fd()).is_ok_and(|p| p == libc::IPPROTO_ICMP || p == libc::IPPROTO_ICMPV6);
+    let decode_as = if ping { Socket { ty: SockType::Raw, ..sock } } else { sock };
     let fastopen = inet && sock.ty == SockType::Stream && flags & MSG_FASTOPEN != 0;
     let waits = flags & MSG_DONTWAIT == 0 && !is_nonblocking(socket.as_fd());
-    let reader = Reader { pending, layout, sock, flags, fastopen, socket: socket.as_fd(), view: view.as_ref() };
+    let reader =
+        Reader { pending, layout, sock, decode_as, flags, fastopen, socket: socket.as_fd(), view: view.as_ref() };
     let mut messages = Vec::new();
     let (mut budget, mut fds) = (PAYLOAD_CAP, 0);
     match arg {
@@ -344,6 +351,8 @@ struct Reader<'a> {
     pending: Pending<'a>,
     layout: Layout,
     sock: Socket,
+    /// The socket as its addresses are decoded (a ping socket's as a raw one's).
+    decode_as: Socket,
     flags: u32,
     fastopen: bool,
     socket: BorrowedFd<'a>,
@@ -521,7 +530,7 @@ impl Reader<'_> {
             };
         }
         let decoded = match &given {
-            Some(bytes) => net::decode(bytes, self.sock, SockOp::Send)?,
+            Some(bytes) => net::decode(bytes, self.decode_as, SockOp::Send)?,
             None => Address::Unspec,
         };
         match decoded {
