@@ -14,6 +14,7 @@ mod clock;
 mod deputy;
 mod differential;
 mod exit_codes;
+mod identity;
 mod moby_default;
 mod network;
 mod paths;

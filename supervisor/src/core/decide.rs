@@ -21,6 +21,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use proto::{Action, Arch, Decision, Emulator, Errno, Policy, PromptSpec, Rule};
 
 use crate::core::path::is_emulated;
+pub use crate::kernel::exe::Exe;
+use crate::kernel::exe::{canonical_glob, CanonicalGlob};
 use crate::kernel::syscalls::{self, SyscallMap};
 
 /// What the kernel told us about one notified syscall, as far as deciding needs.
@@ -34,7 +36,8 @@ pub struct Event {
 /// Facts about the target gathered for matchers; `None` when not gathered or not available.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
-    pub exe: Option<String>,
+    /// The running executable, identified as a file ([`crate::kernel::exe`]); `None` also when it cannot be.
+    pub exe: Option<Exe>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     /// The syscall's path arguments as bytes, absolute and resolved as the kernel resolves them for the target.
@@ -133,7 +136,7 @@ pub fn plan(decision: &Decision, syscall: &str, path_checked: bool) -> Plan {
 struct CompiledRule {
     rule: Rule,
     paths: Option<GlobSet>,
-    exe: Option<GlobSet>,
+    exe: Option<ExeGlobs>,
     /// For a call with several paths (rename, link): a deny rule applies if any path matches, any other rule only
     /// if all do. So a denied place can be neither the source nor the destination.
     any_path: bool,
@@ -142,7 +145,7 @@ struct CompiledRule {
 impl CompiledRule {
     fn new(rule: Rule, default: &Decision) -> CompiledRule {
         let paths = globset(&rule.matchers.paths);
-        let exe = globset(&rule.matchers.exe);
+        let exe = ExeGlobs::new(&rule.matchers.exe);
         let any_path = matches!(rule.decision.as_ref().unwrap_or(default), Decision::Deny(_));
         CompiledRule { rule, paths, exe, any_path }
     }
@@ -164,6 +167,27 @@ impl CompiledRule {
             })
         });
         exe_ok && uid_ok && gid_ok && paths_ok && net_ok
+    }
+}
+
+/// A rule's `exe` globs, compiled twice: canonicalized in supervise's view (`/bin/x` as `/usr/bin/x`), for an
+/// executable identified there, and as written, for one identified in a container's own root (`serve`), whose
+/// layout supervise's view does not tell.
+#[derive(Debug)]
+struct ExeGlobs {
+    canonical: GlobSet,
+    written: GlobSet,
+}
+
+impl ExeGlobs {
+    fn new(globs: &[String]) -> Option<ExeGlobs> {
+        let canonical: Vec<String> = globs.iter().map(|g| canonical_glob(g)).map(|c: CanonicalGlob| c.glob).collect();
+        Some(ExeGlobs { canonical: globset(&canonical)?, written: globset(globs)? })
+    }
+
+    fn is_match(&self, exe: &Exe) -> bool {
+        let globs = if exe.own_root { &self.written } else { &self.canonical };
+        globs.is_match(&exe.path)
     }
 }
 
@@ -361,11 +385,51 @@ mod tests {
         assert_eq!(d.decide(&openat, &Facts::default()).rule, None);
         let mkdir = event(Arch::X86_64, 83, [0; 6]);
         assert_eq!(d.needs(&mkdir), Needs { exe: true, creds: true, ..Needs::default() });
-        let who = |exe: &str, uid| Facts { exe: Some(exe.into()), uid: Some(uid), ..Facts::default() };
+        let who = |exe: &str, uid| Facts {
+            exe: Some(Exe { path: exe.into(), own_root: false }),
+            uid: Some(uid),
+            ..Facts::default()
+        };
         assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).rule, Some(2));
         assert_eq!(d.decide(&mkdir, &who("/usr/bin/mkdir", 1000)).rule, None);
         assert_eq!(d.decide(&mkdir, &who("/usr/local/bin/x/mkdir", 0)).rule, None, "* stays within a component");
         assert!(!d.decide(&mkdir, &who("/usr/bin/mkdir", 0)).path_checked);
+    }
+
+    #[test]
+    fn exe_globs_match_canonical_paths_and_a_containers_as_written() {
+        let dir = std::env::temp_dir().join(format!("supervise-decide-exe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::fs::write(dir.join("real/tool"), "").unwrap();
+        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+        let real = std::fs::canonicalize(&dir).unwrap().display().to_string();
+        let link = format!("{real}/link");
+        let exe = |globs: &[String]| Matchers { exe: globs.to_vec(), ..Matchers::default() };
+        let p = policy(vec![
+            with(rule(0, &["mkdir"], Action::Notify, vec![], Some(Decision::Allow)), exe(&[format!("{link}/tool")])),
+            with(rule(1, &["mkdir"], Action::Notify, vec![], Some(Decision::Allow)), exe(&[format!("{link}/x*")])),
+        ]);
+        let d = Decider::new(&p);
+        let mkdir = event(Arch::X86_64, 83, [0; 6]);
+        let run = |path: String, own_root| Facts { exe: Some(Exe { path, own_root }), ..Facts::default() };
+        let table: &[(Facts, Option<usize>)] = &[
+            // Written through a symlink, matched as the canonical path that /proc/PID/exe shows.
+            (run(format!("{real}/real/tool"), false), Some(0)),
+            (run(format!("{real}/real/xyz"), false), Some(1)),
+            // A canonical path never goes through a symlink: this name is no identified executable here.
+            (run(format!("{link}/tool"), false), None),
+            (run(format!("{real}/real/other"), false), None),
+            // In a container's own root the glob is matched as written.
+            (run(format!("{link}/tool"), true), Some(0)),
+            (run(format!("{real}/real/tool"), true), None),
+            // Unidentified (a bind mount elsewhere, a replaced file): no exe glob matches.
+            (Facts::default(), None),
+        ];
+        for (facts, want) in table {
+            assert_eq!(d.decide(&mkdir, facts).rule, *want, "{facts:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Gathering [`Facts`] for matchers: the target's executable, real uid/gid, its path arguments, read from its
-//! memory and resolved in its view ([`crate::kernel::view`]) as its kernel would resolve them, and the socket
-//! address of `connect`/`bind` ([`crate::core::net`]). Every memory read is
+//! Gathering [`Facts`] for matchers: the target's executable (identified as a file: [`crate::kernel::exe`]), real
+//! uid/gid, its path arguments, read from its memory and resolved in its view ([`crate::kernel::view`]) as its
+//! kernel would resolve them, and the socket address of `connect`/`bind` ([`crate::core::net`]). Every memory read is
 //! verified with `NOTIF_ID_VALID`, and so is the set of `/proc` reads as a whole, so that nothing read from a reused
 //! pid is ever used.
 //!
@@ -20,7 +20,6 @@ use crate::core::net::NetCall;
 use crate::core::path::{is_emulated, Op};
 use crate::core::Outcome;
 use crate::kernel::pending::Pending;
-use crate::kernel::proc;
 use crate::kernel::view::walk::at_fd;
 use crate::kernel::view::{walk, Lookup, Resolved, Start, View};
 
@@ -78,7 +77,8 @@ pub fn gather(pending: Pending<'_>, syscall: &str, needs: Needs) -> Result<(Fact
     }
     let pid = pending.n.pid;
     if needs.exe {
-        facts.exe = proc::exe(pid).map(|p| p.display().to_string());
+        // The running file, looked up in supervise's view: a name alone can be borrowed (kernel::exe).
+        facts.exe = crate::kernel::exe::identify_logged(pid);
     }
     if needs.creds {
         if let Some(c) = crate::kernel::view::identity::read(pid) {

@@ -4,6 +4,8 @@
 //!
 //! - [`listener`]: the seccomp listener fd (RECV, SEND, ID_VALID, ADDFD, SET_FLAGS).
 //! - [`memory`]: target memory; reads come back [`memory::Unverified`].
+//! - [`exe`]: the target's executable as a file (device and inode), looked up in supervise's view; `exe` globs
+//!   canonicalized.
 //! - [`proc`]: the one reader of a target's `/proc` (exe, cmdline, status, cwd, fds, root, namespaces), and where a
 //!   walk is in any procfs.
 //! - [`view`]: the target's view (root, namespaces, cwd, credentials, `/proc/self`): resolving and acting as it;
@@ -17,6 +19,7 @@
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod clock;
+pub mod exe;
 pub mod listener;
 pub mod memory;
 pub mod mounts;

@@ -1,7 +1,7 @@
 //! The one reader of a target's `/proc`: what the kernel tells about a process through procfs, read from our own
 //! `/proc` (reached from our root fd, whatever the calling thread's root is), and where a walk is in any procfs.
 //!
-//! - Facts about a target, for people and for rules: [`exe`], [`cmdline`], [`status`] (credentials, ids, umask:
+//! - Facts about a target, for people and for rules: [`exe`], [`exe_file`], [`cmdline`], [`status`] (credentials, ids, umask:
 //!   parsed by [`crate::kernel::view::identity::read`]), [`cwd`], [`fd_link`], [`fdinfo`].
 //! - The target's places, opened for the view: [`open_cwd`], [`open_fd`], [`open_root`], [`open_mnt_ns`],
 //!   [`ns_place`].
@@ -25,6 +25,20 @@ use super::view::{open_ns, open_path, place, place_of, root, Place};
 /// The target's executable (readlink of `/proc/PID/exe`). `None`: it is gone, or it is a kernel thread.
 pub fn exe(pid: u32) -> Option<PathBuf> {
     link(&format!("{pid}/exe"))
+}
+
+/// The device and inode of the file the target runs: stat(2) of `/proc/PID/exe`, which the kernel follows to the
+/// very file (`mm->exe_file`), in whatever mount namespace it is, and however it was reached or renamed since.
+/// `None`: it is gone, it is a kernel thread, or its executable is closed to us (ptrace access mode read).
+pub fn exe_file(pid: u32) -> Option<(u64, u64)> {
+    let path = CString::new(format!("proc/{pid}/exe")).ok()?;
+    stat_at(root(), &path, 0).ok().map(|st| file_id(&st))
+}
+
+/// The (device, inode) of a stat(2) result: what tells one file from another.
+#[allow(clippy::unnecessary_cast)] // dev_t and ino_t are not 64 bits wide on every target
+pub fn file_id(st: &nix::sys::stat::FileStat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
 }
 
 /// The target's cwd, as the kernel names it from our root (readlink of `/proc/PID/cwd`). `None`: it is gone.

@@ -8,6 +8,7 @@
 //! `--format json` prints one JSON document for CI ([`Report::to_json`]); `--bpf` adds libseccomp's PFC export of
 //! the compiled filter, so users see what the kernel gets.
 
+pub mod exe;
 pub mod lint;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -184,6 +185,7 @@ pub fn check_file(file: &std::path::Path, known: &BTreeSet<String>, bpf: bool) -
         }
     };
     let mut findings = lint::lint(&profile, &policy, known);
+    findings.extend(exe::lint(&policy));
     // Compile as `supervise --policy` would, unless the lints already found why libseccomp would refuse it.
     if !findings.iter().any(|f| f.severity == Severity::Error) {
         match agent::filter::compile(&policy) {

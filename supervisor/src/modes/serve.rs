@@ -215,6 +215,8 @@ impl Policies {
 pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
     let machine = Machine { native: Arch::native(), caps: u64::MAX, ..this_machine() };
     let policies = Arc::new(Policies::load(options, &machine)?);
+    // A container's executables are found in its own root, which its runtime built (docs/security.md).
+    crate::kernel::exe::trust_target_roots();
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
