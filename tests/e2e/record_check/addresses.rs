@@ -26,6 +26,10 @@ except OSError as e:
     print('sendto', errno.errorcode[e.errno])
 "#;
 
+fn as_str(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// The `supervise` objects of the profile's notify rules.
 fn notify_rules(p: &Value) -> Vec<&Value> {
     p["syscalls"].as_array().unwrap().iter().filter(|r| r["action"] == "SCMP_ACT_NOTIFY").collect()
@@ -43,7 +47,6 @@ fn recorded_addresses_allow_the_same_hosts_and_refuse_others() {
     let out = dir.path().join("p.json");
     let talk = |host: &str, tcp: &str| vec![py, "talk.py", host, tcp, &u].into_iter().map(String::from).collect();
     let run_a: Vec<String> = talk("127.0.0.1", &a);
-    let as_str = |v: &Vec<String>| -> Vec<&str> { v.iter().map(String::as_str).collect() };
 
     let recorded = record(&out, &["--addresses"], &as_str(&run_a), dir.path());
     assert_eq!(recorded.code, Some(0), "{}", recorded.stderr);
