@@ -29,12 +29,15 @@
 //!   came through;
 //! - `race-sendto GOOD BAD N`: as `race`, with UDP sendto of one byte; prints `sent S refused R`;
 //! - `stall-send ADDR`: a thread's blocking send on a TCP connection that nobody reads (to a listener of its own)
-//!   waits; then a UDP sendto to ADDR; prints `stalled S took MS` as `stall`.
+//!   waits; then a UDP sendto to ADDR; prints `stalled S took MS` as `stall`;
+//! - `compat-sendmsg`, `compat-sendmmsg`, `compat-scm-rights`: the same through the i386 entry (netprobe/compat.rs).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
+#[path = "netprobe/compat.rs"]
+mod compat;
 #[path = "netprobe/sends.rs"]
 mod sends;
 
@@ -89,6 +92,7 @@ fn main() {
         "race-sendto" => {
             race_sendto(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage()))
         }
+        op if op.starts_with("compat-") => compat::run(op, &args[1..]),
         op if op.starts_with("send") || ["fastopen", "scm-rights", "stall-send"].contains(&op) => {
             sends::run(op, &args[1..])
         }

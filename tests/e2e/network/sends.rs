@@ -305,3 +305,48 @@ fn the_decision_log_line_has_the_destination() {
     assert_eq!(value["fields"]["address"].as_str(), Some(want.as_str()), "{line}");
     assert_eq!(value["fields"]["syscall"].as_str(), Some("sendto"), "{line}");
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_32_bit_programs_sends_are_decided_and_made_as_the_kernel_would() {
+    let dir = temp_dir();
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    let udp = Datagrams::start("127.0.0.1").unwrap();
+    let Some(denied) = Datagrams::start("127.0.0.2") else { return eprintln!("skipped: no 127.0.0.2") };
+    let json = format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"syscalls":[
+        {{"names":[{SENDS}],"action":"SCMP_ACT_NOTIFY","supervise":{{"decision":"deny","errnoRet":"EACCES","addresses":["127.0.0.2"]}}}},
+        {{"names":[{SENDS}],"action":"SCMP_ACT_NOTIFY","supervise":{{"decision":"allow","addresses":["127.0.0.0/8","unix:/**"]}}}}]}}"#
+    );
+    let policy = write_policy(dir.path(), "x86.json", &json);
+    let a = format!("127.0.0.1:{}", udp.port);
+    let sock = format!("unix:{}/c.sock", real.display());
+    let missing = format!("unix:{}/missing.sock", real.display());
+    // The i386 structures (compat_msghdr, compat_iovec, compat_cmsghdr) read as the kernel reads them.
+    let table: &[&[&str]] = &[
+        &["compat-sendmsg", &a],
+        &["compat-sendmmsg", &a, &a],
+        &["compat-sendmsg", &missing],
+        &["compat-scm-rights", &sock],
+    ];
+    let netprobe = netprobe();
+    for args in table {
+        let _ = std::fs::remove_file(real.join("c.sock"));
+        let plain = run(&netprobe, args);
+        if plain.code != Some(0) && plain.stdout.is_empty() {
+            return eprintln!("skipped: no i386 entry here: {plain:?}");
+        }
+        let _ = std::fs::remove_file(real.join("c.sock"));
+        let supervised = sup_net(&policy, &[], &real, args);
+        assert_eq!(
+            (supervised.code, &supervised.stdout),
+            (plain.code, &plain.stdout),
+            "{args:?}: {}",
+            supervised.stderr
+        );
+    }
+    let b = format!("127.0.0.2:{}", denied.port);
+    let out = sup_net(&policy, &[], &real, &["compat-sendmmsg", &a, &b]);
+    assert_eq!(result(&out), "err 13", "{}", out.stderr);
+    assert_eq!(denied.count(), 0);
+}

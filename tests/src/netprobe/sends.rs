@@ -214,10 +214,10 @@ fn scm_rights(addr: &str) -> i64 {
     let receiver = dgram_for(&a);
     let sender = dgram_for(&a);
     let mut pipe = [0i32; 2];
-    // SAFETY: bind(2) reads a live sockaddr; pipe(2) writes two ints into a live array.
-    if unsafe { libc::bind(receiver, a.as_ptr().cast(), a.len() as u32) } < 0
-        || unsafe { libc::pipe(pipe.as_mut_ptr()) } < 0
-    {
+    // SAFETY: bind(2) reads a live sockaddr.
+    let bound = unsafe { libc::bind(receiver, a.as_ptr().cast(), a.len() as u32) };
+    // SAFETY: pipe(2) writes two ints into a live array.
+    if bound < 0 || unsafe { libc::pipe(pipe.as_mut_ptr()) } < 0 {
         return -1;
     }
     let mut name = a.clone();
@@ -242,6 +242,12 @@ fn scm_rights(addr: &str) -> i64 {
     }
     // SAFETY: closes our own write end: only the received copy can write now.
     unsafe { libc::close(pipe[1]) };
+    receive_and_use(receiver, pipe[0])
+}
+
+/// Receives one message with an fd on `receiver`, writes through that fd and reads it back from `read_end` (the
+/// pipe it should be the write end of): 1 if the bytes came through.
+pub fn receive_and_use(receiver: i32, read_end: i32) -> i64 {
     let mut got = [0u8; 1];
     let mut riov = [libc::iovec { iov_base: got.as_mut_ptr().cast(), iov_len: 1 }];
     let mut rcontrol = [0u64; 4];
@@ -266,7 +272,7 @@ fn scm_rights(addr: &str) -> i64 {
     let mut read = [0u8; 4];
     // SAFETY: write(2) of a literal to the received fd, read(2) into a live array from our read end.
     let ok = unsafe {
-        libc::write(received, b"pipe".as_ptr().cast(), 4) == 4 && libc::read(pipe[0], read.as_mut_ptr().cast(), 4) == 4
+        libc::write(received, b"pipe".as_ptr().cast(), 4) == 4 && libc::read(read_end, read.as_mut_ptr().cast(), 4) == 4
     };
     i64::from(ok && &read == b"pipe")
 }
