@@ -114,6 +114,7 @@ fn sends_return_what_the_kernel_returns() {
         "sendmmsg A A A",
         "sendmmsg-badsecond A",
         "sendmmsg-none A",
+        "send-unconnected A",
         "sendto unix:d.sock",
         "sendto unix:missing.sock",
         "sendmsg unix:./d.sock",
@@ -205,6 +206,20 @@ fn scm_rights_pass_the_targets_open_file() {
     assert_eq!(result(&out), "ok 1", "{}: {}", out.stdout, out.stderr);
     let out = sup_net(&policy, &[], &real, &["scm-rights", "unix:r.sock"]);
     assert_eq!(result(&out), "err 13", "{}", out.stderr);
+    // An fd the target does not have: the kernel's EBADF.
+    let out = sup_net(&policy, &[], &real, &["scm-rights-badfd", "unix:ok/b.sock"]);
+    assert_eq!(result(&out), "err 9", "{}", out.stderr);
+    // SCM_CREDENTIALS with the target's own pid passes the kernel's check; the receiver sees supervise's pid (the
+    // documented difference), and the target's uid and gid.
+    let plain = run(netprobe(), &["scm-credentials", &format!("unix:{}/ok/c1.sock", real.display())]);
+    assert_eq!(plain.stdout, "pid self uid 0 gid 0\nok 1\n".replace("uid 0 gid 0", &ids()), "{}", plain.stderr);
+    let out = sup_net(&policy, &[], &real, &["scm-credentials", "unix:ok/c2.sock"]);
+    assert_eq!(out.stdout, "pid other uid 0 gid 0\nok 1\n".replace("uid 0 gid 0", &ids()), "{}", out.stderr);
+}
+
+/// `uid U gid G` of this process, as netprobe prints them.
+fn ids() -> String {
+    format!("uid {} gid {}", euid(), nix::unistd::getegid())
 }
 
 #[test]

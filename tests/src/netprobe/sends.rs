@@ -155,6 +155,11 @@ pub fn run(op: &str, args: &[String]) -> i64 {
             sendto(fd, b"hello", libc::MSG_FASTOPEN, a.as_ptr(), a.len() as u32)
         }
         "scm-rights" => scm_rights(&arg(0)),
+        "scm-rights-badfd" | "scm-credentials" => scm_other(op, &arg(0)),
+        "send-unconnected" => {
+            let a = addr();
+            sendto(dgram_for(&a), b"hello", 0, std::ptr::null(), 0)
+        }
         "stall-send" => stall_send(&addr()),
         _ => usage(),
     }
@@ -243,6 +248,73 @@ fn scm_rights(addr: &str) -> i64 {
     // SAFETY: closes our own write end: only the received copy can write now.
     unsafe { libc::close(pipe[1]) };
     receive_and_use(receiver, pipe[0])
+}
+
+/// `scm-rights-badfd`: SCM_RIGHTS naming fd 999 (not open: EBADF); `scm-credentials`: SCM_CREDENTIALS with this
+/// process's pid, uid and gid to a receiver with SO_PASSCRED; prints `pid P` as the receiver saw it.
+fn scm_other(op: &str, addr: &str) -> i64 {
+    let a = sockaddr(addr);
+    let (receiver, sender) = (dgram_for(&a), dgram_for(&a));
+    let on: i32 = 1;
+    // SAFETY: bind(2) reads a live sockaddr; setsockopt(2) reads one live int.
+    unsafe {
+        if libc::bind(receiver, a.as_ptr().cast(), a.len() as u32) < 0 {
+            return -1;
+        }
+        libc::setsockopt(receiver, libc::SOL_SOCKET, libc::SO_PASSCRED, (&raw const on).cast(), 4);
+    }
+    let mut name = a.clone();
+    let mut byte = *b"c";
+    let mut iov = [libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 }];
+    let mut msg = msghdr(&mut name, &mut iov);
+    let mut control = [0u64; 6];
+    // SAFETY: getpid/getuid/getgid take nothing; CMSG_* compute sizes and places inside `control` (48 bytes, more
+    // than the space of a ucred), which msg_controllen covers.
+    unsafe {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        if op == "scm-rights-badfd" {
+            msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), 999);
+        } else {
+            let creds = libc::ucred { pid: libc::getpid(), uid: libc::getuid(), gid: libc::getgid() };
+            msg.msg_controllen = libc::CMSG_SPACE(12) as usize;
+            (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(12) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>(), creds);
+        }
+    }
+    // SAFETY: sendmsg(2) reads the live msghdr, name, iovec and control above.
+    let rc = unsafe { libc::sendmsg(sender, &raw const msg, 0) };
+    if rc < 0 || op == "scm-rights-badfd" {
+        return rc as i64;
+    }
+    let mut got = [0u8; 1];
+    let mut riov = [libc::iovec { iov_base: got.as_mut_ptr().cast(), iov_len: 1 }];
+    let mut rcontrol = [0u64; 8];
+    // SAFETY: an all-zero msghdr is valid; the pointers set are live buffers of the given lengths.
+    let mut rmsg: libc::msghdr = unsafe { std::mem::zeroed() };
+    rmsg.msg_iov = riov.as_mut_ptr();
+    rmsg.msg_iovlen = 1;
+    rmsg.msg_control = rcontrol.as_mut_ptr().cast();
+    rmsg.msg_controllen = std::mem::size_of_val(&rcontrol);
+    // SAFETY: recvmsg(2) writes into the live buffers above; CMSG_FIRSTHDR/CMSG_DATA read inside `rcontrol`.
+    unsafe {
+        if libc::recvmsg(receiver, &raw mut rmsg, 0) < 0 {
+            return -1;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&raw const rmsg);
+        if !cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS {
+            let seen = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
+            let who = if seen.pid == libc::getpid() { "self" } else { "other" };
+            println!("pid {who} uid {} gid {}", seen.uid, seen.gid);
+        }
+    }
+    rc as i64
 }
 
 /// Receives one message with an fd on `receiver`, writes through that fd and reads it back from `read_end` (the
