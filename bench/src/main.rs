@@ -112,6 +112,8 @@ pub struct Ctx {
     pub floor_bpf: Bpf,
     /// `openat` → NOTIFY, everything else allowed: the filter of the emulated-open floor.
     pub floor_open_bpf: Bpf,
+    /// `connect` → NOTIFY, everything else allowed: the floor of a notified connect.
+    pub floor_connect_bpf: Bpf,
     /// Docker's default profile, resolved for this process as supervise resolves it, compiled by the agent.
     pub docker_bpf: Bpf,
     /// Whether `docker_bpf` is the very program supervise cached for the same profile.
@@ -145,7 +147,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: supervise-bench [--quick | --long] [--out FILE | --no-write] [--supervise PATH] \
-[--only notify,bpf,openat,startup,threads,memory]
+[--only notify,bpf,openat,connect,startup,threads,memory]
   default: about 2-3 minutes; prints the table and writes BENCHMARKS.md at the repository root
   --quick: a few seconds (sanity only; writes nothing unless --out is given)
   --long:  soak sizes (10,000,000 notifications for the memory figure)";
@@ -232,6 +234,9 @@ fn bench(args: &Args) -> Result<bool, String> {
     if wanted("openat") {
         rows.extend(suite::openat(&ctx));
     }
+    if wanted("connect") {
+        rows.extend(suite::connect(&ctx));
+    }
     if wanted("startup") {
         rows.extend(suite::startup(&ctx).map_err(|e| format!("start-up: {e}"))?);
     }
@@ -295,6 +300,14 @@ fn setup(args: &Args, tmp: PathBuf) -> Result<Ctx, String> {
         .map_err(|e| format!("cannot compile the floor's filter: {e}"))?;
     let floor_open = compile(&Policy::new(Action::Allow, vec![Rule::new(0, &["openat"], Action::Notify)]))
         .map_err(|e| format!("cannot compile the floor's filter: {e}"))?;
+    let floor_connect = compile(&Policy::new(Action::Allow, vec![Rule::new(0, &["connect"], Action::Notify)]))
+        .map_err(|e| format!("cannot compile the floor's filter: {e}"))?;
+    // Loopback is allowed by its address (performed by supervise); any other address would be refused.
+    let loopback = r#"{ "decision": "allow", "addresses": ["127.0.0.0/8"] }"#;
+    write(
+        "connect-address.json",
+        profile(vec![notify(r#""connect""#, loopback), notify(r#""connect""#, r#"{ "decision": "deny" }"#)]),
+    )?;
     let docker_text = std::fs::read_to_string(repo.join("policies/docker-default.json"))
         .map_err(|e| format!("cannot read policies/docker-default.json: {e}"))?;
     let docker = proto::profile::load(&docker_text, &this_target())
@@ -310,6 +323,7 @@ fn setup(args: &Args, tmp: PathBuf) -> Result<Ctx, String> {
         setpriv: which("setpriv"),
         floor_bpf: floor.bpf,
         floor_open_bpf: floor_open.bpf,
+        floor_connect_bpf: floor_connect.bpf,
         docker_bpf: docker.bpf,
         docker_same: false,
     };

@@ -160,6 +160,21 @@ pub fn checks(rows: &[Row], cfg: &Config) -> Vec<Check> {
         &le(3.0),
     );
 
+    let floor_plus_connect = st("floor.continue").zip(st("connect.plain")).map(|(a, b)| Stat {
+        median: a.median + b.median,
+        min: a.min + b.min,
+        max: a.max + b.max,
+        samples: a.samples.min(b.samples),
+    });
+    ratio(
+        "connect",
+        "notified connect, allowed by an address rule (+ close)",
+        "≤ 1.5× (raw floor + plain connect)",
+        st("connect.sup"),
+        floor_plus_connect,
+        &le(1.5),
+    );
+
     if let (Some(check), Some(strace), Some(floor)) =
         (out.iter_mut().find(|c| c.key == "strace"), m("strace"), m("floor.continue"))
     {

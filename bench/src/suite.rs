@@ -343,6 +343,48 @@ pub fn openat(ctx: &Ctx) -> Vec<Row> {
     measure("path-checked openat", cases, ctx.cfg.repeats)
 }
 
+/// A loopback TCP connect (+ close with a reset): plain, under the raw floor (connect notified, CONTINUE), and
+/// under supervise with an address rule that allows 127.0.0.0/8 (supervise performs the connect on the target's
+/// socket, as the target). Each run connects 1,000 times to a listener of its own that never accepts (its queue
+/// holds 4,096). An accepting listener made loopback connects erratic here, from 25 µs to seconds (dropped SYNs
+/// and their retransmits), and so did a queue drained every millisecond.
+pub fn connect(ctx: &Ctx) -> Vec<Row> {
+    let n = ctx.cfg.calls.min(1000).to_string();
+    let run = |cmd: &dyn Fn(&[&str]) -> io::Result<f64>| -> io::Result<f64> {
+        let (_listener, port) = loopback_listener()?;
+        let port = port.to_string();
+        cmd(&["connect", n.as_str(), port.as_str()])
+    };
+    let cases = vec![
+        Case::new("connect.plain", "connect + close, no filter", Unit::Ns, || {
+            run(&|args| ctx.timed(&mut ctx.target_cmd(args), Expect::NonNegative, "ns_per_call"))
+        }),
+        Case::new("connect.floor", "raw floor: connect notified, CONTINUE", Unit::Ns, || {
+            run(&|args| {
+                let opts = floor::Options { listener: listener(Serve::Blocking, Answer::Continue, true), pin: None };
+                ctx.floor_timed(&ctx.floor_connect_bpf, opts, args, Expect::NonNegative)
+            })
+        }),
+        Case::new("connect.sup", "connect + close, supervise address rule (performed by supervise)", Unit::Ns, || {
+            run(&|args| {
+                let mut cmd = ctx.supervise_cmd(&ctx.policy("connect-address.json"), args, None, false);
+                ctx.timed(&mut cmd, Expect::NonNegative, "ns_per_call")
+            })
+        }),
+    ];
+    measure("notified connect", cases, ctx.cfg.repeats)
+}
+
+/// A TCP listener on 127.0.0.1 with a queue of 4,096 (the kernel's `somaxconn` caps it), and its port.
+fn loopback_listener() -> io::Result<(std::net::TcpListener, u16)> {
+    use nix::sys::socket::{listen, Backlog};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    // listen(2) again on a listening socket sets its queue length (std's bind chose 128).
+    listen(&listener, Backlog::new(4096).unwrap_or(Backlog::MAXCONN))?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
+
 /// Wall time of `/bin/true`: bare fork + exec, and under supervise with Docker's default (cold and warm cache).
 pub fn startup(ctx: &Ctx) -> io::Result<Vec<Row>> {
     let null = std::fs::File::options().read(true).write(true).open("/dev/null")?;

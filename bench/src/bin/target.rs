@@ -8,6 +8,8 @@
 //! - `clock_settime N`: N `clock_settime(CLOCK_REALTIME, now)` calls (only ever run with CAP_SYS_TIME dropped, so
 //!   a call that reached the kernel would fail with EPERM instead of touching the clock).
 //! - `openat N PATH`: N `openat(AT_FDCWD, PATH, O_RDONLY)` + `close` pairs.
+//! - `connect N PORT`: N TCP connects to 127.0.0.1:PORT, each on a new socket closed with a reset (`SO_LINGER` 0,
+//!   so that no port is left in TIME_WAIT).
 //! - `threads T MS`: T threads call `getppid` for MS milliseconds; prints `calls`, `elapsed_ns` and `per_thread`.
 //! - `phases TOTAL STEPS`: makes one `getppid` call and prints `phase 0`, then for each of STEPS steps waits for a
 //!   line on stdin and makes TOTAL/STEPS `getppid` calls, printing `phase k`; waits for a last line and exits (the
@@ -32,6 +34,10 @@ fn main() {
                 std::ffi::CString::new(args.get(2).cloned().unwrap_or_else(|| usage())).unwrap_or_else(|_| usage());
             timed_loop(num(1), move || open_close(&path));
         }
+        Some("connect") => {
+            let port = u16::try_from(num(2)).unwrap_or_else(|_| usage());
+            timed_loop(num(1), move || connect_close(port));
+        }
         Some("threads") => threads(num(1), Duration::from_millis(num(2))),
         Some("phases") => phases(num(1), num(2).max(1)),
         _ => usage(),
@@ -40,7 +46,8 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: supervise-bench-target getppid N | clock_settime N | openat N PATH | threads T MS | phases TOTAL STEPS"
+        "usage: supervise-bench-target getppid N | clock_settime N | openat N PATH | connect N PORT | threads T MS | \
+         phases TOTAL STEPS"
     );
     std::process::exit(2)
 }
@@ -85,6 +92,31 @@ fn open_close(path: &std::ffi::CStr) -> (i64, i32) {
     if fd >= 0 {
         // SAFETY: close(2) of the fd just opened, which nothing else owns.
         unsafe { libc::close(fd) };
+    }
+    result
+}
+
+fn connect_close(port: u16) -> (i64, i32) {
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be() },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return errno_of(fd.into());
+    }
+    let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: connect(2) reads one sockaddr_in from `addr`, which lives for the call.
+    let result = errno_of(unsafe { libc::connect(fd, std::ptr::addr_of!(addr).cast(), size) }.into());
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let len = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: setsockopt(2) reads one `linger` from a live local; close(2) of the socket made above.
+    unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, std::ptr::addr_of!(linger).cast(), len);
+        libc::close(fd);
     }
     result
 }

@@ -11,6 +11,7 @@ pub mod net;
 pub mod notify;
 pub mod path;
 pub mod prompt;
+pub mod workers;
 
 use std::os::fd::OwnedFd;
 
