@@ -27,7 +27,7 @@ use crate::core::facts::{gather, Calls, PathCall};
 use crate::core::net::{self, NetCall};
 use crate::core::path;
 use crate::core::prompt::{Answer, Prompts, Question};
-use crate::core::Outcome;
+use crate::core::{workers, Outcome};
 use crate::kernel::listener::{Listener, Notification, Reply};
 use crate::kernel::pending::Pending;
 use crate::kernel::proc;
@@ -362,11 +362,11 @@ fn perform_net(listener: &Arc<Listener>, n: Notification, call: NetCall, here: b
     }
 }
 
-/// Runs a call that may wait (a path call, a blocking connect) on a thread of its own, which replies.
+/// Runs a call that may wait (a path call, a blocking connect) on a thread of its own ([`workers`]), which
+/// replies.
 fn defer(listener: &Arc<Listener>, n: Notification, name: &str, call: impl FnOnce() -> Outcome + Send + 'static) {
     let shared = listener.clone();
-    let spawned = std::thread::Builder::new().name(name.into()).spawn(move || reply(&shared, &n, call()));
-    if spawned.is_err() {
+    if workers::run(name, move || reply(&shared, &n, call())).is_err() {
         reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
     }
 }
