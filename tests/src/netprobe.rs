@@ -29,7 +29,8 @@
 //!   came through;
 //! - `scm-rights-badfd unix:PATH` (fd 999: EBADF), `scm-credentials unix:PATH` (SCM_CREDENTIALS with its own
 //!   pid, uid and gid; prints `pid self|other uid U gid G` as the receiver saw them), `send-unconnected ADDR`
-//!   (send() on an unconnected UDP socket: EDESTADDRREQ);
+//!   (send() on an unconnected UDP socket: EDESTADDRREQ), `stream-send ADDR LEN` (LEN patterned bytes on a TCP
+//!   connection, send() again after each partial send; prints `calls C`);
 //! - `race-sendto GOOD BAD N`: as `race`, with UDP sendto of one byte; prints `sent S refused R`;
 //! - `stall-send ADDR`: a thread's blocking send on a TCP connection that nobody reads (to a listener of its own)
 //!   waits; then a UDP sendto to ADDR; prints `stalled S took MS` as `stall`;
@@ -96,7 +97,10 @@ fn main() {
             race_sendto(&sockaddr(&arg(1)), &sockaddr(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage()))
         }
         op if op.starts_with("compat-") => compat::run(op, &args[1..]),
-        op if op.starts_with("send") || op.starts_with("scm-") || ["fastopen", "stall-send"].contains(&op) => {
+        op if op.starts_with("send")
+            || op.starts_with("scm-")
+            || ["fastopen", "stall-send", "stream-send"].contains(&op) =>
+        {
             sends::run(op, &args[1..])
         }
         _ => usage(),

@@ -180,6 +180,29 @@ fn a_send_without_destination_is_decided_on_the_peer() {
 }
 
 #[test]
+fn a_stream_send_above_the_cap_is_sent_in_parts_and_arrives_whole() {
+    use std::io::Read;
+    let dir = temp_dir();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap();
+        got
+    });
+    let policy = send_policy(dir.path(), &[], &["127.0.0.1".into()], "EACCES");
+    let len = 10 << 20;
+    let out = sup_net(&policy, &[], dir.path(), &["stream-send", &format!("127.0.0.1:{port}"), &len.to_string()]);
+    assert_eq!(result(&out), format!("ok {len}"), "{}", out.stderr);
+    let calls: usize = out.stdout.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap();
+    assert!(calls >= 3, "at most 4 MiB a call: {}", out.stdout);
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), len);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8), "the bytes arrived in order");
+}
+
+#[test]
 fn fast_open_to_a_denied_address_never_connects() {
     let client = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_fastopen").ok();
     if client.and_then(|v| v.trim().parse::<u32>().ok()).is_none_or(|v| v & 1 == 0) {

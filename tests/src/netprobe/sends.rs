@@ -156,6 +156,28 @@ pub fn run(op: &str, args: &[String]) -> i64 {
         }
         "scm-rights" => scm_rights(&arg(0)),
         "scm-rights-badfd" | "scm-credentials" => scm_other(op, &arg(0)),
+        "stream-send" => {
+            let a = addr();
+            let len: usize = arg(1).parse().unwrap_or_else(|_| usage());
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            // SAFETY: socket(2) takes no pointers; connect(2) reads a live sockaddr.
+            let fd = unsafe { libc::socket(i32::from(family(&a)), libc::SOCK_STREAM, 0) };
+            // SAFETY: as above.
+            if unsafe { libc::connect(fd, a.as_ptr().cast(), a.len() as u32) } < 0 {
+                return -1;
+            }
+            let (mut sent, mut calls) = (0, 0);
+            while sent < len {
+                let rc = sendto(fd, &data[sent..], 0, std::ptr::null(), 0);
+                if rc < 0 {
+                    return -1;
+                }
+                sent += rc as usize;
+                calls += 1;
+            }
+            println!("calls {calls}");
+            sent as i64
+        }
         "send-unconnected" => {
             let a = addr();
             sendto(dgram_for(&a), b"hello", 0, std::ptr::null(), 0)
