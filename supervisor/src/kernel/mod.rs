@@ -15,7 +15,7 @@
 //! - [`process`]: supervise's own pids, groups, signals, signal mask and prctl settings; [`tty`]: its terminal.
 //! - [`signals`]: supervise's signal handler and the pipe it writes to; [`reactor`]: registering an fd of ours
 //!   with the runtime; [`socket`]: receiving fds over a unix socket of ours.
-//! - [`net`]: a target's socket (through a copy of its fd): domain, type, connect and bind on it.
+//! - [`net`]: a target's socket (through a copy of its fd): domain, type, peer; connect, bind and sendmsg on it.
 //! - [`mounts`]: which filesystems can block. [`syscalls`]: (arch, nr) ↔ name.
 
 pub mod clock;
