@@ -162,10 +162,11 @@ fn check_warns_about_exe_globs_that_name_nothing_here_or_lead_through_a_symlink(
     let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("supervise.exe[")).collect();
     assert_eq!(lines.len(), 3, "one line per glob that needs one: {}", out.stderr);
     let bin = root.join("bin");
+    let at = "warning: syscalls[0].supervise.exe";
     let wants = [
-        format!("warning: syscalls[0].supervise.exe[0]: exe {missing:?} names no file on this machine: the rule never matches here"),
-        format!("warning: syscalls[0].supervise.exe[1]: exe {through:?} is matched as {:?}", s(&bin.join("tool"))),
-        format!("warning: syscalls[0].supervise.exe[2]: exe {pattern:?} is matched as {:?}", format!("{}/*", s(&bin))),
+        format!("{at}[0]: exe {missing:?} names no file on this machine: it matches no program here"),
+        format!("{at}[1]: exe {through:?} is matched as {:?}", s(&bin.join("tool"))),
+        format!("{at}[2]: exe {pattern:?} is matched as {:?}", format!("{}/*", s(&bin))),
     ];
     for want in wants {
         assert!(out.stderr.contains(&want), "{want}\nin:\n{}", out.stderr);

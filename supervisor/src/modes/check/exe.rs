@@ -36,17 +36,17 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
     out
 }
 
+/// What an `exe-missing` glob comes to.
+const NOWHERE: &str = "it matches no program here (only, under serve, one in a container's own root)";
+
 /// The one line to say about a canonicalized glob, with its code; `None` if it is matched as written.
 fn finding(c: &CanonicalGlob) -> Option<(&'static str, String)> {
     let matched_as = if c.rewritten() { format!(" (matched as {:?})", c.glob) } else { String::new() };
     if !c.exists {
         let message = if !c.wildcard {
-            format!("exe {:?} names no file on this machine{matched_as}: the rule never matches here", c.written)
+            format!("exe {:?} names no file on this machine{matched_as}: {NOWHERE}", c.written)
         } else {
-            format!(
-                "exe {:?}: {} does not exist on this machine{matched_as}: the rule never matches here",
-                c.written, c.literal
-            )
+            format!("exe {:?}: {} does not exist on this machine{matched_as}: {NOWHERE}", c.written, c.literal)
         };
         return Some(("exe-missing", message));
     }
@@ -94,17 +94,17 @@ mod tests {
             (
                 glob("/usr/bin/nosuch", "/usr/bin/nosuch", "/usr/bin/nosuch", "/usr/bin/nosuch", false),
                 Some("exe-missing"),
-                r#"exe "/usr/bin/nosuch" names no file on this machine: the rule never matches here"#,
+                r#"exe "/usr/bin/nosuch" names no file on this machine: it matches no program here"#,
             ),
             (
                 glob("/bin/nosuch", "/usr/bin/nosuch", "/bin/nosuch", "/usr/bin/nosuch", false),
                 Some("exe-missing"),
-                r#"exe "/bin/nosuch" names no file on this machine (matched as "/usr/bin/nosuch"): the rule"#,
+                r#"exe "/bin/nosuch" names no file on this machine (matched as "/usr/bin/nosuch"): it matches"#,
             ),
             (
                 glob("/opt/x/*", "/opt/x/*", "/opt/x", "/opt/x", false),
                 Some("exe-missing"),
-                r#"exe "/opt/x/*": /opt/x does not exist on this machine: the rule never matches here"#,
+                r#"exe "/opt/x/*": /opt/x does not exist on this machine: it matches no program here"#,
             ),
         ];
         for (c, code, start) in table {
