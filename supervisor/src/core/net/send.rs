@@ -405,8 +405,11 @@ impl Reader<'_> {
             }
             out.push((base, len));
         }
+        // One iovec is checked clamped (`import_ubuf`), several as they are (`__import_iovec`).
+        let single = out.len() == 1;
         for (base, len) in &mut out {
-            if !l.compat && base.checked_add(*len).is_none_or(|end| end > USER_END) {
+            let checked = if single { (*len).min(MAX_RW_COUNT) } else { *len };
+            if !l.compat && base.checked_add(checked).is_none_or(|end| end > USER_END) {
                 return Err(err(libc::EFAULT));
             }
             *len = (*len).min(MAX_RW_COUNT - total);
