@@ -174,3 +174,33 @@ fn check_warns_about_exe_globs_that_name_nothing_here_or_lead_through_a_symlink(
     let strict = sup(&["check", "--strict", s(&p)]);
     assert_eq!(strict.code, Some(1), "{strict:?}");
 }
+
+#[test]
+fn a_program_whose_file_was_replaced_or_deleted_while_it_runs_is_no_longer_that_file() {
+    let dir = temp_dir();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    let py = root.join("bin/py");
+    let p = policy(&root, &[s(&py).to_string()]);
+    let (py_s, root_s) = (s(&py), s(&root));
+    let changes = [
+        // An upgrade: a new file renamed over the one running.
+        (
+            "replaced",
+            format!("import shutil; shutil.copy('{py_s}', '{root_s}/new'); os.replace('{root_s}/new', '{py_s}')"),
+        ),
+        // An uninstall.
+        ("deleted", format!("os.unlink('{py_s}')")),
+    ];
+    for (what, change) in changes {
+        std::fs::copy("/usr/bin/python3", &py).unwrap();
+        let script = format!(
+            "import os\n\
+             def mk(name):\n    try:\n        os.mkdir('{root_s}/' + name); return 'ok'\n    \
+             except OSError as e:\n        return e.strerror\n\
+             before = mk('{what}-before')\n{change}\nprint(before, '|', mk('{what}-after'))"
+        );
+        let out = run(supervise(), &["--policy", s(&p), "--", py_s, "-c", &script]);
+        assert_eq!(out.stdout.trim(), "ok | Read-only file system", "{what}: {out:?}");
+    }
+}
