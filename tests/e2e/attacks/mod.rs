@@ -14,6 +14,7 @@ mod clock_emulate;
 mod deny_delete;
 mod docker_default;
 mod exe_network;
+mod network_policies;
 mod paths_protect_etc;
 mod prompts;
 mod uid_ptrace;

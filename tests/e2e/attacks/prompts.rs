@@ -115,7 +115,7 @@ fn prompt_write_does_not_cover_fds_o_trunc_or_io_uring() {
 }
 
 #[test]
-fn prompt_connect_without_a_terminal_refuses_connects_and_binds() {
+fn prompt_connect_without_a_terminal_refuses_connects_binds_and_sends() {
     let (_dir, root) = temp();
     let listeners = Listeners::start(&root);
     let table =
@@ -125,10 +125,9 @@ fn prompt_connect_without_a_terminal_refuses_connects_and_binds() {
     assert!(got.is_empty(), "prompt-connect: something reached a listener: {got:?}");
 }
 
-/// Not asked about, as the comment says: datagrams sent to an address, TCP Fast Open, io_uring's
-/// connect, and a listening socket without bind.
+/// Not asked about, as the comment says: a listening socket without bind.
 #[test]
-fn prompt_connect_does_not_cover_sendto_fast_open_io_uring_or_listen() {
+fn prompt_connect_does_not_cover_listen_without_bind() {
     let (_dir, root) = temp();
     let listeners = Listeners::start(&root);
     let table =
