@@ -29,7 +29,8 @@
 //!   came through;
 //! - `scm-rights-badfd unix:PATH` (fd 999: EBADF), `scm-credentials unix:PATH` (SCM_CREDENTIALS with its own
 //!   pid, uid and gid; prints `pid self|other uid U gid G` as the receiver saw them), `send-unconnected ADDR`
-//!   (send() on an unconnected UDP socket: EDESTADDRREQ), `stream-send ADDR LEN` (LEN patterned bytes on a TCP
+//!   (send() on an unconnected UDP socket: EDESTADDRREQ), `sendto-on-inet ADDR` and `sendto-on-inet6 ADDR` (on a
+//!   UDP socket of that family, whatever ADDR is), `sendto-socketpair ADDR` (on a connected unix stream socket), `stream-send ADDR LEN` (LEN patterned bytes on a TCP
 //!   connection, send() again after each partial send; prints `calls C`);
 //! - `race-sendto GOOD BAD N`: as `race`, with UDP sendto of one byte; prints `sent S refused R`;
 //! - `stall-send ADDR`: a thread's blocking send on a TCP connection that nobody reads (to a listener of its own)

@@ -115,6 +115,8 @@ fn sends_return_what_the_kernel_returns() {
         "sendmmsg-badsecond A",
         "sendmmsg-none A",
         "send-unconnected A",
+        "sendto-on-inet6 A",
+        "sendto-socketpair unix:d.sock",
         "sendto unix:d.sock",
         "sendto unix:missing.sock",
         "sendmsg unix:./d.sock",
@@ -127,6 +129,7 @@ fn sends_return_what_the_kernel_returns() {
     if UdpSocket::bind("[::1]:0").is_ok() {
         table.push(vec!["sendto".into(), format!("[::1]:{}", udp.port)]);
         table.push(vec!["sendto-shortlen".into(), format!("[::1]:{}", udp.port)]);
+        table.push(vec!["sendto-on-inet".into(), format!("[::1]:{}", udp.port)]);
     }
     let netprobe = netprobe();
     for args in &table {

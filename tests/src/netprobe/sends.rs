@@ -178,6 +178,22 @@ pub fn run(op: &str, args: &[String]) -> i64 {
             println!("calls {calls}");
             sent as i64
         }
+        "sendto-on-inet" | "sendto-on-inet6" => {
+            let a = addr();
+            let family = if op == "sendto-on-inet" { libc::AF_INET } else { libc::AF_INET6 };
+            // SAFETY: socket(2) takes no pointers.
+            let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM, 0) };
+            sendto(fd, b"hello", 0, a.as_ptr(), a.len() as u32)
+        }
+        "sendto-socketpair" => {
+            let a = addr();
+            let mut pair = [0i32; 2];
+            // SAFETY: socketpair(2) writes two ints into a live array.
+            if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, pair.as_mut_ptr()) } < 0 {
+                return -1;
+            }
+            sendto(pair[0], b"hello", 0, a.as_ptr(), a.len() as u32)
+        }
         "send-unconnected" => {
             let a = addr();
             sendto(dgram_for(&a), b"hello", 0, std::ptr::null(), 0)
