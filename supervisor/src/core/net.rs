@@ -9,6 +9,7 @@
 //! [`crate::kernel::view::walk`] resolves every path); the decision is on the absolute result, and the call is made
 //! on the pinned parent directory (`/proc/self/fd/N/name`), so a path swapped after the check is not followed.
 
+mod abi;
 mod send;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

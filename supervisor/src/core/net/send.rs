@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use proto::net::{self, Address, AddressArg, SockOp, SockType, Socket, UnixAddr, AF_INET, AF_INET6, AF_UNIX};
 use proto::{Arch, Errno};
 
+use super::abi::{from_compat, Layout};
 use crate::core::Outcome;
 use crate::kernel::net::{domain_and_type, is_nonblocking, peer, protocol, sendmsg, sigpipe, Control, Outgoing};
 use crate::kernel::pending::Pending;
@@ -44,51 +45,6 @@ const MSG_FASTOPEN: u32 = 0x2000_0000;
 const MSG_CMSG_COMPAT: u32 = 0x8000_0000;
 const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
-
-/// Where the structures of the target's ABI are.
-#[derive(Clone, Copy)]
-struct Layout {
-    compat: bool,
-}
-
-impl Layout {
-    fn msghdr(self) -> usize {
-        if self.compat {
-            28
-        } else {
-            56
-        }
-    }
-
-    fn mmsghdr(self) -> usize {
-        if self.compat {
-            32
-        } else {
-            64
-        }
-    }
-
-    fn iovec(self) -> usize {
-        if self.compat {
-            8
-        } else {
-            16
-        }
-    }
-
-    /// A pointer or `size_t` field at `at`.
-    fn word(self, b: &[u8], at: usize) -> u64 {
-        if self.compat {
-            u64::from(u32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or_default()))
-        } else {
-            u64::from_ne_bytes(b[at..at + 8].try_into().unwrap_or_default())
-        }
-    }
-
-    fn int(b: &[u8], at: usize) -> i32 {
-        i32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or_default())
-    }
-}
 
 /// One message to send, as decided on.
 #[derive(Debug)]
@@ -628,64 +584,52 @@ fn own_tgid(tid: u32) -> Option<i32> {
     field.split_whitespace().last()?.parse().ok()
 }
 
-/// 32-bit control data (`struct compat_cmsghdr`, 4-byte aligned) as the native kind
-/// (`cmsghdr_from_user_compat_to_kern`): EINVAL for a malformed header or none at all.
-fn from_compat(bytes: &[u8]) -> Step<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 12 <= bytes.len() {
-        let len = u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap_or_default()) as usize;
-        if len < 12 || len > bytes.len() - at {
-            return Err(err(libc::EINVAL));
-        }
-        let data = &bytes[at + 12..at + len];
-        out.extend(((data.len() + 16) as u64).to_ne_bytes());
-        out.extend(&bytes[at + 4..at + 12]);
-        out.extend(data);
-        out.resize(out.len().next_multiple_of(8), 0);
-        at += len.next_multiple_of(4);
-    }
-    if out.is_empty() {
-        return Err(err(libc::EINVAL));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn compat_control_data_becomes_native_as_the_kernel_converts_it() {
-        // One SCM_RIGHTS with two fds, 4-byte aligned: 12 + 8 bytes.
-        let mut compat = Vec::new();
-        compat.extend(20u32.to_ne_bytes());
-        compat.extend(libc::SOL_SOCKET.to_ne_bytes());
-        compat.extend(SCM_RIGHTS.to_ne_bytes());
-        compat.extend(3i32.to_ne_bytes());
-        compat.extend(4i32.to_ne_bytes());
-        let native = from_compat(&compat).unwrap();
-        assert_eq!(native.len(), 24);
-        assert_eq!(u64::from_ne_bytes(native[..8].try_into().unwrap()), 24);
-        assert_eq!(Layout::int(&native, 8), libc::SOL_SOCKET);
-        assert_eq!(Layout::int(&native, 16), 3);
-        assert_eq!(Layout::int(&native, 20), 4);
-        let table: &[&[u8]] = &[&[0; 8], &[40, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0], &[4, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]];
-        for bad in table {
-            assert_eq!(from_compat(bad).unwrap_err(), err(libc::EINVAL), "{bad:?}");
+    fn call(destinations: &[u8], counts_messages: bool) -> SendCall {
+        let message = |last: u8| Message {
+            address: Address::V4 { ip: [127, 0, 0, last].into(), port: 9, mapped: false },
+            name: Ok(Vec::new()),
+            payload: b"four".to_vec(),
+            unreadable: 0,
+            control: Vec::new(),
+            len_at: None,
+            _held: Vec::new(),
+        };
+        SendCall {
+            messages: destinations.iter().map(|&d| message(d)).collect(),
+            flags: 0,
+            counts_messages,
+            stream: false,
+            fastopen: false,
+            waits: false,
+            sent: 0,
+            offset: 0,
         }
     }
 
     #[test]
-    fn msghdr_fields_are_read_in_the_targets_abi() {
-        let native = Layout { compat: false };
-        let mut h = vec![0u8; 56];
-        h[16..24].copy_from_slice(&0x1234u64.to_ne_bytes());
-        assert_eq!(native.word(&h, 16), 0x1234);
-        let compat = Layout { compat: true };
-        let mut h = vec![0u8; 28];
-        h[8..12].copy_from_slice(&0xffff_fff0u32.to_ne_bytes());
-        assert_eq!(compat.word(&h, 8), 0xffff_fff0);
-        assert_eq!((native.mmsghdr(), compat.mmsghdr(), native.iovec(), compat.iovec()), (64, 32, 16, 8));
+    fn an_answered_question_covers_the_leading_messages_to_the_destination_it_showed() {
+        let mut c = call(&[1, 1, 2, 1], true);
+        c.first_destination_only();
+        assert_eq!(c.addresses().len(), 2);
+        let mut c = call(&[3], false);
+        c.first_destination_only();
+        assert_eq!(c.addresses().len(), 1);
+    }
+
+    #[test]
+    fn a_failure_after_something_was_sent_returns_the_count_as_the_kernel_does() {
+        let e = Errno::EPERM;
+        let mut c = call(&[1, 1], true);
+        assert!(matches!(c.failed(e), Outcome::Error(x) if x == e), "sendmmsg, first message: the errno");
+        c.sent = 1;
+        assert!(matches!(c.failed(e), Outcome::Value(1)), "sendmmsg, a later message: the count");
+        let mut c = call(&[1], false);
+        assert!(matches!(c.failed(e), Outcome::Error(x) if x == e));
+        c.offset = 3;
+        assert!(matches!(c.failed(e), Outcome::Value(3)), "a stream send cut short: the bytes sent");
     }
 }
