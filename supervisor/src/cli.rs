@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
+use crate::modes::audit::{AuditOptions, ReportFormat};
 use crate::modes::check::Format;
 use crate::modes::run::RunOptions;
 
@@ -154,6 +155,40 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnSupervisorExit::Enosys)]
     pub on_supervisor_exit: OnSupervisorExit,
 
+    /// Audit mode: refuse nothing, and report what the policy would have refused. Every call the policy would
+    /// refuse (ERRNO, KILL, TRAP, TRACE, a notify rule that denies or asks, an architecture it does not list) is let
+    /// through and counted; the policy's allow rules still run in the kernel. At exit: each such call with the rule
+    /// that would have decided it (its index in syscalls[], names, action and comment, or the default action), the
+    /// count, the first and last executable and the first call's arguments; then the smallest change to the
+    /// policy that lets the run through. The exit status is the program's. Not a sandbox: nothing is refused.
+    #[arg(long, conflicts_with = "save_decisions")]
+    pub audit: bool,
+
+    /// With --audit: the capabilities the program would have (names as --cap-add, comma list, or `none`), which
+    /// decide the policy's `includes.caps`/`excludes.caps` rules. Default: Docker's default set for the built-in
+    /// policy (as changed by --cap-add, --cap-drop, --privileged), the program's own for --policy. Only the
+    /// report follows it: the program runs with its own capabilities.
+    #[arg(long, value_name = "CAP,...", value_delimiter = ',', requires = "audit")]
+    pub caps: Option<Vec<String>>,
+
+    /// With --audit: write the report to this file instead of stderr.
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    pub audit_report: Option<PathBuf>,
+
+    /// With --audit: the report's format, `text` or `json` (one document; see docs/audit.md).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ReportFormat::Text)]
+    pub audit_format: ReportFormat,
+
+    /// With --audit: write the policy with the report's change applied (an allow rule first, missing
+    /// architectures added) to this file, loadable with --policy.
+    #[arg(long, value_name = "OUT", requires = "audit")]
+    pub audit_fix: Option<PathBuf>,
+
+    /// With --audit: allow these syscalls in the change only with the argument values seen (`args` conditions):
+    /// NAME (argument 0) or NAME:INDEX, comma-separated, as `record --args`.
+    #[arg(long, value_name = "SYSCALL[:INDEX],...", value_delimiter = ',', requires = "audit")]
+    pub args: Vec<String>,
+
     /// The program and its arguments (after `--`).
     #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
     pub program: Vec<OsString>,
@@ -179,6 +214,26 @@ impl RunArgs {
             no_new_privileges: self.no_new_privileges,
             save_decisions: self.save_decisions.clone(),
             on_supervisor_exit: self.on_supervisor_exit.into(),
+            program: self.program.clone(),
+        }
+    }
+}
+
+impl RunArgs {
+    /// The options of audit mode (`--audit`).
+    pub fn audit_options(&self) -> AuditOptions {
+        AuditOptions {
+            policy: self.policy.clone(),
+            caps: self.caps.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            no_new_privileges: self.no_new_privileges,
+            on_supervisor_exit: self.on_supervisor_exit.into(),
+            report: self.audit_report.clone(),
+            format: self.audit_format,
+            fix: self.audit_fix.clone(),
+            args: self.args.clone(),
             program: self.program.clone(),
         }
     }

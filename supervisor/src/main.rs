@@ -32,6 +32,7 @@ fn run_mode() -> ExitCode {
         return fail(Failure::new(EXIT_FAILURE, line));
     }
     let result = match &cli.command {
+        None if cli.run.audit => supervisor::modes::audit::audit(&cli.run.audit_options()),
         None => supervisor::modes::run::supervise_command(&cli.run.options()),
         Some(Command::Check { files, format, bpf, strict }) => {
             supervisor::modes::check::check(&supervisor::modes::check::CheckOptions {

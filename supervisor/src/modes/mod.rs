@@ -1,10 +1,13 @@
 //! The modes, and what they share. A mode never imports another mode.
 //!
-//! - Modes: `supervise -- PROGRAM` ([`run`]), [`record`], [`check`], [`serve`].
+//! - Modes: `supervise -- PROGRAM` ([`run`]), `supervise --audit -- PROGRAM` ([`audit`]), [`record`], [`check`],
+//!   [`serve`].
 //! - Shared: [`exit`] (supervise's failures and exit statuses), [`supervised`] (launch, signals, reaping: `run`
 //!   and `record`), [`policy_file`] (reading and resolving a policy), [`capabilities`] (Docker's capability set and
-//!   names), [`runc`] (what runc calls after loading a filter), [`syscall_names`] (libseccomp's names, suggestions).
+//!   names), [`runc`] (what runc calls after loading a filter), [`syscall_names`] (libseccomp's names, suggestions),
+//!   [`verdict`] (which rule decides a call: `--audit`, `check --explain`), [`watch`] (`--args`), [`shell_words`].
 
+pub mod audit;
 pub mod capabilities;
 pub mod check;
 pub mod exit;
@@ -13,5 +16,8 @@ pub mod record;
 pub mod run;
 pub mod runc;
 pub mod serve;
+pub mod shell_words;
 pub mod supervised;
 pub mod syscall_names;
+pub mod verdict;
+pub mod watch;

@@ -30,8 +30,9 @@ use crate::kernel::syscalls;
 use crate::modes::exit::{Failure, EXIT_FAILURE};
 use crate::modes::policy_file::{this_machine, Source};
 use crate::modes::runc::runc_needs;
+use crate::modes::shell_words::shell_words;
 use crate::modes::supervised::{launch_and_supervise, resolve_program};
-use crate::modes::syscall_names::{known_syscalls, libseccomp_version, suggest};
+use crate::modes::syscall_names::libseccomp_version;
 use progress::{Progress, Screen};
 
 mod addresses;
@@ -48,22 +49,6 @@ const COMMENT_PREFIX: &str = "Recorded by supervise record on ";
 const RUNC_COMMENT: &str =
     "added by --for runc: what runc calls after it loads the filter, and what its Go runtime may call then";
 
-/// The program's argv as a shell would take it back: plain words as they are, others in single quotes.
-fn shell_words(argv: &[OsString]) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
-    argv.iter()
-        .map(|a| {
-            let a = a.to_string_lossy();
-            if !a.is_empty() && a.chars().all(plain) {
-                a.into_owned()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// `record` options.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
@@ -79,38 +64,7 @@ pub struct RecordOptions {
     pub program: Vec<OsString>,
 }
 
-/// A syscall whose argument values are recorded (`--args NAME[:INDEX]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Watch {
-    pub name: String,
-    pub index: u8,
-}
-
-impl Watch {
-    /// Parses `NAME` or `NAME:INDEX`; the name must be a syscall on this machine.
-    ///
-    /// # Errors
-    /// A message naming the bad item, with a suggestion for a misspelt name.
-    pub fn parse(item: &str) -> Result<Watch, String> {
-        let (name, index) = match item.split_once(':') {
-            Some((name, index)) => {
-                let index = index
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|i| *i <= 5)
-                    .ok_or_else(|| format!("--args {item:?}: the argument index must be 0 to 5"))?;
-                (name.trim(), index)
-            }
-            None => (item.trim(), 0),
-        };
-        if syscalls::number_of(name, Arch::native()).is_none() {
-            let known = known_syscalls();
-            let hint = suggest(name, &known).map_or(String::new(), |s| format!("; did you mean {s:?}?"));
-            return Err(format!("--args {item:?}: {name:?} is not a syscall on {}{hint}", Arch::native()));
-        }
-        Ok(Watch { name: name.to_string(), index })
-    }
-}
+pub use crate::modes::watch::Watch;
 
 /// What a run made, as (arch, number), with the argument values of watched syscalls.
 #[derive(Debug, Default)]
