@@ -24,6 +24,8 @@
 //! - `sendmmsg ADDR…` (one 4-byte message to each), `sendmmsg-badsecond ADDR` (the second message's
 //!   `msg_namelen` is -1: the first is sent), `sendmmsg-none ADDR` (vlen 0);
 //! - `fastopen ADDR`: sendto with MSG_FASTOPEN on a new TCP socket (connects and sends 5 bytes);
+//!   `fastopen-connect ADDR`: TCP_FASTOPEN_CONNECT, connect, then send(); `send-connecting`: send() on a
+//!   non-blocking TCP socket whose connect to a full accept queue (a listener of its own) is still under way;
 //! - `scm-rights unix:PATH`: binds a unix datagram socket at PATH, sends it (sendmsg to PATH) the write end of a
 //!   pipe with SCM_RIGHTS, receives it, writes through the received fd and reads the pipe: `ok 1` if the bytes
 //!   came through;
@@ -100,7 +102,8 @@ fn main() {
         op if op.starts_with("compat-") => compat::run(op, &args[1..]),
         op if op.starts_with("send")
             || op.starts_with("scm-")
-            || ["fastopen", "stall-send", "stream-send"].contains(&op) =>
+            || op.starts_with("fastopen")
+            || ["stall-send", "stream-send"].contains(&op) =>
         {
             sends::run(op, &args[1..])
         }

@@ -75,19 +75,39 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &[u8]) -> Result<(), Errno> {
     }
 }
 
-/// getpeername(2) of `fd`: the peer's `sockaddr` bytes (at most 128).
+/// The peer of `fd`, a socket of `domain`: getpeername(2), and for an IP socket still connecting (a TCP connect
+/// under way, or deferred by `TCP_FASTOPEN_CONNECT` until the first send), where it connects to: getsockopt(2)
+/// `SO_PEERNAME`, which names the destination from `SYN_SENT` on. The `sockaddr` bytes (at most 128).
 ///
 /// # Errors
 /// The kernel's errno: ENOTCONN (no peer), ENOTSOCK.
-pub fn peer(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+pub fn peer(fd: BorrowedFd<'_>, domain: u16) -> Result<Vec<u8>, Errno> {
     let mut storage = [0u8; 128];
     let mut len = storage.len() as libc::socklen_t;
     // SAFETY: getpeername(2) writes at most `len` bytes into `storage`, a live local buffer, and updates `len`.
     let rc = unsafe { libc::getpeername(fd.as_raw_fd(), storage.as_mut_ptr().cast(), &raw mut len) };
-    if rc < 0 {
-        return Err(last_errno());
+    if rc == 0 {
+        return Ok(storage[..(len as usize).min(storage.len())].to_vec());
     }
-    Ok(storage[..(len as usize).min(storage.len())].to_vec())
+    let errno = last_errno();
+    // SO_PEERNAME wants the exact length of the address (EINVAL for more): fixed for IPv4 and IPv6.
+    let Some(exact) = [(libc::AF_INET, 16), (libc::AF_INET6, 28)]
+        .iter()
+        .find(|(family, _)| *family as u16 == domain)
+        .map(|&(_, len)| len)
+        .filter(|_| i32::from(errno.get()) == libc::ENOTCONN)
+    else {
+        return Err(errno);
+    };
+    let mut len = exact as libc::socklen_t;
+    // SAFETY: getsockopt(2) SO_PEERNAME writes at most `len` (≤ 128) bytes into `storage`, a live local buffer.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERNAME, storage.as_mut_ptr().cast(), &raw mut len)
+    };
+    if rc < 0 {
+        return Err(errno);
+    }
+    Ok(storage[..exact].to_vec())
 }
 
 /// Control data to send: bytes, or a length whose bytes cannot be read (the kernel then fails the call with its

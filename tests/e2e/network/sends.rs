@@ -219,6 +219,26 @@ fn fast_open_to_a_denied_address_never_connects() {
     let out = sup_net(&policy, &[], dir.path(), &["fastopen", &format!("127.0.0.1:{}", good.port)]);
     assert_eq!(result(&out), "ok 5", "{}", out.stderr);
     assert_eq!((good.count(), bad.count()), (1, 0), "the denied Fast Open never connected");
+    // TCP_FASTOPEN_CONNECT then send(): decided on where the socket connects to (connect itself is not ruled here;
+    // without a server cookie the kernel does not defer the SYN, so only the send is refused).
+    let out = sup_net(&policy, &[], dir.path(), &["fastopen-connect", &format!("127.0.0.1:{}", bad.port)]);
+    assert_eq!(result(&out), "err 13", "{}", out.stderr);
+    let out = sup_net(&policy, &[], dir.path(), &["fastopen-connect", &format!("127.0.0.1:{}", good.port)]);
+    assert_eq!(result(&out), "ok 5", "{}", out.stderr);
+}
+
+#[test]
+fn a_send_on_a_socket_still_connecting_is_decided_on_where_it_connects_to() {
+    let dir = temp_dir();
+    let policy = send_policy(dir.path(), &[], &["127.0.0.1".into()], "EACCES");
+    // A non-blocking connect to a full accept queue stays in SYN_SENT: the send gets the kernel's EAGAIN, not a
+    // denial for want of a peer.
+    let plain = run(netprobe(), &["send-connecting"]);
+    let out = sup_net(&policy, &[], dir.path(), &["send-connecting"]);
+    assert_eq!((out.code, out.stdout.as_str()), (plain.code, plain.stdout.as_str()), "{}", out.stderr);
+    let denied = send_policy(dir.path(), &[], &["127.0.0.2".into()], "EACCES");
+    let out = sup_net(&denied, &[], dir.path(), &["send-connecting"]);
+    assert_eq!(result(&out), "err 13", "{}", out.stderr);
 }
 
 #[test]

@@ -482,7 +482,7 @@ impl Reader<'_> {
             return match given {
                 Some(bytes) => match net::decode(&bytes, self.sock, SockOp::Connect) {
                     Ok(address) => Ok((address, Ok(bytes))),
-                    Err(_) if peer(self.socket).is_ok() => Err(err(libc::EISCONN)),
+                    Err(_) if peer(self.socket, domain).is_ok() => Err(err(libc::EISCONN)),
                     Err(e) => Err(Fail::Errno(e)),
                 },
                 None => Ok((self.peer().1, Ok(Vec::new()))),
@@ -522,10 +522,10 @@ impl Reader<'_> {
         }
     }
 
-    /// The socket's peer (getpeername(2) on supervise's copy): its bytes and its address ([`Address::Unspec`] when
-    /// there is none, which no pattern or family matches).
+    /// The socket's peer (getpeername(2) on supervise's copy, or where an IP socket is connecting to): its bytes and
+    /// its address ([`Address::Unspec`] when there is none, which no pattern or family matches).
     fn peer(&self) -> (Option<Vec<u8>>, Address) {
-        let Ok(bytes) = peer(self.socket) else { return (None, Address::Unspec) };
+        let Ok(bytes) = peer(self.socket, self.sock.domain) else { return (None, Address::Unspec) };
         let as_stream = Socket { domain: self.sock.domain, ty: SockType::Stream };
         let address = match net::decode(&bytes, as_stream, SockOp::Connect) {
             Ok(address) => address,
