@@ -76,7 +76,9 @@ Exit status:
 Examples:
   supervise check policies/*.json
   supervise check --strict --format json ls.json     # for CI: warnings fail too, one JSON document
-  supervise check --bpf ls.json                      # what the kernel gets (libseccomp PFC)";
+  supervise check --bpf ls.json                      # what the kernel gets (libseccomp PFC)
+  supervise check p.json --explain socket 40         # which rule decides socket(AF_VSOCK), and how
+  supervise check p.json --explain                   # what p.json allows, refuses and notifies";
 
 const RECORD_EXAMPLES: &str = concat!(
     exit_status!(),
@@ -286,6 +288,18 @@ pub enum Command {
         /// Treat warnings as errors (exit 1).
         #[arg(long)]
         strict: bool,
+        /// Say which rule decides the call SYSCALL(ARG...) and with what action (arguments are numbers: 12, 0x7b,
+        /// -1), from the compiled filter itself; give the files first. Without a syscall, list what each file
+        /// allows, refuses and notifies, group by group.
+        #[arg(long, value_name = "SYSCALL [ARG]...", num_args = 0.., allow_negative_numbers = true)]
+        explain: Option<Vec<String>>,
+        /// With --explain: the call's architecture (default: this machine's).
+        #[arg(long, value_name = "ARCH", requires = "explain")]
+        arch: Option<String>,
+        /// With --explain: the capabilities the program would have (names as --cap-add, comma list, or `none`), for
+        /// `includes.caps`/`excludes.caps`. Default: what a program started here would have.
+        #[arg(long, value_name = "CAP,...", value_delimiter = ',', requires = "explain")]
+        caps: Option<Vec<String>>,
     },
     /// Run a program with every syscall allowed and observed, then write a Docker-format profile for it.
     ///

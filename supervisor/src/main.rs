@@ -34,7 +34,18 @@ fn run_mode() -> ExitCode {
     let result = match &cli.command {
         None if cli.run.audit => supervisor::modes::audit::audit(&cli.run.audit_options()),
         None => supervisor::modes::run::supervise_command(&cli.run.options()),
-        Some(Command::Check { files, format, bpf, strict }) => {
+        Some(Command::Check { files, format, explain: Some(call), arch, caps, .. }) => {
+            supervisor::modes::check::explain::explain(
+                files,
+                &supervisor::modes::check::explain::ExplainOptions {
+                    call: call.clone(),
+                    arch: arch.clone(),
+                    caps: caps.clone(),
+                },
+                *format,
+            )
+        }
+        Some(Command::Check { files, format, bpf, strict, .. }) => {
             supervisor::modes::check::check(&supervisor::modes::check::CheckOptions {
                 files: files.clone(),
                 format: *format,

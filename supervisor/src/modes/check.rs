@@ -6,9 +6,10 @@
 //! exit status is 0 when every file is valid, 1 otherwise (`--strict`: warnings count as errors).
 //!
 //! `--format json` prints one JSON document for CI ([`Report::to_json`]); `--bpf` adds libseccomp's PFC export of
-//! the compiled filter, so users see what the kernel gets.
+//! the compiled filter, so users see what the kernel gets. `--explain` says which rule decides a call ([`explain`]).
 
 pub mod exe;
+pub mod explain;
 pub mod lint;
 
 use std::collections::{BTreeMap, BTreeSet};
