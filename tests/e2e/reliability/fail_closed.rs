@@ -55,22 +55,22 @@ fn kill_supervise_while_pending(options: &[&str]) -> (Session, i32) {
 #[test]
 fn killing_supervise_fails_pending_and_later_notified_syscalls_with_enosys() {
     let (mut session, pid) = kill_supervise_while_pending(&[]);
-    let result = session.read_when_ready("result", Duration::from_secs(5));
+    let result = session.read_when_ready("result", Duration::from_secs(30));
     let enosys = libc::ENOSYS;
     assert_eq!(result, format!("-1 {enosys} -1 {enosys}"), "the pending and the later mkdir fail with ENOSYS");
     assert!(!session.path("d").exists() && !session.path("d2").exists(), "no directory was created");
     // The default (enosys) leaves the program running: it goes on and exits by itself.
     session.touch("exit");
-    session.read_when_ready("survived", Duration::from_secs(5));
+    session.read_when_ready("survived", Duration::from_secs(30));
     kill_quietly(pid);
-    let out = session.finish(Duration::from_secs(5));
+    let out = session.finish(Duration::from_secs(30));
     assert_eq!(out.code, Some(128 + libc::SIGKILL));
 }
 
 #[test]
 fn on_supervisor_exit_kill_kills_the_program() {
     let (session, pid) = kill_supervise_while_pending(&["--on-supervisor-exit", "kill"]);
-    super::wait_until("the program to be killed", Duration::from_secs(5), || is_dead(pid));
+    super::wait_until("the program to be killed", Duration::from_secs(30), || is_dead(pid));
     // The kernel closes the listener before it sends the death signal, so the program may see an ENOSYS first,
     // but never a success.
     if let Ok(result) = std::fs::read_to_string(session.path("result")) {
