@@ -7,6 +7,7 @@
 
 mod actions;
 mod attacks;
+mod audit;
 mod cache;
 mod capabilities;
 mod cli;
