@@ -97,6 +97,9 @@ fn refusing_profile() -> String {
     serde_json::to_string_pretty(&profile).unwrap()
 }
 
+/// (syscall, count, outcome, errno, rule, decided by the default) of one report entry.
+type Row = (String, u64, String, Option<u64>, Option<u64>, bool);
+
 fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
@@ -125,7 +128,7 @@ fn audit_reports_exactly_the_refused_calls_of_threads_and_children_and_its_fix_r
     ]);
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), "done\n"), "nothing refused: {}", out.stderr);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
-    let mut got: Vec<(String, u64, String, Option<u64>, Option<u64>, bool)> = doc["refused"]
+    let mut got: Vec<Row> = doc["refused"]
         .as_array()
         .expect("refused")
         .iter()
