@@ -285,7 +285,7 @@ async fn prompt(
     }
     let question = Question {
         pid: n.pid,
-        exe: proc_exe(n.pid),
+        exe: asking_exe(n.pid),
         cmdline: proc::cmdline(n.pid, 60),
         syscall: syscall.to_string(),
         args: described.args,
@@ -368,6 +368,21 @@ fn defer(listener: &Arc<Listener>, n: Notification, name: &str, call: impl FnOnc
     let shared = listener.clone();
     if workers::run(name, move || reply(&shared, &n, call())).is_err() {
         reply(listener, &n, Outcome::Error(crate::kernel::view::errno(libc::EAGAIN)));
+    }
+}
+
+/// The executable a question names, and by which its answers are remembered and saved: the running file's
+/// canonical path when it is identified ([`crate::kernel::exe`]), else the link's text marked as not that file, so
+/// that no answer given for the real file applies to an impostor (a binary bind-mounted over it), and a saved rule
+/// for the impostor matches nothing.
+fn asking_exe(pid: u32) -> String {
+    use crate::kernel::exe::{identify, Unidentified};
+    match identify(pid) {
+        Ok(exe) => exe.path,
+        Err(Unidentified::Gone) => "?".into(),
+        Err(Unidentified::Deleted { text } | Unidentified::NotFound { text } | Unidentified::Other { text }) => {
+            format!("{text} (not the file at that path)")
+        }
     }
 }
 

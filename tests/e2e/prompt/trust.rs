@@ -269,3 +269,42 @@ fn serve_says_at_start_that_prompts_cannot_be_answered() {
 /// What supervise says about the test policy's prompt rule when nobody can answer it.
 const UNANSWERABLE: &str = "nobody can answer them here; their onTimeout applies at once, without asking (denied: \
                             syscalls[0] (unlink, unlinkat))";
+
+/// An answer is remembered for the executable file, not its name: after "always allow mkdir by /usr/bin/mkdir, any
+/// path", a binary bind-mounted over /usr/bin/mkdir in the program's own mount namespace (busybox, whose `mkdir`
+/// applet makes the same call) is asked again, named as not the file at that path.
+#[test]
+fn an_answer_for_a_file_does_not_pass_to_an_impostor_with_its_name() {
+    if !crate::support::needs_root("a bind mount in a private mount namespace") {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/busybox").exists() {
+        return eprintln!("skipped: no /usr/bin/busybox");
+    }
+    let dir = temp_dir();
+    let root = dir.path();
+    // Asked about under the test's directory only (mount makes a directory of its own in /run).
+    let real = root.canonicalize().unwrap().display().to_string();
+    let mkdir = format!(
+        r#"{{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY",
+        "supervise": {{ "decision": "prompt", "timeout": 30, "onTimeout": "deny", "errnoRet": "EACCES",
+                        "paths": ["{real}/**"] }} }},
+        {{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY", "supervise": {{ "decision": "allow" }} }},"#
+    );
+    let policy = prompt_policy(root, &mkdir, 30);
+    let impostor = "unshare -m --propagation private sh -c 'mount --bind /usr/bin/busybox /usr/bin/mkdir && mkdir b'";
+    let t = Tmux::start(
+        root,
+        &format!("{} --policy {policy} -- sh -c \"/usr/bin/mkdir a; {impostor}; echo b=\\$?\"", sup()),
+    );
+    t.wait_for("wants mkdir");
+    t.keys("a");
+    t.wait_for("for what?");
+    t.keys("s");
+    let screen = t.wait_for("(not the file at that path)");
+    assert!(screen.contains("/usr/bin/mkdir (not the file at that path)"), "asked again, as an impostor: {screen}");
+    t.keys("n");
+    let screen = t.wait_for("EXIT=");
+    assert!(root.join("a").is_dir() && !root.join("b").exists(), "{screen}");
+    assert!(screen.contains("b=1"), "the impostor's mkdir was denied: {screen}");
+}
