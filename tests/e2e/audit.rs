@@ -265,3 +265,28 @@ fn check_explain_agrees_with_the_kernel_on_the_fidelity_list() {
         }
     }
 }
+
+#[test]
+fn audit_reports_an_architecture_the_profile_does_not_list_and_the_fix_adds_it() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let dir = temp_dir();
+    let policy = write_policy(
+        dir.path(),
+        "p.json",
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"]}"#,
+    );
+    let fixed = dir.path().join("fixed.json");
+    let probe = crate::support::probe_str();
+    let audit = ["--audit", "--policy", s(&policy), "--audit-fix", s(&fixed), "--", &probe, "x86-int80-getpid"];
+    let out = sup_without_sys_time(&audit);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("  getpid [SCMP_ARCH_X86]: 1 call, would be killed"), "{}", out.stderr);
+    assert!(out.stderr.contains("rule: architecture SCMP_ARCH_X86 not in the profile"), "{}", out.stderr);
+    assert!(out.stderr.contains("to let this run through: add the architectures SCMP_ARCH_X86"), "{}", out.stderr);
+    let plain = sup_without_sys_time(&["--policy", s(&policy), "--", &probe, "x86-int80-getpid"]);
+    assert_eq!(plain.code, Some(128 + libc::SIGSYS), "{plain:?}");
+    let enforced = sup_without_sys_time(&["--policy", s(&fixed), "--", &probe, "x86-int80-getpid"]);
+    assert_eq!(enforced.code, Some(0), "{enforced:?}");
+}

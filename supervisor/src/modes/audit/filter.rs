@@ -11,7 +11,11 @@
 
 use std::collections::BTreeSet;
 
+use agent::filter::Insn;
+use proto::arch::X32_SYSCALL_BIT;
 use proto::{Action, Arch, Decision, Policy, Rule};
+
+use crate::modes::verdict::{audit_arch, ret};
 
 fn may_refuse(action: Action) -> bool {
     !matches!(action, Action::Allow | Action::Log)
@@ -50,6 +54,34 @@ pub fn audit_policy(policy: &Policy) -> Policy {
     }
 }
 
+/// Instructions in front of the audit filter that notify every call of an arch the policy does not list (libseccomp
+/// has one default action for all arches, which may allow). Each block falls through to the next when its arch is
+/// not the call's; libseccomp's program loads what it needs again.
+pub fn arch_prefix(policy: &Policy) -> Vec<Insn> {
+    const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let insn = |code, jt, jf, k| Insn { code, jt, jf, k };
+    let mut out = Vec::new();
+    for &arch in Arch::native().runnable_on().iter().filter(|a| !policy.arches.contains(a)) {
+        let Some(audit) = audit_arch(arch) else { continue };
+        out.push(insn(LD_ABS, 0, 0, 4));
+        match arch {
+            // x32 and x86-64 share the audit arch; the number tells them apart.
+            Arch::X32 | Arch::X86_64 => {
+                out.push(insn(JEQ, 0, 3, audit));
+                out.push(insn(LD_ABS, 0, 0, 0));
+                let x32 = arch == Arch::X32;
+                out.push(insn(JSET, u8::from(!x32), u8::from(x32), X32_SYSCALL_BIT as u32));
+            }
+            _ => out.push(insn(JEQ, 0, 1, audit)),
+        }
+        out.push(insn(RET, 0, 0, ret::USER_NOTIF));
+    }
+    out
+}
+
 fn names_of(policy: &Policy, pick: impl Fn(Action) -> bool) -> BTreeSet<&str> {
     policy.rules.iter().filter(|r| pick(r.action)).flat_map(|r| r.names.iter().map(String::as_str)).collect()
 }
@@ -57,7 +89,7 @@ fn names_of(policy: &Policy, pick: impl Fn(Action) -> bool) -> BTreeSet<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::verdict::{eval, ret, ret_of};
+    use crate::modes::verdict::{eval, ret_of};
     use proto::{ArgCmp, CmpOp, Errno};
 
     fn nr(name: &str) -> i32 {
@@ -105,5 +137,20 @@ mod tests {
             }
         }
         assert!(!audit.prompts());
+    }
+
+    #[test]
+    fn calls_of_unlisted_arches_notify() {
+        let policy = Policy { arches: vec![Arch::native()], ..Policy::new(Action::Allow, vec![]) };
+        let mut insns = arch_prefix(&policy);
+        insns.extend_from_slice(agent::filter::compile(&audit_policy(&policy)).unwrap().bpf.insns());
+        let native = audit_arch(Arch::native()).unwrap();
+        assert_eq!(eval(&insns, native, nr("getpid"), &[0; 6]), Some(ret::ALLOW));
+        for &other in Arch::native().runnable_on().iter().filter(|a| **a != Arch::native()) {
+            let nr = if other == Arch::X32 { 39 | X32_SYSCALL_BIT } else { 20 };
+            assert_eq!(eval(&insns, audit_arch(other).unwrap(), nr, &[0; 6]), Some(ret::USER_NOTIF), "{other}");
+        }
+        let all = Policy { arches: Arch::native().runnable_on().to_vec(), ..policy };
+        assert!(arch_prefix(&all).is_empty());
     }
 }

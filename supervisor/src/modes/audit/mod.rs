@@ -91,18 +91,22 @@ pub fn audit(options: &AuditOptions) -> Result<i32, Failure> {
     let reference = Policy { arches: Arch::native().runnable_on().to_vec(), ..policy.clone() };
     let reference_bpf = compile(&reference)?.bpf.insns().to_vec();
     let compiled = compile(&filter::audit_policy(&policy))?;
+    let mut insns = filter::arch_prefix(&policy);
+    let notifies = compiled.notifies || !insns.is_empty();
+    insns.extend_from_slice(compiled.bpf.insns());
+    let bpf = agent::filter::Bpf::from_insns(insns);
 
     let state = CapState::current().map_err(|e| bad(format!("cannot read supervise's capabilities: {e}")))?;
     let plan = caps::plan(&state, None, options.no_new_privileges);
     let launch = LaunchOptions {
-        listener: compiled.notifies,
+        listener: notifies,
         on_supervisor_exit: options.on_supervisor_exit,
         privileges: plan.privileges,
         ..LaunchOptions::default()
     };
     let auditor = Arc::new(Auditor::new(policy.clone(), reference_bpf, &watches));
     let handler = auditor.clone();
-    let status = launch_and_supervise(&program, &compiled.bpf, launch, move |_| handler)?;
+    let status = launch_and_supervise(&program, &bpf, launch, move |_| handler)?;
 
     let findings = auditor.findings();
     let report = Report::new(&source.name, &profile, &policy, &options.program, caps, status, findings, &watches);
