@@ -84,6 +84,11 @@ pub fn audit(options: &AuditOptions) -> Result<i32, Failure> {
     let caps = resolution_caps(options).map_err(bad)?;
     let machine = Machine { caps, ..this_machine() };
     let policy = source.load(&machine).map_err(|lines| Failure { code: EXIT_FAILURE, lines })?;
+    for (option, path) in [("--audit-report", &options.report), ("--audit-fix", &options.fix)] {
+        if let Some(path) = path {
+            writable_place(option, path).map_err(bad)?;
+        }
+    }
     let program = resolve_program(&options.program)?;
     let compile = |p: &Policy| agent::cache::compile_cached(p).map_err(|e| bad(format!("{}: {e}", source.name)));
     // The reference covers every arch the machine runs, so that a call of an unlisted arch can be told what the
@@ -115,6 +120,18 @@ pub fn audit(options: &AuditOptions) -> Result<i32, Failure> {
         fix::write(out, &profile, &report)?;
     }
     Ok(status)
+}
+
+/// Fails before the program runs if `path` could not be written: a directory, or no directory to put it in.
+fn writable_place(option: &str, path: &std::path::Path) -> Result<(), String> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if path.is_dir() {
+        return Err(format!("{option} {}: is a directory", path.display()));
+    }
+    if !parent.is_dir() {
+        return Err(format!("{option} {}: no such directory {}", path.display(), parent.display()));
+    }
+    Ok(())
 }
 
 /// The capabilities the profile is resolved against: `--caps`, else Docker's default set as `--cap-add`,

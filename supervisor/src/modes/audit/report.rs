@@ -404,3 +404,43 @@ fn plural(n: u64, word: &str) -> String {
         format!("{n} {word}s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, by: By, would: Outcome, values: &[u64], then: Option<u32>) -> Entry {
+        let key = Key { arch: Arch::native(), nr: 0, by, would };
+        let seen =
+            Seen { name: name.into(), count: 1, values: values.iter().copied().collect(), then, ..Seen::default() };
+        Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![] }
+    }
+
+    #[test]
+    fn the_change_allows_what_was_refused_with_args_only_where_the_default_refused() {
+        let policy = Policy::new(
+            Action::Errno(proto::Errno::EPERM),
+            vec![proto::Rule::new(0, &["getpriority"], Action::Errno(proto::Errno::EPERM))],
+        );
+        let watches = [Watch::parse("socket").unwrap(), Watch::parse("getpriority").unwrap()];
+        let other = Arch::native().runnable_on().iter().copied().find(|a| *a != Arch::native());
+        let mut entries = vec![
+            entry("socket", By::Default, Outcome::Errno(1), &[40, 38], None),
+            entry("getpriority", By::Rule(0), Outcome::Errno(1), &[0], None),
+            entry("unlink", By::Rule(3), Outcome::Asked(1), &[], None),
+            entry("mkdir", By::Rule(4), Outcome::Denied(13), &[], None),
+            entry("syscall_999", By::Default, Outcome::Errno(1), &[], None),
+        ];
+        if let Some(arch) = other {
+            let mut e = entry("getpid", By::ArchNotListed, Outcome::Killed, &[], Some(verdict::ret::ALLOW));
+            e.key.arch = arch;
+            entries.push(e);
+        }
+        let c = change(&entries, &policy, &watches);
+        assert_eq!(c.allow, ["getpriority", "mkdir"].map(String::from).into());
+        assert_eq!(c.values, [(("socket".to_string(), 0), [38, 40].into())].into());
+        assert_eq!(c.asked, ["unlink".to_string()].into());
+        assert_eq!(c.unnamed, ["syscall_999".to_string()].into());
+        assert_eq!(c.arches, other.into_iter().collect());
+    }
+}
