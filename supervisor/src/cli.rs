@@ -64,7 +64,11 @@ Examples:
   # The same with CAP_SYS_PTRACE added, as `docker run --cap-add SYS_PTRACE`:
   supervise --cap-add SYS_PTRACE -- strace -f ls
   # Check a profile without running anything:
-  supervise check my-profile.json"
+  supervise check my-profile.json
+  # What would Docker's default profile refuse, and which rule? (nothing is refused; report at exit)
+  supervise --audit -- ./app
+  # The same for a profile, with the change that lets the run through written as a profile:
+  supervise --audit --policy app.json --audit-fix app-fixed.json -- ./app"
 );
 
 const CHECK_EXAMPLES: &str = "\
