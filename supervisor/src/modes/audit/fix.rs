@@ -137,3 +137,68 @@ pub fn write(path: &Path, profile: &Profile, report: &Report) -> Result<(), Fail
     crate::logging::eprint_line(&line);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modes::audit::report::{Entry, Outcome};
+    use crate::modes::audit::{Key, Seen};
+    use std::collections::BTreeSet;
+
+    fn report(default_action: Action, change: Change, refused_by: Option<usize>) -> Report {
+        let by = refused_by.map_or(By::Default, By::Rule);
+        let key = Key { arch: Arch::native(), nr: 0, by, would: Outcome::Errno(1) };
+        let seen = Seen { name: "mkdir".into(), ..Seen::default() };
+        let entry = Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![] };
+        Report {
+            policy: "p".into(),
+            command: "app".into(),
+            caps: 0,
+            status: 0,
+            entries: vec![entry],
+            change,
+            default_action,
+        }
+    }
+
+    fn profile(json: &str) -> Profile {
+        proto::profile::parse(json).unwrap()
+    }
+
+    #[test]
+    fn the_allow_rule_goes_first_with_one_rule_per_argument_value() {
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let mut change = Change { allow: BTreeSet::from(["mkdir".to_string()]), ..Change::default() };
+        change.values.insert(("socket".into(), 0), BTreeSet::from([1, 2]));
+        change.arches.insert(Arch::X86);
+        let fixed = apply(&p, &report(Action::Errno(proto::Errno::EPERM), change, None));
+        let rules: Vec<&SyscallRule> = fixed.rules().collect();
+        assert_eq!(rules[0].syscall_names(), ["mkdir"]);
+        assert!(rules[0].comment.as_deref().unwrap().starts_with(COMMENT));
+        assert_eq!((rules[1].syscall_names(), rules[2].syscall_names()), (vec!["socket"], vec!["socket"]));
+        assert_eq!(rules[3].syscall_names(), ["read"]);
+        assert_eq!(fixed.architectures.as_deref(), Some(&["SCMP_ARCH_X86_64".to_string(), "SCMP_ARCH_X86".into()][..]));
+        proto::profile::load(&fixed.to_json_pretty(), &this_machine()).expect("loads");
+    }
+
+    #[test]
+    fn under_an_allow_default_the_names_leave_the_refusing_rules() {
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":[]}],"syscalls":[{"names":["mkdir","rmdir"],"action":"SCMP_ACT_ERRNO"},{"names":["mkdir"],"action":"SCMP_ACT_KILL"}]}"#,
+        );
+        let mut change = Change { allow: BTreeSet::from(["mkdir".to_string()]), ..Change::default() };
+        change.arches.insert(Arch::X32);
+        let fixed = apply(&p, &report(Action::Allow, change.clone(), Some(0)));
+        let rules: Vec<&SyscallRule> = fixed.rules().collect();
+        assert_eq!(rules.len(), 2, "{}", fixed.to_json_pretty());
+        assert_eq!(rules[0].syscall_names(), ["rmdir"]);
+        let subs = fixed.arch_map.as_ref().unwrap()[0].sub_architectures.clone().unwrap();
+        if Arch::native() == Arch::X86_64 {
+            assert_eq!(subs, ["SCMP_ARCH_X32"]);
+        }
+        let fixed = apply(&p, &report(Action::Allow, change, Some(1)));
+        assert_eq!(fixed.rules().count(), 1, "the rule left without names goes: {}", fixed.to_json_pretty());
+    }
+}

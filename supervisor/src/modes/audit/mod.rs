@@ -224,7 +224,12 @@ impl Auditor {
         // Only the notify thread records, so nothing else inserts meanwhile.
         drop(seen);
         let first_exe = exe(n.pid);
-        let first_args = describe(Pending::new(listener, n), name).map(|d| d.args).unwrap_or_default();
+        let mut first_args = describe(Pending::new(listener, n), name).map(|d| d.args).unwrap_or_default();
+        if let Some(flags) = namespace_flags(name, n.args[0]) {
+            // The first register of unshare and clone: the namespaces they ask for, by name.
+            let rest = first_args.split_once(", ").map_or("", |(_, rest)| rest);
+            first_args = if rest.is_empty() { flags } else { format!("{flags}, {rest}") };
+        }
         let entry = Seen {
             name: name.to_string(),
             count: 1,
@@ -297,5 +302,50 @@ impl Auditor {
         };
         self.note(listener, &n, Key { arch, nr: n.nr, by, would }, name, None);
         Some(Outcome::Continue)
+    }
+}
+
+/// `CLONE_NEWUSER|CLONE_NEWNS` for the flags argument of `unshare` and `clone` (x86 order; the rest in hex); `None`
+/// for other syscalls or flags without a namespace.
+fn namespace_flags(syscall: &str, value: u64) -> Option<String> {
+    const FLAGS: [(u64, &str); 8] = [
+        (0x0002_0000, "CLONE_NEWNS"),
+        (0x0200_0000, "CLONE_NEWCGROUP"),
+        (0x0400_0000, "CLONE_NEWUTS"),
+        (0x0800_0000, "CLONE_NEWIPC"),
+        (0x1000_0000, "CLONE_NEWUSER"),
+        (0x2000_0000, "CLONE_NEWPID"),
+        (0x4000_0000, "CLONE_NEWNET"),
+        (0x0000_0080, "CLONE_NEWTIME"),
+    ];
+    // clone's low byte is the exit signal, where unshare has CLONE_NEWTIME.
+    let flags = match syscall {
+        "unshare" => &FLAGS[..],
+        "clone" => &FLAGS[..7],
+        _ => return None,
+    };
+    let names: Vec<&str> = flags.iter().filter(|(bit, _)| value & bit != 0).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        return None;
+    }
+    let rest = value & !flags.iter().fold(0, |all, (bit, _)| all | bit);
+    let mut text = names.join("|");
+    if rest != 0 {
+        text.push_str(&format!("|{rest:#x}"));
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_flags_are_named() {
+        assert_eq!(namespace_flags("unshare", 0x1000_0000).as_deref(), Some("CLONE_NEWUSER"));
+        assert_eq!(namespace_flags("unshare", 0x1002_0080).as_deref(), Some("CLONE_NEWNS|CLONE_NEWUSER|CLONE_NEWTIME"));
+        assert_eq!(namespace_flags("clone", 0x4000_0011).as_deref(), Some("CLONE_NEWNET|0x11"));
+        assert_eq!(namespace_flags("clone", 0x11), None);
+        assert_eq!(namespace_flags("mkdir", 0x1000_0000), None);
     }
 }

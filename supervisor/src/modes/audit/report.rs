@@ -248,7 +248,13 @@ impl Report {
             let shown: Vec<String> = values.iter().map(u64::to_string).collect();
             allow.push(format!("{name} with argument {index} in {{{}}}", shown.join(", ")));
         }
-        if c.is_empty() {
+        if c.is_empty() && !c.asked.is_empty() {
+            push(
+                &mut out,
+                "supervise audit: nothing to change: the calls above are asked about (an answer lets them through)"
+                    .into(),
+            );
+        } else if c.is_empty() {
             push(&mut out, "supervise audit: no change to the profile would help (see above)".into());
         } else {
             let mut what = Vec::new();
