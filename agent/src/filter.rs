@@ -2,6 +2,7 @@
 //! ([`Bpf`]). This runs in the parent before `fork`, so the launcher only has to hand finished bytes to
 //! `seccomp(2)`. A policy that prompts gets the terminal [`guard`] in front of libseccomp's program.
 
+pub mod eval;
 pub mod guard;
 
 use std::collections::{HashMap, HashSet};

@@ -1,13 +1,15 @@
 //! What a profile does with one call, and which of its rules says so: shared by `--audit` and `check --explain`.
 //!
-//! The answer comes from the compiled filter itself: [`eval`] runs the BPF program the kernel would get on the
-//! call's `seccomp_data` (a classic-BPF interpreter for the instructions libseccomp and the terminal guard emit),
+//! The answer comes from the compiled filter itself: [`eval`] (in the agent, beside the compiler) runs the BPF
+//! program the kernel would get on the call's `seccomp_data` (a classic-BPF interpreter for the instructions
+//! libseccomp and the terminal guard emit),
 //! so libseccomp's own ordering of rules (an unconditional rule beats conditional ones, the first of two
 //! unconditional rules wins, rules equal to the default are dropped) is the kernel's, not a model of it. The rule
 //! is then found among the profile's rules for the syscall whose conditions hold and whose action is the one the
 //! filter returned ([`explain`]); [`Explanation`] names it, with the rules that `includes`/`excludes` left out
 //! here ([`Skipped`]), such as Docker's CAP_SYS_ADMIN rule.
 
+use agent::filter::eval::eval;
 use agent::filter::Insn;
 use proto::arch::X32_SYSCALL_BIT;
 use proto::profile::{Filter, Profile, SyscallRule};
@@ -50,54 +52,6 @@ pub fn data_nr(arch: Arch, nr: i32) -> i32 {
         nr | X32_SYSCALL_BIT
     } else {
         nr
-    }
-}
-
-/// What the kernel's classic-BPF interpreter returns for `seccomp_data` {nr, arch, instruction_pointer 0, args},
-/// or `None` for an instruction this interpreter does not model (libseccomp emits none of those today) or a
-/// program that runs off its end.
-pub fn eval(insns: &[Insn], arch: u32, nr: i32, args: &[u64; 6]) -> Option<u32> {
-    let mut data = [0u8; 64];
-    data[0..4].copy_from_slice(&nr.to_ne_bytes());
-    data[4..8].copy_from_slice(&arch.to_ne_bytes());
-    for (i, a) in args.iter().enumerate() {
-        data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
-    }
-    let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
-    loop {
-        let i = *insns.get(pc)?;
-        pc += 1;
-        let k = i.k;
-        let jump = |cond: bool| usize::from(if cond { i.jt } else { i.jf });
-        match u32::from(i.code) {
-            c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
-                let o = k as usize;
-                a = u32::from_ne_bytes(data.get(o..o + 4)?.try_into().ok()?);
-            }
-            c if c == libc::BPF_LD | libc::BPF_MEM => a = *mem.get(k as usize)?,
-            c if c == libc::BPF_LD | libc::BPF_IMM => a = k,
-            c if c == libc::BPF_LDX | libc::BPF_MEM => x = *mem.get(k as usize)?,
-            c if c == libc::BPF_LDX | libc::BPF_IMM => x = k,
-            c if c == libc::BPF_ST => *mem.get_mut(k as usize)? = a,
-            c if c == libc::BPF_STX => *mem.get_mut(k as usize)? = x,
-            c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_K => a &= k,
-            c if c == libc::BPF_ALU | libc::BPF_OR | libc::BPF_K => a |= k,
-            c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_X => a &= x,
-            c if c == libc::BPF_ALU | libc::BPF_OR | libc::BPF_X => a |= x,
-            c if c == libc::BPF_MISC | libc::BPF_TAX => x = a,
-            c if c == libc::BPF_MISC | libc::BPF_TXA => a = x,
-            c if c == libc::BPF_JMP | libc::BPF_JA => pc += k as usize,
-            c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => pc += jump(a == k),
-            c if c == libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K => pc += jump(a > k),
-            c if c == libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K => pc += jump(a >= k),
-            c if c == libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K => pc += jump(a & k != 0),
-            c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_X => pc += jump(a == x),
-            c if c == libc::BPF_JMP | libc::BPF_JGT | libc::BPF_X => pc += jump(a > x),
-            c if c == libc::BPF_JMP | libc::BPF_JGE | libc::BPF_X => pc += jump(a >= x),
-            c if c == libc::BPF_RET | libc::BPF_K => return Some(k),
-            c if c == libc::BPF_RET | libc::BPF_A => return Some(a),
-            _ => return None,
-        }
     }
 }
 

@@ -12,46 +12,9 @@ const TCXONC: u64 = 0x540A;
 const TCGETS: u64 = 0x5401;
 const X32_BIT: i32 = 0x4000_0000;
 
-/// What the kernel's classic-BPF interpreter returns for `seccomp_data` (nr, arch, args), for the instructions
-/// libseccomp and the guard emit.
+/// What the kernel's classic-BPF interpreter returns for `seccomp_data` (nr, arch, args).
 fn run(insns: &[Insn], nr: i32, arch: u32, args: [u64; 6]) -> u32 {
-    let mut data = Vec::with_capacity(64);
-    data.extend_from_slice(&nr.to_ne_bytes());
-    data.extend_from_slice(&arch.to_ne_bytes());
-    data.extend_from_slice(&0u64.to_ne_bytes());
-    for a in args {
-        data.extend_from_slice(&a.to_ne_bytes());
-    }
-    let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
-    loop {
-        let i = insns[pc];
-        pc += 1;
-        let k = i.k;
-        let code = u32::from(i.code);
-        let jump = |cond: bool| if cond { usize::from(i.jt) } else { usize::from(i.jf) };
-        match code {
-            c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
-                let o = k as usize;
-                a = u32::from_ne_bytes(data[o..o + 4].try_into().unwrap());
-            }
-            c if c == libc::BPF_LD | libc::BPF_MEM => a = mem[k as usize],
-            c if c == libc::BPF_LD | libc::BPF_IMM => a = k,
-            c if c == libc::BPF_LDX | libc::BPF_MEM => x = mem[k as usize],
-            c if c == libc::BPF_ST => mem[k as usize] = a,
-            c if c == libc::BPF_STX => mem[k as usize] = x,
-            c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_K => a &= k,
-            c if c == libc::BPF_ALU | libc::BPF_OR | libc::BPF_K => a |= k,
-            c if c == libc::BPF_MISC | libc::BPF_TAX => x = a,
-            c if c == libc::BPF_MISC | libc::BPF_TXA => a = x,
-            c if c == libc::BPF_JMP | libc::BPF_JA => pc += k as usize,
-            c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => pc += jump(a == k),
-            c if c == libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K => pc += jump(a > k),
-            c if c == libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K => pc += jump(a >= k),
-            c if c == libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K => pc += jump(a & k != 0),
-            c if c == libc::BPF_RET | libc::BPF_K => return k,
-            other => panic!("instruction {other:#x} at {} not modelled", pc - 1),
-        }
-    }
+    crate::filter::eval::eval(insns, arch, nr, &args).expect("every instruction is modelled")
 }
 
 /// libseccomp's program alone, without the guard.

@@ -89,7 +89,8 @@ fn names_of(policy: &Policy, pick: impl Fn(Action) -> bool) -> BTreeSet<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::verdict::{eval, ret_of};
+    use crate::modes::verdict::ret_of;
+    use agent::filter::eval::eval;
     use proto::{ArgCmp, CmpOp, Errno};
 
     fn nr(name: &str) -> i32 {

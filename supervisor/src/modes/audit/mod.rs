@@ -2,7 +2,7 @@
 //!
 //! The profile P is resolved as `supervise --policy P` would resolve it (against `--caps` when given), and
 //! compiled twice: as it is, over every arch the machine runs (the reference, which is never loaded: [`Auditor`]
-//! runs it on each notified call with [`verdict::eval`]), and as its audit variant ([`filter::audit_policy`]),
+//! runs it on each notified call with [`agent::filter::eval`]), and as its audit variant ([`filter::audit_policy`]),
 //! which the program runs under: P's allow rules stay in BPF, every rule or default that could refuse a call
 //! notifies instead, and so does every arch P does not list. Each notified call is looked up in the reference: a
 //! call P would refuse in the kernel (ERRNO, KILL*, TRAP, TRACE), or whose notify rule would deny or ask, is
@@ -249,7 +249,7 @@ impl Handler for Auditor {
     fn handle(&self, listener: &Arc<Listener>, n: Notification) -> Option<Outcome> {
         let Some(arch) = Arch::from_audit(n.arch, n.nr) else { return Some(Outcome::Continue) };
         let name = syscalls::name_of(arch, n.nr).unwrap_or_else(|| format!("syscall_{}", n.nr));
-        let value = verdict::eval(&self.reference, n.arch, n.nr, &n.args)
+        let value = agent::filter::eval::eval(&self.reference, n.arch, n.nr, &n.args)
             .unwrap_or_else(|| verdict::ret_of(self.policy.default_action));
         if !self.policy.arches.contains(&arch) {
             let key = Key { arch, nr: n.nr, by: By::ArchNotListed, would: Would::Killed };
