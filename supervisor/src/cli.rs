@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::logging::LogFormat;
 use crate::modes::audit::{AuditOptions, ReportFormat};
 use crate::modes::check::Format;
+use crate::modes::control::protocol::Format as ControlFormat;
 use crate::modes::run::RunOptions;
 
 /// The exit statuses of `supervise -- PROGRAM` and `supervise record`, as `--help` and the manual page give them.
@@ -368,7 +369,91 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         policy_dir: Option<PathBuf>,
     },
+    /// List the running supervisors of this user: their programs or containers, processes, decisions and prompts.
+    ///
+    /// Every `supervise -- PROGRAM` and `supervise serve` listens on a control socket, PID.sock, in a private
+    /// directory (see CONTROL SOCKETS below); `ps` asks each one for its status. For each supervise: its pid, mode,
+    /// uptime, command line and policy file; for each target (the program, or under serve each container process,
+    /// with its id and the pod, namespace and container name when the runtime passes them) its processes (pid,
+    /// parent, state, seccomp mode and filter count from /proc/PID/status, executable) and its decisions so far per
+    /// syscall and decision (allow, deny, emulate, prompt); and the prompts waiting at its terminal. Sockets left
+    /// by a supervise that was killed are removed on the way. Read-only.
+    #[command(after_help = PS_HELP)]
+    Ps {
+        /// Output format: `text`, or `json` (one document: {"supervisors": [...], "errors": [...]}, the fields of
+        /// docs/protocol.md's status reply).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ControlFormat::Text)]
+        format: ControlFormat,
+    },
+    /// Stream the decisions of a running supervise as it takes them, one line each.
+    ///
+    /// Each decision on a notified syscall is one line, as `--log-level info` logs it: time, pid, executable,
+    /// syscall, architecture, arguments, paths or address when the policy looked at them, rule, decision, errno or
+    /// emulator (under serve, the container id first). The filters are applied in supervise, and each may be
+    /// repeated (any of the values). Runs until that supervise exits (status 0) or Ctrl-C. A watcher that falls
+    /// behind is told how many decisions it missed; supervise never waits for it.
+    #[command(after_help = WATCH_HELP)]
+    Watch {
+        /// The supervise to watch (its pid, as `supervise ps` shows it). Default: the only one running; with
+        /// several, an error lists them.
+        #[arg(value_name = "PID")]
+        supervisor: Option<u32>,
+        /// Output format: `text` (like the info log), or `json` (one object a line, as docs/protocol.md's
+        /// decision message).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ControlFormat::Text)]
+        format: ControlFormat,
+        /// Only decisions on this syscall (a name, as in the policy: openat, connect).
+        #[arg(long = "syscall", value_name = "NAME")]
+        syscalls: Vec<String>,
+        /// Only decisions of this kind.
+        #[arg(long = "decision", value_name = "DECISION", value_parser = ["allow", "deny", "emulate", "prompt"])]
+        decisions: Vec<String>,
+        /// Only decisions on calls of this process (thread) id.
+        #[arg(long = "pid", value_name = "N")]
+        pids: Vec<u32>,
+    },
 }
+
+/// What `ps` and `watch` share in their manual pages.
+macro_rules! control_sockets {
+    () => {
+        "\
+Control sockets: each running supervise (`supervise -- PROGRAM`, `supervise serve`) listens on PID.sock, mode 0600,
+  in a directory of mode 0700: $SUPERVISE_RUNTIME_DIR if set, else /run/supervise for root, else
+  $XDG_RUNTIME_DIR/supervise, else /tmp/supervise-UID. Only supervise's own user and root may connect (checked
+  with SO_PEERCRED); others get one error line. The socket is removed when supervise exits; one left by a killed
+  supervise is removed by the next supervise and by `ps`. The protocol (JSON lines) is in docs/protocol.md."
+    };
+}
+
+const PS_HELP: &str = concat!(
+    control_sockets!(),
+    "
+
+Exit status:
+  0    every running supervise answered (or none runs)
+  1    some supervise could not be asked (each is named on stderr)
+  125  bad usage
+
+Examples:
+  supervise ps
+  supervise ps --format json | jq '.supervisors[].targets[].decisions'
+  sudo supervise ps                             # root's supervisors (in /run/supervise)"
+);
+
+const WATCH_HELP: &str = concat!(
+    control_sockets!(),
+    "
+
+Exit status:
+  0    the supervise watched has exited
+  125  no such supervise, several running and none chosen, a bad filter, or the connection was refused
+
+Examples:
+  supervise watch                               # the only running supervise
+  supervise watch 4242 --decision deny          # what supervise 4242 refuses
+  supervise watch --syscall openat --syscall unlinkat --format json | jq -r .path"
+);
 
 #[cfg(test)]
 mod tests {

@@ -89,6 +89,18 @@ fn run_mode() -> ExitCode {
                 policy_dir: policy_dir.clone(),
             })
         }
+        Some(Command::Ps { format }) => supervisor::modes::ps::ps(*format),
+        Some(Command::Watch { supervisor: pid, format, syscalls, decisions, pids }) => {
+            supervisor::modes::decisions::watch(&supervisor::modes::decisions::WatchOptions {
+                supervisor: *pid,
+                format: *format,
+                filter: supervisor::modes::control::protocol::Filter {
+                    syscalls: syscalls.clone(),
+                    decisions: decisions.clone(),
+                    pids: pids.clone(),
+                },
+            })
+        }
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),

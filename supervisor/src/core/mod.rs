@@ -1,7 +1,8 @@
 //! The core layer: what happens to one notification.
 //!
 //! [`notify`] receives it, [`decide`] turns it into a plan, [`facts`] gathers what the matchers need, the handlers
-//! ([`clock`], [`path`], [`net`], [`prompt`]) return outcomes, and [`notify`] alone replies.
+//! ([`clock`], [`path`], [`net`], [`prompt`]) return outcomes, and [`notify`] alone replies;
+//! [`observe`] is how it tells the layers above of each decision (counters, live streams) without knowing them.
 
 pub mod clock;
 pub mod decide;
@@ -9,6 +10,7 @@ pub mod describe;
 pub mod facts;
 pub mod net;
 pub mod notify;
+pub mod observe;
 pub mod path;
 pub mod prompt;
 pub mod workers;

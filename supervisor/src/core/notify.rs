@@ -25,6 +25,7 @@ use crate::core::decide::{Decider, Event, Facts, Needs, Plan, Verdict};
 use crate::core::describe::{describe, show, with_address};
 use crate::core::facts::{gather, Calls, PathCall};
 use crate::core::net::{self, NetCall};
+use crate::core::observe::{Decided, Observer};
 use crate::core::path;
 use crate::core::prompt::{Answer, Prompts, Question};
 use crate::core::{workers, Outcome};
@@ -121,16 +122,24 @@ pub trait Handler: Send + Sync + 'static {
 pub struct PolicyHandler {
     pub decider: Arc<Decider>,
     pub prompts: Prompts,
+    /// Told of every decision (`supervise ps` counters, `supervise watch`); see [`crate::core::observe`].
+    pub observer: Option<Arc<dyn Observer>>,
 }
 
 impl Handler for PolicyHandler {
     fn handle(&self, listener: &Arc<Listener>, n: Notification) -> Option<Outcome> {
-        handle(listener, &self.decider, &self.prompts, n)
+        handle(listener, &self.decider, &self.prompts, self.observer.as_deref(), n)
     }
 }
 
 /// One notification, down and back: `None` when it went on elsewhere (a prompt, a path call that may wait).
-fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Notification) -> Option<Outcome> {
+fn handle(
+    listener: &Arc<Listener>,
+    decider: &Decider,
+    prompts: &Prompts,
+    observer: Option<&dyn Observer>,
+    n: Notification,
+) -> Option<Outcome> {
     let Some(arch) = Arch::from_audit(n.arch, n.nr) else {
         warn!(pid = n.pid, audit_arch = n.arch, nr = n.nr, "notification from an unknown architecture: denied");
         return Some(Outcome::Error(Errno::ENOSYS));
@@ -150,6 +159,19 @@ fn handle(listener: &Arc<Listener>, decider: &Decider, prompts: &Prompts, n: Not
     };
     let verdict = decider.decide(&event, &facts);
     log(&n, arch, &syscall, &verdict, &facts);
+    if let Some(observer) = observer {
+        let (decision, rule) = (verdict.decision, verdict.rule);
+        observer.decided(&Decided {
+            pid: n.pid,
+            arch,
+            nr: n.nr,
+            syscall: &syscall,
+            args: n.args,
+            decision,
+            rule,
+            facts: &facts,
+        });
+    }
     match verdict.plan(&syscall) {
         Plan::Continue => {
             if verdict.path_checked {

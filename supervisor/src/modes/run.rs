@@ -2,8 +2,8 @@
 //! exit with the program's own status.
 //!
 //! The launch itself, signals and reaping are the shared [`supervised`](crate::modes::supervised) run; this mode
-//! adds the policy, the program's capabilities, and prompts at the terminal. Exit statuses: see
-//! [`crate::modes::exit`].
+//! adds the policy, the program's capabilities, prompts at the terminal, and the control socket that `supervise ps`
+//! and `supervise watch` read ([`crate::modes::control`]). Exit statuses: see [`crate::modes::exit`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ use crate::core::prompt::save::Saver;
 use crate::core::prompt::tty::TtyPrompter;
 use crate::core::prompt::Prompts;
 use crate::modes::capabilities;
+use crate::modes::control::{self, Hub, Mode};
 use crate::modes::exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_FAILURE};
 use crate::modes::policy_file::{explain_compile_error, this_machine, Machine, Source};
 use crate::modes::supervised::{launch_and_supervise, resolve_program};
@@ -83,15 +84,26 @@ pub fn supervise_command(args: &RunOptions) -> Result<i32, Failure> {
     let saver = args.save_decisions.as_ref().map(|path| Saver::new(path, &source.text));
     let unanswerable = crate::core::prompt::unanswerable(&policy);
     let program_job = job.clone();
+    // The control socket (`supervise ps`, `watch`): bound before the launch, removed when `control` is dropped.
+    let mut control = control::start();
+    let policy_name = args.policy.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+    let hub = Hub::new(Mode::Run, policy_name.map(|p| p.display().to_string()));
+    let serving = &mut control;
     let status = launch_and_supervise(&program, &compiled.bpf, options, move |app| {
         if let Some(job) = program_job {
             job.started(app);
             tokio::spawn(job.watch(app));
         }
         let terminal = if decider.prompts() { open_terminal(unanswerable.as_deref()) } else { None };
+        let terminal = terminal.map(|t| hub.watch_prompts(t));
         let prompts = Prompts::with_saver(terminal, saver);
-        Arc::new(PolicyHandler { decider, prompts })
+        let observer = serving.as_mut().map(|c| {
+            c.serve(hub.clone());
+            hub.add(None, app.as_raw().unsigned_abs()) as Arc<dyn crate::core::observe::Observer>
+        });
+        Arc::new(PolicyHandler { decider, prompts, observer })
     });
+    drop(control);
     if let Some(job) = job {
         job.finish();
     }

@@ -28,9 +28,11 @@ use tracing::{error, info, warn, Instrument};
 
 use crate::core::decide::Decider;
 use crate::core::notify::PolicyHandler;
+use crate::core::observe::Observer;
 use crate::core::prompt::Prompts;
 use crate::kernel::listener::Listener;
 use crate::kernel::socket::recv_chunk;
+use crate::modes::control::{self, Hub};
 use crate::modes::exit::{Failure, EXIT_FAILURE};
 use crate::modes::policy_file::{this_machine, Machine, Source};
 
@@ -218,6 +220,7 @@ pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
     // A container's executables are found in its own root, which its runtime built (docs/security.md).
     crate::kernel::exe::trust_target_roots();
     raise_fd_limit();
+    let mut control = control::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -229,6 +232,12 @@ pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
             signals.map_err(|e| Failure::new(EXIT_FAILURE, format!("cannot handle SIGTERM/SIGINT: {e}")))?;
         let listener = bind(&options.socket)?;
         let ours = std::fs::metadata(&options.socket).map(|m| (m.dev(), m.ino())).ok();
+        // The control socket (`supervise ps`, `watch`): one target per container process.
+        let hub = control.as_mut().map(|c| {
+            let hub = Hub::new(control::Mode::Serve, Some(options.policy.display().to_string()));
+            c.serve(hub.clone());
+            hub
+        });
         let limits = Limits::from_env();
         info!(
             socket = %options.socket.display(),
@@ -244,7 +253,7 @@ pub fn serve(options: &ServeOptions) -> Result<i32, Failure> {
                 _ = int.recv() => info!(signal = "SIGINT", "stopping"),
             }
         };
-        accept_loop(listener, policies, limits, shutdown).await;
+        accept_loop_with(listener, policies, limits, hub, shutdown).await;
         // Remove the socket only if it is still ours (not replaced by another agent meanwhile).
         if std::fs::metadata(&options.socket).map(|m| (m.dev(), m.ino())).ok() == ours {
             if let Err(e) = std::fs::remove_file(&options.socket) {
@@ -274,6 +283,17 @@ pub async fn accept_loop(
     limits: Limits,
     shutdown: impl std::future::Future,
 ) {
+    accept_loop_with(listener, policies, limits, None, shutdown).await;
+}
+
+/// [`accept_loop`], each container process listed in `hub` (the control socket) while it is served.
+pub async fn accept_loop_with(
+    listener: UnixListener,
+    policies: Arc<Policies>,
+    limits: Limits,
+    hub: Option<Arc<Hub>>,
+    shutdown: impl std::future::Future,
+) {
     tokio::pin!(shutdown);
     let pending = Arc::new(Semaphore::new(limits.max_pending));
     let mut tasks = JoinSet::new();
@@ -293,8 +313,8 @@ pub async fn accept_loop(
                         warn!(reason = %Dropped::Busy(limits.max_pending), "connection dropped");
                         continue;
                     };
-                    let policies = policies.clone();
-                    tasks.spawn(async move { connection(stream, &policies, limits, permit).await });
+                    let (policies, hub) = (policies.clone(), hub.clone());
+                    tasks.spawn(async move { connection(stream, &policies, limits, hub, permit).await });
                 }
                 Err(e) => {
                     // EMFILE and the like: back off instead of spinning.
@@ -315,6 +335,7 @@ async fn connection(
     stream: UnixStream,
     policies: &Policies,
     limits: Limits,
+    hub: Option<Arc<Hub>>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let message = tokio::time::timeout(limits.read_timeout, read_message(&stream)).await;
@@ -334,10 +355,16 @@ async fn connection(
         };
         info!(status = %state.state.status, metadata = %state.metadata, "container connected");
         let listener = Arc::new(Listener::new(fd));
-        let handler = Arc::new(PolicyHandler { decider, prompts: Prompts::start(None) });
+        let container = control::container(&state.state.id, &state.state.annotations);
+        let target = hub.as_ref().map(|hub| hub.add(Some(container), u32::try_from(state.pid).unwrap_or(0)));
+        let observer = target.clone().map(|t| t as Arc<dyn Observer>);
+        let handler = Arc::new(PolicyHandler { decider, prompts: Prompts::start(None), observer });
         match crate::core::notify::serve(listener, handler).await {
             Ok(()) => info!("container gone"),
             Err(e) => warn!(error = %e, "notify loop failed: listener closed"),
+        }
+        if let (Some(hub), Some(target)) = (&hub, &target) {
+            hub.remove(target);
         }
     }
     .instrument(span)
