@@ -290,3 +290,29 @@ fn audit_reports_an_architecture_the_profile_does_not_list_and_the_fix_adds_it()
     let enforced = sup_without_sys_time(&["--policy", s(&fixed), "--", &probe, "x86-int80-getpid"]);
     assert_eq!(enforced.code, Some(0), "{enforced:?}");
 }
+
+#[test]
+fn check_explain_agrees_with_the_kernel_on_i386_calls() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let dir = temp_dir();
+    let probe = crate::support::probe_str();
+    let rules = r#""syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3011}]"#;
+    for (arches, want) in [
+        (r#"["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]"#, "SCMP_ACT_ERRNO"),
+        (r#"["SCMP_ARCH_X86_64"]"#, "SCMP_ACT_KILL_PROCESS"),
+    ] {
+        let json = format!(r#"{{"defaultAction": "SCMP_ACT_ALLOW", "architectures": {arches}, {rules}}}"#);
+        let policy = write_policy(dir.path(), "p.json", &json);
+        let out =
+            sup_without_sys_time(&["check", s(&policy), "--format", "json", "--explain", "getpid", "--arch", "x86"]);
+        let e: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
+        assert_eq!(e["action"], want, "{e}");
+        let kernel = sup_without_sys_time(&["--policy", s(&policy), "--", &probe, "x86-int80-getpid"]);
+        match want {
+            "SCMP_ACT_ERRNO" => assert!(kernel.stdout.trim().ends_with(" 3011"), "{arches}: {kernel:?}"),
+            _ => assert_eq!(kernel.code, Some(128 + libc::SIGSYS), "{arches}: {kernel:?}"),
+        }
+    }
+}

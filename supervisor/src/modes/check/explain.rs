@@ -95,8 +95,12 @@ fn one_call(
     for (i, a) in args.iter().enumerate() {
         regs[i] = register(a).ok_or_else(|| format!("--explain: argument {i} {a:?} is not a number"))?;
     }
-    let nr = crate::kernel::syscalls::number_of(name, arch)
-        .ok_or_else(|| format!("--explain: {name:?} is not a syscall on {arch}"))?;
+    let nr = crate::kernel::syscalls::number_of(name, arch).ok_or_else(|| {
+        let known = crate::modes::syscall_names::known_syscalls();
+        let hint = crate::modes::syscall_names::suggest(name, &known)
+            .map_or(String::new(), |s| format!("; did you mean {s:?}?"));
+        format!("--explain: {name:?} is not a syscall on {arch}{hint}")
+    })?;
     let all = Policy { arches: Arch::native().runnable_on().to_vec(), ..policy.clone() };
     let compiled = agent::filter::compile(&all).map_err(|e| format!("{file}: {e}"))?;
     let e = verdict::explain(policy, compiled.bpf.insns(), arch, nr, name, &regs);
