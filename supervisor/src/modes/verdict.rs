@@ -195,6 +195,39 @@ fn filters(rule: &SyscallRule) -> String {
     parts.join("; ")
 }
 
+/// `arg0 == 1 and arg1 & 0x7e020000 == 0`.
+pub fn conditions(r: &Rule) -> String {
+    use proto::CmpOp::*;
+    let join = if r.condition_groups().len() > 1 { " or " } else { " and " };
+    r.args
+        .iter()
+        .map(|c| {
+            let op = match c.op {
+                Ne => "!=",
+                Lt => "<",
+                Le => "<=",
+                Eq => "==",
+                Ge => ">=",
+                Gt => ">",
+                MaskedEq => return format!("arg{} & {:#x} == {:#x}", c.index, c.value, c.value_two),
+            };
+            format!("arg{} {op} {}", c.index, c.value)
+        })
+        .collect::<Vec<_>>()
+        .join(join)
+}
+
+/// The rules for the syscall that apply here but whose `args` conditions do not hold for these registers (other than
+/// the one that decided): where a call missed an allow, such as Docker's `socket` rules for AF_VSOCK.
+pub fn unmatched<'a>(policy: &'a Policy, name: &str, args: &[u64; 6], by: Decider) -> Vec<&'a Rule> {
+    policy
+        .rules
+        .iter()
+        .filter(|r| by != Decider::Rule(r.index) && !r.args.is_empty() && r.names.iter().any(|n| n == name))
+        .filter(|r| !r.matches_args(args))
+        .collect()
+}
+
 /// A rule's names for people: up to `shown` of them, then `… N more`.
 pub fn short_names(names: &[String], shown: usize) -> String {
     let mut out: Vec<&str> = names.iter().take(shown).map(String::as_str).collect();

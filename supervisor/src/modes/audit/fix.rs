@@ -149,7 +149,7 @@ mod tests {
         let by = refused_by.map_or(By::Default, By::Rule);
         let key = Key { arch: Arch::native(), nr: 0, by, would: Outcome::Errno(1) };
         let seen = Seen { name: "mkdir".into(), ..Seen::default() };
-        let entry = Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![] };
+        let entry = Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![], unmet: vec![] };
         Report {
             policy: "p".into(),
             command: "app".into(),

@@ -86,6 +86,8 @@ pub struct Entry {
     pub decided_by: String,
     /// Rules naming the syscall that `includes`/`excludes` leave out here.
     pub not_applying: Vec<Skipped>,
+    /// Rules for the syscall whose conditions the first call did not meet: `(index, action, conditions)`.
+    pub unmet: Vec<(usize, String, String)>,
 }
 
 /// The smallest change to the profile that lets the run through.
@@ -174,7 +176,11 @@ impl Report {
                     (By::Guard, _) => "the terminal guard of a policy that prompts".into(),
                 };
                 let not_applying = verdict::skipped(profile, policy, &seen.name);
-                Entry { key, seen, rule, decided_by, not_applying }
+                let unmet = verdict::unmatched(policy, &seen.name, &seen.first_regs, key.by)
+                    .into_iter()
+                    .map(|r| (r.index, verdict::ret_name(verdict::ret_of(r.action)), verdict::conditions(r)))
+                    .collect();
+                Entry { key, seen, rule, decided_by, not_applying, unmet }
             })
             .collect();
         let change = change(&entries, policy, watches);
@@ -228,6 +234,12 @@ impl Report {
             }
             if let Some(then) = e.seen.then {
                 push(&mut out, format!("    with the arch listed, the rules would give {}", verdict::ret_name(then)));
+            }
+            for (index, action, when) in &e.unmet {
+                push(
+                    &mut out,
+                    format!("    conditions not met by the first call: syscalls[{index}] {action} when {when}"),
+                );
             }
             for s in &e.not_applying {
                 let comment = s.comment.as_ref().map_or(String::new(), |c| format!(" ({c})"));
@@ -301,6 +313,9 @@ impl Report {
                     "ruleComment": e.rule.as_ref().and_then(|r| r.comment.clone()),
                     "default": e.key.by == By::Default,
                     "archNotListed": e.key.by == By::ArchNotListed,
+                    "conditionsNotMet": e.unmet.iter().map(|(rule, action, when)| json!({
+                        "rule": rule, "action": action, "when": when,
+                    })).collect::<Vec<_>>(),
                     "notApplying": e.not_applying.iter().map(|s| json!({
                         "rule": s.index, "names": s.names, "action": s.action, "why": s.why, "comment": s.comment,
                     })).collect::<Vec<_>>(),
@@ -419,7 +434,7 @@ mod tests {
         let key = Key { arch: Arch::native(), nr: 0, by, would };
         let seen =
             Seen { name: name.into(), count: 1, values: values.iter().copied().collect(), then, ..Seen::default() };
-        Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![] }
+        Entry { key, seen, rule: None, decided_by: String::new(), not_applying: vec![], unmet: vec![] }
     }
 
     #[test]

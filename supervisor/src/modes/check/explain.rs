@@ -130,6 +130,15 @@ fn one_call(
     if let Some(d) = &decision {
         text.push_str(&format!("  supervise decides: {d}\n"));
     }
+    let unmatched = verdict::unmatched(policy, name, &regs, e.by);
+    for r in &unmatched {
+        text.push_str(&format!(
+            "  conditions not met: syscalls[{}] {} when {}\n",
+            r.index,
+            verdict::ret_name(verdict::ret_of(r.action)),
+            verdict::conditions(r)
+        ));
+    }
     let skipped = verdict::skipped(profile, policy, name);
     for s in &skipped {
         let comment = s.comment.as_ref().map_or(String::new(), |c| format!(" ({c})"));
@@ -156,6 +165,7 @@ fn one_call(
         "default": e.by == By::Default,
         "archNotListed": e.by == By::ArchNotListed,
         "supervise": decision,
+        "conditionsNotMet": unmatched.iter().map(|r| json!({"rule": r.index, "when": verdict::conditions(r)})).collect::<Vec<_>>(),
         "notApplying": skipped.iter().map(|s| json!({"rule": s.index, "action": s.action, "why": s.why})).collect::<Vec<_>>(),
     });
     Ok((text, json))
@@ -201,14 +211,14 @@ fn groups(file: &str, profile: &Profile, policy: &Policy) -> (String, Value) {
         let mut list = Vec::new();
         for r in rules {
             let action = verdict::ret_name(verdict::ret_of(r.action));
-            let when = if r.args.is_empty() { String::new() } else { format!(" when {}", conditions(r)) };
+            let when = if r.args.is_empty() { String::new() } else { format!(" when {}", verdict::conditions(r)) };
             let decision = if r.action == Action::Notify {
                 format!(", supervise: {}", notify_decision(policy, Some(r)))
             } else {
                 String::new()
             };
             text.push_str(&format!("    syscalls[{}] {action}{when}{decision}: {}\n", r.index, r.names.join(", ")));
-            list.push(json!({"rule": r.index, "action": action, "names": r.names, "when": conditions(r)}));
+            list.push(json!({"rule": r.index, "action": action, "names": r.names, "when": verdict::conditions(r)}));
         }
         json_groups.insert(key.to_string(), Value::Array(list));
     }
@@ -224,28 +234,6 @@ fn groups(file: &str, profile: &Profile, policy: &Policy) -> (String, Value) {
         "rulesNotApplying": not_applying,
     });
     (text, json)
-}
-
-/// `arg0 == 1 and arg1 & 0x7e020000 == 0`.
-fn conditions(r: &Rule) -> String {
-    use proto::CmpOp::*;
-    let join = if r.condition_groups().len() > 1 { " or " } else { " and " };
-    r.args
-        .iter()
-        .map(|c| {
-            let op = match c.op {
-                Ne => "!=",
-                Lt => "<",
-                Le => "<=",
-                Eq => "==",
-                Ge => ">=",
-                Gt => ">",
-                MaskedEq => return format!("arg{} & {:#x} == {:#x}", c.index, c.value, c.value_two),
-            };
-            format!("arg{} {op} {}", c.index, c.value)
-        })
-        .collect::<Vec<_>>()
-        .join(join)
 }
 
 #[cfg(test)]
