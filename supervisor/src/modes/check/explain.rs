@@ -259,8 +259,10 @@ mod tests {
         assert!(text.contains("decided by defaultAction") && text.contains("includes caps CAP_SYS_ADMIN"), "{text}");
         let (_, json) = one_call("d", &profile, &policy, Arch::native(), "clone3", &[]).unwrap();
         assert_eq!((json["errno"].as_u64(), json["rule"].as_u64()), (Some(38), Some(20)));
-        let (_, json) = one_call("d", &profile, &policy, Arch::native(), "socket", &["40".into()]).unwrap();
+        let (text, json) = one_call("d", &profile, &policy, Arch::native(), "socket", &["40".into()]).unwrap();
         assert_eq!(json["default"], true);
+        assert!(text.contains("conditions not met: syscalls[2] SCMP_ACT_ALLOW when arg0 < 38"), "{text}");
+        assert_eq!(json["conditionsNotMet"].as_array().map(Vec::len), Some(3));
         let (_, json) = one_call("d", &profile, &policy, Arch::native(), "socket", &["2".into()]).unwrap();
         assert_eq!((json["action"].as_str(), json["rule"].as_u64()), (Some("SCMP_ACT_ALLOW"), Some(2)));
         let (text, _) = groups("d", &profile, &policy);
