@@ -316,3 +316,26 @@ fn check_explain_agrees_with_the_kernel_on_i386_calls() {
         }
     }
 }
+
+#[test]
+fn audit_asks_nobody_and_keeps_emulating() {
+    let dir = temp_dir();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    // A prompt rule: nobody is asked, the calls go through and are reported as questions, not as a change.
+    let prompt = policy_file("prompt-delete.json");
+    let out = sup_without_sys_time(&["--audit", "--policy", s(&prompt), "--", "rm", s(&a), s(&b)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!a.exists() && !b.exists(), "both removed");
+    assert!(out.stderr.contains("2 calls, supervise would ask (and deny it with EACCES"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing to change: the calls above are asked about"), "{}", out.stderr);
+    // An emulating rule keeps emulating: date believes it set the clock, which is untouched, and nothing is reported.
+    let before = crate::support::clock();
+    let clock = policy_file("clock-emulate.json");
+    let out = sup_without_sys_time(&["--audit", "--policy", s(&clock), "--", "date", "-s", "19 APR 2012 22:00:00"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("2012"), "{}", out.stdout);
+    assert!(out.stderr.contains("would have refused nothing"), "{}", out.stderr);
+    crate::support::assert_clock_untouched(before);
+}
