@@ -26,14 +26,16 @@
 //! - `fastopen ADDR`: sendto with MSG_FASTOPEN on a new TCP socket (connects and sends 5 bytes);
 //!   `fastopen-connect ADDR`: TCP_FASTOPEN_CONNECT, connect, then send(); `send-connecting`: send() on a
 //!   non-blocking TCP socket whose connect to a full accept queue (a listener of its own) is still under way;
+//!   `block-send ADDR`: a 4 MiB blocking send on a TCP connection to ADDR with the smallest buffers;
 //! - `scm-rights unix:PATH`: binds a unix datagram socket at PATH, sends it (sendmsg to PATH) the write end of a
 //!   pipe with SCM_RIGHTS, receives it, writes through the received fd and reads the pipe: `ok 1` if the bytes
 //!   came through;
 //! - `scm-rights-badfd unix:PATH` (fd 999: EBADF), `scm-credentials unix:PATH` (SCM_CREDENTIALS with its own
 //!   pid, uid and gid; prints `pid self|other uid U gid G` as the receiver saw them), `send-unconnected ADDR`
 //!   (send() on an unconnected UDP socket: EDESTADDRREQ), `sendto-on-inet ADDR` and `sendto-on-inet6 ADDR` (on a
-//!   UDP socket of that family, whatever ADDR is), `sendto-socketpair ADDR` (on a connected unix stream socket), `stream-send ADDR LEN` (LEN patterned bytes on a TCP
-//!   connection, send() again after each partial send; prints `calls C`);
+//!   UDP socket of that family, whatever ADDR is), `sendto-socketpair ADDR` (on a connected unix stream socket),
+//!   `stream-send ADDR LEN` (LEN patterned bytes on a TCP connection, send() again after each partial send; prints
+//!   `calls C`);
 //! - `race-sendto GOOD BAD N`: as `race`, with UDP sendto of one byte; prints `sent S refused R`;
 //! - `stall-send ADDR`: a thread's blocking send on a TCP connection that nobody reads (to a listener of its own)
 //!   waits; then a UDP sendto to ADDR; prints `stalled S took MS` as `stall`;
@@ -103,7 +105,7 @@ fn main() {
         op if op.starts_with("send")
             || op.starts_with("scm-")
             || op.starts_with("fastopen")
-            || ["stall-send", "stream-send"].contains(&op) =>
+            || ["stall-send", "stream-send", "block-send"].contains(&op) =>
         {
             sends::run(op, &args[1..])
         }

@@ -5,6 +5,9 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use proto::Errno;
 
@@ -210,5 +213,38 @@ pub fn sigpipe(tgid: i32, tid: i32) -> Result<(), Errno> {
         Err(last_errno())
     } else {
         Ok(())
+    }
+}
+
+/// `SO_SNDTIMEO` of `fd`: how long a blocking send may wait (`None`: forever).
+///
+/// # Errors
+/// The errno of getsockopt(2): ENOTSOCK for a file that is not a socket.
+pub fn send_timeout(fd: BorrowedFd<'_>) -> Result<Option<Duration>, Errno> {
+    let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) writes at most `len` bytes into `tv`, a live local timeval, and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, (&raw mut tv).cast(), &raw mut len)
+    };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    let timeout = Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64);
+    Ok((!timeout.is_zero()).then_some(timeout))
+}
+
+/// Waits at most `timeout` for `fd` to take more data (poll(2) `POLLOUT`); true if it says it can (or has an
+/// error to report, which the next send returns).
+///
+/// # Errors
+/// The errno of poll(2) (EINTR: a signal came first).
+pub fn wait_writable(fd: BorrowedFd<'_>, timeout: Duration) -> Result<bool, Errno> {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(0) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(e) => Err(Errno::new(e as i64).unwrap_or(Errno::EINVAL)),
     }
 }

@@ -353,6 +353,46 @@ fn a_blocking_send_holds_up_no_other_notification() {
 }
 
 #[test]
+fn a_waiting_send_ends_with_its_caller() {
+    use std::io::Read;
+    let dir = temp_dir();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let reader = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(_) if start.elapsed() < Duration::from_secs(5) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("no connection: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        // Read nothing until the sender was killed (at 1 s) and supervise let its copy of the socket go.
+        std::thread::sleep(Duration::from_millis(2500));
+        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let (mut total, mut buf) = (0, vec![0u8; 65536]);
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) => return Some(total),
+                Ok(n) => total += n,
+                Err(_) => return None,
+            }
+        }
+    });
+    let policy = send_policy(dir.path(), &[], &["127.0.0.1".into()], "EACCES");
+    let script =
+        format!("{} block-send 127.0.0.1:{port} & pid=$!; sleep 1; kill -9 $pid; sleep 3", netprobe().display());
+    let out = sup_in(&policy, &[], dir.path(), &["sh", "-c", &script]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let got = reader.join().unwrap();
+    // The connection ended with what was in its buffers when the sender died, as it does without supervise; a send
+    // that went on after its caller's death would have delivered the whole 4 MiB.
+    assert!(got.is_some_and(|n| n < 1 << 20), "the connection stayed open or got everything: {got:?}");
+}
+
+#[test]
 fn the_decision_log_line_has_the_destination() {
     let dir = temp_dir();
     let udp = Datagrams::start("127.0.0.1").unwrap();

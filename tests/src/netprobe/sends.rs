@@ -169,6 +169,18 @@ pub fn run(op: &str, args: &[String]) -> i64 {
             }
         }
         "send-connecting" => send_connecting(),
+        "block-send" => {
+            // A 4 MiB blocking send on a TCP connection with the smallest buffers, to a peer that does not read.
+            let a = addr();
+            // SAFETY: socket(2) takes no pointers; connect(2) reads a live sockaddr.
+            let fd = unsafe { libc::socket(i32::from(family(&a)), libc::SOCK_STREAM, 0) };
+            small_buffers(fd);
+            // SAFETY: as above.
+            if unsafe { libc::connect(fd, a.as_ptr().cast(), a.len() as u32) } < 0 {
+                return -1;
+            }
+            sendto(fd, &vec![b'b'; 4 << 20], 0, std::ptr::null(), 0)
+        }
         "scm-rights" => scm_rights(&arg(0)),
         "scm-rights-badfd" | "scm-credentials" => scm_other(op, &arg(0)),
         "stream-send" => {

@@ -11,13 +11,16 @@
 //! pidfd_getfd(2): the receiver gets the same open files.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use proto::net::{self, Address, AddressArg, SockOp, SockType, Socket, UnixAddr, AF_INET, AF_INET6, AF_UNIX};
 use proto::{Arch, Errno};
 
 use super::abi::{from_compat, Layout};
 use crate::core::Outcome;
-use crate::kernel::net::{domain_and_type, is_nonblocking, peer, protocol, sendmsg, sigpipe, Control, Outgoing};
+use crate::kernel::net::{
+    domain_and_type, is_nonblocking, peer, protocol, send_timeout, sendmsg, sigpipe, wait_writable, Control, Outgoing,
+};
 use crate::kernel::pending::Pending;
 use crate::kernel::view::{errno, View};
 use crate::kernel::{proc, Fail};
@@ -35,6 +38,8 @@ const MAX_RW_COUNT: u64 = (i32::MAX as u64) & !4095;
 const USER_END: u64 = (1 << 47) - 4096;
 /// `SCM_MAX_FD`: the most fds one message carries (more: EINVAL, before any is looked up).
 const SCM_MAX_FD: usize = 253;
+/// How long a waiting send waits before it checks again that its caller still waits.
+const STEP: Duration = Duration::from_millis(200);
 /// The most fds supervise takes for one call; a `sendmmsg` stops at the message that would pass it.
 const FDS_CAP: usize = 1024;
 
@@ -117,7 +122,15 @@ impl SendCall {
     /// Sends what is left on `socket`, message by message, writing each `msg_len` of a `sendmmsg` as the kernel
     /// does. `wait`: as the target would (on a thread of its own); otherwise nothing waits, and `None` says that
     /// the rest must wait: call again with `wait` on a thread of its own.
+    ///
+    /// Waiting is done in steps ([`SendCall::writable`]), not in one blocking call, so that the wait ends when the
+    /// target does: a send never outlives its caller, nor keeps its socket open after it. A blocking TCP Fast Open
+    /// (which connects first) is the one blocking call.
     pub fn run(&mut self, socket: BorrowedFd<'_>, pending: Pending<'_>, wait: bool) -> Option<Outcome> {
+        let steps = wait && !self.fastopen;
+        let deadline =
+            if steps { send_timeout(socket).ok().flatten().map(|timeout| Instant::now() + timeout) } else { None };
+        let mut retries = 0u32;
         while let Some(m) = self.messages.get(self.sent) {
             let name = match &m.name {
                 Ok(name) => name.as_slice(),
@@ -128,42 +141,91 @@ impl SendCall {
             let control = if self.offset == 0 { m.control.as_slice() } else { &[] };
             let out = Outgoing { name, payload: &m.payload[skip..], unreadable, control: Control::Bytes(control) };
             let mut flags = self.flags | MSG_NOSIGNAL;
-            if !wait {
+            if !wait || steps {
                 flags |= MSG_DONTWAIT;
             }
-            match sendmsg(socket, &out, flags as i32) {
+            let more = match sendmsg(socket, &out, flags as i32) {
                 Ok(n) => {
                     self.offset += n;
+                    if n > 0 {
+                        retries = 0;
+                    }
                     let partial = self.offset < m.len();
-                    if partial && self.stream && !wait && self.waits && n > 0 {
-                        // The kernel would go on waiting to send the rest.
-                        return None;
-                    }
-                    if let Some(at) = m.len_at {
-                        // sendmmsg stores each count; a failure there ends the call (EFAULT on the first message).
-                        if pending.write(at, &(self.offset as u32).to_ne_bytes()).is_err() {
-                            return Some(self.failed(Errno::EFAULT));
+                    // The kernel would go on waiting to send the rest.
+                    let more = partial && self.stream && self.waits && n > 0;
+                    if !more {
+                        if let Some(outcome) = self.finish_message(partial, pending) {
+                            return Some(outcome);
                         }
+                        continue;
                     }
-                    if !self.counts_messages {
-                        return Some(Outcome::Value(self.offset as i64));
-                    }
-                    self.sent += 1;
-                    self.offset = 0;
-                    if partial {
-                        break;
-                    }
+                    more
                 }
-                Err(e) if !wait && self.waits && i32::from(e.get()) == libc::EAGAIN => return None,
+                Err(e) if self.waits && i32::from(e.get()) == libc::EAGAIN && (!wait || steps) => true,
                 Err(e) => {
                     if i32::from(e.get()) == libc::EPIPE && self.flags & MSG_NOSIGNAL == 0 && self.offset == 0 {
                         signal_pipe(pending.n.pid);
                     }
                     return Some(self.failed(e));
                 }
+            };
+            if more {
+                if !wait {
+                    return None;
+                }
+                if let Err(outcome) = self.writable(socket, pending, deadline, &mut retries) {
+                    return Some(outcome);
+                }
             }
         }
         Some(Outcome::Value(self.sent as i64))
+    }
+
+    /// The message at `sent` went (`partial`: a stream's first part only): its `msg_len` written for a
+    /// `sendmmsg`, and the reply if the call ends here.
+    fn finish_message(&mut self, partial: bool, pending: Pending<'_>) -> Option<Outcome> {
+        if let Some(at) = self.messages[self.sent].len_at {
+            // sendmmsg stores each count; a failure there ends the call (EFAULT on the first message).
+            if pending.write(at, &(self.offset as u32).to_ne_bytes()).is_err() {
+                return Some(self.failed(Errno::EFAULT));
+            }
+        }
+        if !self.counts_messages {
+            return Some(Outcome::Value(self.offset as i64));
+        }
+        self.sent += 1;
+        self.offset = 0;
+        partial.then(|| Outcome::Value(self.sent as i64))
+    }
+
+    /// Waits until the socket can take more: in steps of at most 200 ms, each after checking that the target
+    /// still waits (else [`Outcome::Gone`]: it died, and its socket is let go); until `SO_SNDTIMEO` has passed (the
+    /// kernel's EAGAIN, or the count sent). A socket that said it could and then took nothing (a unix datagram to
+    /// a full receiver) is retried after a pause that grows to 100 ms (`retries`: attempts since the last byte).
+    fn writable(
+        &self,
+        socket: BorrowedFd<'_>,
+        pending: Pending<'_>,
+        deadline: Option<Instant>,
+        retries: &mut u32,
+    ) -> Result<(), Outcome> {
+        if *retries > 0 {
+            std::thread::sleep(Duration::from_millis(u64::from((*retries).min(100))));
+        }
+        *retries += 1;
+        loop {
+            if pending.check().is_err() {
+                return Err(Outcome::Gone);
+            }
+            let step = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+                Some(left) if left.is_zero() => return Err(self.failed(errno(libc::EAGAIN))),
+                Some(left) => left.min(STEP),
+                None => STEP,
+            };
+            if wait_writable(socket, step).unwrap_or(true) {
+                return Ok(());
+            }
+        }
     }
 
     /// The reply when a message fails with `e`: the kernel's count of what was sent before, or `e`.
