@@ -19,8 +19,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
 use proto::net::{self, Address, SockOp, SockType, Socket, UnixAddr};
-use proto::profile::{ArgSpec, Profile, SuperviseSpec, SyscallRule};
 use proto::paths::glob_literal;
+use proto::profile::{ArgSpec, Profile, SuperviseSpec, SyscallRule};
 use proto::{Action, Arch, ArgCmp, CmpOp};
 
 use crate::kernel::listener::{Listener, Notification};
@@ -133,7 +133,8 @@ impl AddressLog {
         // The send() rule and the refusals are written again from what is folded.
         let Some(spec) = &rule.supervise else { return true };
         let names: Vec<String> = rule.syscall_names().into_iter().map(String::from).collect();
-        let Some(role) = names.first().and_then(|n| RECORDED.iter().find(|(r, _)| r == n)).map(|(_, role)| *role) else {
+        let Some(role) = names.first().and_then(|n| RECORDED.iter().find(|(r, _)| r == n)).map(|(_, role)| *role)
+        else {
             return false;
         };
         let Some(exe) = spec.exe.as_ref().and_then(|e| e.first()).map(|e| glob_unescape(e)) else {
@@ -167,10 +168,7 @@ impl AddressLog {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let mut rules = Vec::new();
         for ((exe, role), s) in seen.iter().filter(|(_, s)| !s.patterns.is_empty()) {
-            let spec = SuperviseSpec {
-                addresses: Some(s.patterns.iter().cloned().collect()),
-                ..allow_for(exe)
-            };
+            let spec = SuperviseSpec { addresses: Some(s.patterns.iter().cloned().collect()), ..allow_for(exe) };
             let comment = format!("{COMMENT_PREFIX}where {exe} {}", role.words());
             rules.extend(notify_rules(&s.names, comment, spec));
         }
@@ -182,7 +180,9 @@ impl AddressLog {
         let others = SuperviseSpec { addresses: Some(any), ..deny() };
         rules.extend(notify_rules(&all, format!("{COMMENT_PREFIX}any other address is refused"), others));
         for ((exe, _), s) in seen.iter().filter(|(_, s)| !s.unaddressed.is_empty()) {
-            let comment = format!("{COMMENT_PREFIX}calls by {exe} without an address a pattern names (AF_UNSPEC, autobind, netlink, …)");
+            let comment = format!(
+                "{COMMENT_PREFIX}calls by {exe} without an address a pattern names (AF_UNSPEC, autobind, netlink, …)"
+            );
             rules.extend(notify_rules(&s.unaddressed, comment, allow_for(exe)));
         }
         rules.extend(notify_rules(&all, format!("{COMMENT_PREFIX}any other call is refused"), deny()));
@@ -364,7 +364,12 @@ mod tests {
         ]);
         let rules: Vec<SyscallRule> = log.send_without_address().into_iter().chain(log.rules()).collect();
         let text = serde_json::to_string(&rules).unwrap();
-        assert!(text.contains(r#""names":["sendto"],"action":"SCMP_ACT_ALLOW","args":[{"index":4,"value":0,"op":"SCMP_CMP_EQ"}]"#), "{text}");
+        assert!(
+            text.contains(
+                r#""names":["sendto"],"action":"SCMP_ACT_ALLOW","args":[{"index":4,"value":0,"op":"SCMP_CMP_EQ"}]"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#""args":[{"index":4,"value":0,"op":"SCMP_CMP_NE"}]"#), "{text}");
         let again = AddressLog::new();
         assert!(rules.iter().all(|r| again.fold(r)));
