@@ -12,6 +12,7 @@ mod cache;
 mod capabilities;
 mod cli;
 mod clock;
+mod control;
 mod deputy;
 mod differential;
 mod exit_codes;

@@ -36,6 +36,14 @@ pub struct Unreachable {
 /// A [`Failure`] if stdout cannot be written.
 pub fn ps(format: Format) -> Result<i32, Failure> {
     let dir = runtime_dir();
+    if let Err(e) = std::fs::read_dir(&dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(Failure::new(
+                EXIT_FAILURE,
+                format!("cannot read the control sockets' directory {}: {e}", dir.display()),
+            ));
+        }
+    }
     let mut listing = Listing { supervisors: Vec::new(), errors: Vec::new() };
     for found in running(&dir) {
         let pid = found.pid;

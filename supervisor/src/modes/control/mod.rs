@@ -3,9 +3,10 @@
 //! [`Observer`]).
 //!
 //! - [`Hub`]: what one supervise shows: who it is, its [`Target`]s (the program, or each container process), their
-//!   decision [`counters`], the prompts waiting, and the stream of decisions (a bounded `broadcast` channel).
+//!   decision [`counters`], the prompts waiting, and the [`stream`] of decisions (bounded, lock-free on the notify
+//!   thread's side).
 //! - [`Target`] is the [`Observer`] given to a notify loop: per decision one atomic add, and an [`protocol::Event`]
-//!   built and sent only while someone watches. It never waits.
+//!   built and handed on (`try_send`) only while someone watches. It never waits.
 //! - [`server`]: the socket's accept loop, on tasks of the runtime, never on the notify thread. [`dir`]: where the
 //!   sockets are. [`client`]: the other end, for `ps` and `watch`. [`protocol`]: the messages. [`procs`]: the
 //!   processes of a target.
@@ -19,22 +20,19 @@ pub mod dir;
 pub mod procs;
 pub mod protocol;
 pub mod server;
+pub mod stream;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
 use crate::core::observe::{Decided, Observer};
 use crate::core::prompt::{Key, Prompter, Question, Status as PromptQueue};
 use counters::Counters;
 use protocol::{Container, Event, PromptStatus, Status, TargetStatus};
-
-/// Decisions kept for watchers that fall behind; beyond that they are told how many they missed.
-pub const EVENTS: usize = 1024;
+use stream::Stream;
 
 /// supervise's mode, as `ps` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,37 +53,9 @@ pub struct Hub {
     prompts: Arc<Mutex<PromptStatus>>,
 }
 
-/// The decisions' broadcast, and how many watch it.
-pub struct Stream {
-    tx: broadcast::Sender<Arc<Event>>,
-    watchers: AtomicUsize,
-}
-
-impl Stream {
-    /// A receiver, counted until [`Watcher`] is dropped.
-    pub fn watch(self: &Arc<Stream>) -> Watcher {
-        let rx = self.tx.subscribe();
-        self.watchers.fetch_add(1, Ordering::Relaxed);
-        Watcher { rx, stream: self.clone() }
-    }
-}
-
-/// One watcher's receiver.
-pub struct Watcher {
-    pub rx: broadcast::Receiver<Arc<Event>>,
-    stream: Arc<Stream>,
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        self.stream.watchers.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl Hub {
     /// The hub of this supervise: its mode, command line and policy file.
     pub fn new(mode: Mode, policy: Option<String>) -> Arc<Hub> {
-        let (tx, _) = broadcast::channel(EVENTS);
         Arc::new(Hub {
             mode,
             command: std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect(),
@@ -93,7 +63,7 @@ impl Hub {
             started: SystemTime::now(),
             since: Instant::now(),
             targets: Mutex::new(Vec::new()),
-            stream: Arc::new(Stream { tx, watchers: AtomicUsize::new(0) }),
+            stream: Arc::new(Stream::default()),
             prompts: Arc::new(Mutex::new(PromptStatus::default())),
         })
     }
@@ -169,7 +139,7 @@ impl Observer for Target {
     fn decided(&self, d: &Decided<'_>) {
         let decision = counters::decision_index(d.decision);
         self.counters.add(d.arch, d.nr, decision);
-        if self.stream.watchers.load(Ordering::Relaxed) == 0 {
+        if !self.stream.watched() {
             return;
         }
         let errno = match d.decision {
@@ -200,8 +170,8 @@ impl Observer for Target {
             errno,
             emulator,
         };
-        // Never waits: a full channel overwrites the oldest event, and its slow receivers are told they lagged.
-        let _ = self.stream.tx.send(Arc::new(event));
+        // Never waits: see `stream`.
+        self.stream.publish(event);
     }
 }
 

@@ -16,12 +16,13 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::modes::control::counters::DECISIONS;
 use crate::modes::control::protocol::{line, Filter, Reply, Request, MAX_LINE, VERSION};
+use crate::modes::control::stream::STALL;
 use crate::modes::control::Hub;
 
 /// Clients served at once; more are closed with an error line.
@@ -47,6 +48,7 @@ impl Default for Limits {
 pub async fn run(listener: UnixListener, hub: Arc<Hub>, limits: Limits, shutdown: impl Future) {
     tokio::pin!(shutdown);
     let permits = Arc::new(Semaphore::new(limits.max_clients));
+    let fan_out = tokio::spawn(hub.stream().clone().fan_out());
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -70,6 +72,7 @@ pub async fn run(listener: UnixListener, hub: Arc<Hub>, limits: Limits, shutdown
         }
     }
     tasks.shutdown().await;
+    fan_out.abort();
 }
 
 /// Why a connection ends.
@@ -165,22 +168,33 @@ async fn watch(
         return end;
     }
     loop {
-        let reply = tokio::select! {
-            received = watcher.rx.recv() => match received {
-                Ok(event) if filter.matches(&event) => Reply::Decision((*event).clone()),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(missed)) => Reply::Lagged { missed },
-                Err(broadcast::error::RecvError::Closed) => return End::Done,
+        let lines = tokio::select! {
+            lines = watcher.batch(&filter) => match lines {
+                Some(lines) => lines,
+                None => return End::Done,
             },
-            // fill_buf is cancel-safe: nothing read is lost when an event wins the race.
+            // fill_buf is cancel-safe: nothing read is lost when the stream wins the race.
             input = reader.fill_buf() => return match input {
                 Ok([]) | Err(_) => End::Done,
                 Ok(_) => End::Error("nothing may be sent while watching".into()),
             },
         };
-        if let Err(end) = send(write, &reply, limits).await {
-            return end;
+        // A write that stalls makes this watcher stop counting (decisions are no longer built for it alone) until
+        // it completes; one that stalls for the write timeout ends the connection.
+        let written = write.write_all(&lines);
+        let (stall, deadline) = (tokio::time::sleep(STALL), tokio::time::sleep(limits.write_timeout));
+        tokio::pin!(written, stall, deadline);
+        loop {
+            tokio::select! {
+                result = &mut written => match result {
+                    Ok(()) => break,
+                    Err(_) => return End::Stuck,
+                },
+                () = &mut stall, if watcher.is_ready() => watcher.set_ready(false),
+                () = &mut deadline => return End::Stuck,
+            }
         }
+        watcher.set_ready(true);
     }
 }
 

@@ -140,7 +140,7 @@ async fn a_watcher_gets_what_its_filter_passes_and_is_told_what_it_missed() {
     decide(&server.target, 83, &Decision::Deny(Errno::EACCES));
     // Let the first one through, then flood without yielding to the server.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    for _ in 0..(crate::modes::control::EVENTS + 50) {
+    for _ in 0..(crate::modes::control::stream::EVENTS + 50) {
         decide(&server.target, 83, &Decision::Deny(Errno::EACCES));
     }
     let lines = client.await.unwrap();
@@ -179,9 +179,9 @@ async fn clients_beyond_the_limit_and_clients_that_do_not_read_are_dropped() {
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.hub.stream().watchers.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(server.hub.stream().watchers(), 1);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.hub.stream().watchers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+    while server.hub.stream().watchers() > 0 {
         assert!(std::time::Instant::now() < deadline, "the stuck watcher was never dropped");
         for _ in 0..200 {
             decide(&server.target, 83, &Decision::Deny(Errno::EACCES));
