@@ -36,8 +36,11 @@ pub const ENFORCED: [&str; 5] = ["connect", "bind", "sendto", "sendmsg", "sendmm
 pub struct NetCall {
     /// supervise's copy of the target's socket.
     socket: OwnedFd,
-    /// `None`: supervise cannot act as the target (another user namespace): an allow is EACCES.
+    /// `None`: supervise cannot act as the target (another user namespace): an allow is EACCES, if `as_target`.
     view: Option<View>,
+    /// Whether the call is made with the target's credentials. An IP `connect` checks none of the caller's (routing
+    /// and netfilter look at the socket's owner, the target), so it is made as supervise, with no view read.
+    as_target: bool,
     what: What,
 }
 
@@ -94,7 +97,7 @@ pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType,
         Some(arg) if arg != AddressArg::Accepted => {
             let send::Gathered { socket, ty, view, call } = send::gather(pending, arg)?;
             let address = call.addresses().into_iter().next().unwrap_or(Address::Unspec);
-            return Ok((address, ty, NetCall { socket, view, what: What::Send(call) }));
+            return Ok((address, ty, NetCall { socket, view, as_target: true, what: What::Send(call) }));
         }
         _ => {
             // Refused when the policy loads; never decided on an address supervise did not read.
@@ -108,7 +111,8 @@ pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType,
     let (domain, ty) = domain_and_type(socket.as_fd()).map_err(Outcome::Error)?;
     let ty = SockType::from_raw(ty);
     let address = net::decode(&bytes, Socket { domain, ty }, op).map_err(Outcome::Error)?;
-    let view = view_of(n.pid)?;
+    let as_target = !(op == SockOp::Connect && address.ip().is_some());
+    let view = if as_target { view_of(n.pid)? } else { None };
     let (address, sockaddr, parent) = match (&address, &view) {
         (Address::Unix(UnixAddr::Path(path)), Some(view)) => {
             let (real, place) = unix_path(view, path, op);
@@ -120,7 +124,8 @@ pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType,
         _ => (address, Ok(bytes), None),
     };
     pending.check()?;
-    let call = NetCall { socket, view, what: What::Address { op, sockaddr, _parent: parent.map(|(_, fd)| fd) } };
+    let what = What::Address { op, sockaddr, _parent: parent.map(|(_, fd)| fd) };
+    let call = NetCall { socket, view, as_target, what };
     Ok((address, ty, call))
 }
 
@@ -206,15 +211,18 @@ pub fn perform(
 
 /// Performs the call as the target; `None`: a send must wait for the rest (see [`send::SendCall::run`]).
 fn run(call: &mut NetCall, pending: Pending<'_>, wait: bool) -> Option<Outcome> {
-    let Some(view) = &call.view else {
-        warn!("the target has another user namespace: allowed address call refused (EACCES)");
-        return Some(Outcome::Error(Errno::EACCES));
-    };
     // The target's credentials (a port below 1024, a unix socket's permissions, control messages that need a
     // capability), in supervise's root: the unix place is named through our own /proc/self/fd.
-    let _as_target = match Assumed::take(&view.identity, Place::default()) {
-        Ok(guard) => guard,
-        Err(errno) => return Some(Outcome::Error(errno)),
+    let _as_target = match (call.as_target, &call.view) {
+        (false, _) => None,
+        (true, None) => {
+            warn!("the target has another user namespace: allowed address call refused (EACCES)");
+            return Some(Outcome::Error(Errno::EACCES));
+        }
+        (true, Some(view)) => match Assumed::take(&view.identity, Place::default()) {
+            Ok(guard) => Some(guard),
+            Err(errno) => return Some(Outcome::Error(errno)),
+        },
     };
     let (op, sockaddr) = match &mut call.what {
         What::Send(send) => return send.run(call.socket.as_fd(), pending, wait),
