@@ -53,6 +53,10 @@ Waiting: supervise exits when the program has exited and, if the policy has noti
   calls are still answered). Under a policy without notify rules, the built-in one included, it exits with the
   program and leaves those processes running.
 
+Control socket: while it runs, supervise listens on PID.sock (/run/supervise for root, $XDG_RUNTIME_DIR/supervise
+  for others, mode 0600; $SUPERVISE_RUNTIME_DIR overrides) for `supervise ps` and `supervise watch`: read-only,
+  for the same user and root only, removed at exit.
+
 ",
     exit_status!(),
     "
