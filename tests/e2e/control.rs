@@ -430,3 +430,114 @@ fn hostile_clients_of_the_control_socket_never_delay_a_notification() {
     eprintln!("notified getppid: {quiet} ns/call alone, {hostile} ns/call with 50 hostile clients");
     assert!(hostile < quiet * 2, "hostile clients slowed the notify loop: {hostile} ns/call against {quiet}");
 }
+
+/// A runc container under `supervise serve`, with Kubernetes annotations; deleted when dropped.
+struct RuncContainer {
+    bundle: tempfile::TempDir,
+    state: tempfile::TempDir,
+    id: String,
+}
+
+impl RuncContainer {
+    /// `runc` with this container's state directory, without CAP_SYS_TIME.
+    fn runc(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--inh-caps=-sys_time", "--bounding-set=-sys_time", "runc", "--root"]).arg(self.state.path());
+        cmd.args(args);
+        cmd
+    }
+
+    /// A busybox-static bundle whose profile sends mkdir to `socket`, with the annotations CRI-O passes.
+    fn start(socket: &Path, script: &str) -> (RuncContainer, Child) {
+        let bundle = tempfile::tempdir().expect("bundle");
+        let rootfs = bundle.path().join("rootfs");
+        for sub in ["bin", "proc", "dev", "sys", "tmp"] {
+            std::fs::create_dir_all(rootfs.join(sub)).unwrap();
+        }
+        let busybox = Command::new("sh").args(["-c", "command -v busybox"]).output().unwrap();
+        let busybox = String::from_utf8(busybox.stdout).unwrap();
+        std::fs::copy(busybox.trim(), rootfs.join("bin/busybox")).expect("busybox-static (./x setup)");
+        for applet in ["sh", "mkdir", "sleep", "touch"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        let spec = Command::new("runc").args(["spec", "--bundle"]).arg(bundle.path()).status().expect("runc");
+        assert!(spec.success(), "runc spec");
+        let path = bundle.path().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        config["root"]["readonly"] = false.into();
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+        config["annotations"] = serde_json::json!({
+            "io.kubernetes.pod.name": "web-0",
+            "io.kubernetes.pod.namespace": "shop",
+            "io.kubernetes.container.name": "nginx",
+        });
+        config["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": socket,
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY" }],
+        });
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let id = format!("sv-control-{}", std::process::id());
+        let container = RuncContainer { bundle, state: tempfile::tempdir().expect("state"), id };
+        let mut run = container.runc(&["run", "--bundle", container.bundle.path().to_str().unwrap(), &container.id]);
+        run.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let child = run.spawn().expect("runc run");
+        (container, child)
+    }
+}
+
+impl Drop for RuncContainer {
+    fn drop(&mut self) {
+        let _ = self.runc(&["delete", "-f", &self.id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+#[test]
+fn ps_under_serve_shows_each_container_with_its_kubernetes_names() {
+    if !needs_root("runc containers") {
+        return;
+    }
+    let w = World::new();
+    let socket = w.file("agent.sock");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--inh-caps=-sys_time", "--bounding-set=-sys_time"]).arg(supervise()).arg("serve");
+    cmd.arg("--socket").arg(&socket).arg("--policy").arg(&w.policy).env("SUPERVISE_RUNTIME_DIR", &w.dir);
+    let mut agent = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve");
+    let control = w.socket_of(agent.id());
+    eventually("the agent's socket appears", || socket.exists());
+    let out = w.sup(&["ps"]);
+    assert!(out.stdout.contains(&format!("supervise {} (serve, up ", agent.id())), "{out:?}");
+    assert!(out.stdout.contains("  no container yet\n"), "{out:?}");
+
+    let (container, mut runc) = RuncContainer::start(&socket, "mkdir /x; sleep 30");
+    let mut status = serde_json::Value::Null;
+    eventually("the container's mkdir is counted", || {
+        status = w.status_of(agent.id());
+        status["targets"].as_array().is_some_and(|t| t.len() == 1 && count(&t[0], "mkdir", "deny") == 1)
+    });
+    let target = &status["targets"][0];
+    let want = serde_json::json!({"id": container.id, "pod": "web-0", "namespace": "shop", "name": "nginx"});
+    assert_eq!(target["container"], want, "{status}");
+    let processes = target["processes"].as_array().unwrap();
+    let first = processes.iter().find(|p| p["pid"] == target["pid"]).unwrap_or_else(|| panic!("{status}"));
+    assert!(first["exe"].as_str().unwrap().ends_with("busybox"), "{status}");
+    assert_eq!(first["seccomp"], 2, "{status}");
+    let text = w.sup(&["ps"]).stdout;
+    let line = format!(
+        "  container {} (pod web-0, namespace shop, container nginx), process {}\n",
+        container.id, target["pid"]
+    );
+    assert!(text.contains(&line) && text.contains("      mkdir: deny 1\n"), "{text}");
+
+    drop(container);
+    let _ = runc.kill();
+    let _ = runc.wait();
+    eventually("the container's entry goes with it", || {
+        w.status_of(agent.id())["targets"].as_array().is_some_and(Vec::is_empty)
+    });
+    // SIGTERM: serve stops cleanly and removes its control socket.
+    let _ = Command::new("kill").arg(agent.id().to_string()).status();
+    assert_eq!(crate::support::wait_until(&mut agent, TIMEOUT).and_then(|s| s.code()), Some(0));
+    assert!(!control.exists(), "the control socket is removed");
+}
