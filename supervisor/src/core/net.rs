@@ -38,8 +38,9 @@ pub struct NetCall {
     socket: OwnedFd,
     /// `None`: supervise cannot act as the target (another user namespace): an allow is EACCES, if `as_target`.
     view: Option<View>,
-    /// Whether the call is made with the target's credentials. An IP `connect` checks none of the caller's (routing
-    /// and netfilter look at the socket's owner, the target), so it is made as supervise, with no view read.
+    /// Whether the call is made with the target's credentials. An IP `connect`, and an IP send without control
+    /// data, check none of the caller's (routing and netfilter look at the socket's owner, the target), so they are
+    /// made as supervise, with no view read.
     as_target: bool,
     what: What,
 }
@@ -95,9 +96,9 @@ pub fn gather(pending: Pending<'_>, syscall: &str) -> Result<(Address, SockType,
     let (addr, len, op) = match arg {
         Some(AddressArg::Direct { addr, len, op }) if op != SockOp::Send => (addr, len, op),
         Some(arg) if arg != AddressArg::Accepted => {
-            let send::Gathered { socket, ty, view, call } = send::gather(pending, arg)?;
+            let send::Gathered { socket, ty, view, as_target, call } = send::gather(pending, arg)?;
             let address = call.addresses().into_iter().next().unwrap_or(Address::Unspec);
-            return Ok((address, ty, NetCall { socket, view, as_target: true, what: What::Send(call) }));
+            return Ok((address, ty, NetCall { socket, view, as_target, what: What::Send(call) }));
         }
         _ => {
             // Refused when the policy loads; never decided on an address supervise did not read.

@@ -96,6 +96,8 @@ pub struct Gathered {
     pub socket: OwnedFd,
     pub ty: SockType,
     pub view: Option<View>,
+    /// Whether the send is made with the target's credentials (see [`gather`]).
+    pub as_target: bool,
     pub call: SendCall,
 }
 
@@ -296,8 +298,11 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
     let socket = pending.fetch_fd(n.args[0] as i32)?;
     let (domain, ty) = domain_and_type(socket.as_fd()).map_err(Outcome::Error)?;
     let sock = Socket { domain, ty: SockType::from_raw(ty) };
-    let view = super::view_of(n.pid)?;
     let inet = domain == AF_INET || domain == AF_INET6;
+    // An IP send without control data checks none of the caller's credentials (routing and netfilter look at the
+    // socket's owner, the target): it is made as supervise, with no /proc read. A unix socket (its path, its
+    // permissions) and control data (SCM_CREDENTIALS, options that need a capability) are sent as the target.
+    let mut view = if inet { None } else { super::view_of(n.pid)? };
     // A ping socket is a datagram socket whose "port" is the ICMP id, 0 as often as not: its address is read as a
     // raw socket's (no port check).
     let ping = inet
@@ -350,6 +355,10 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
         }
         AddressArg::Accepted => return Err(Outcome::Error(Errno::EACCES)),
     }
+    let as_target = !inet || messages.iter().any(|m| !m.control.is_empty());
+    if as_target && inet {
+        view = super::view_of(n.pid)?;
+    }
     pending.check()?;
     let call = SendCall {
         messages,
@@ -361,7 +370,7 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
         sent: 0,
         offset: 0,
     };
-    Ok(Gathered { socket, ty: sock.ty, view, call })
+    Ok(Gathered { socket, ty: sock.ty, view, as_target, call })
 }
 
 /// Reads messages of one call.
