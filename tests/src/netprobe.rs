@@ -193,7 +193,10 @@ pub(crate) fn connect_to(addr: &[u8], flags: i32) -> i64 {
     unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as u32) }.into()
 }
 
-fn stall(addr: &[u8]) -> i64 {
+/// A TCP listener of its own on 127.0.0.1 whose accept queue is full (backlog 0, never accepting: the queue holds
+/// backlog + 1 connections, filled here), and its `sockaddr`: a blocking connect to it stalls, a non-blocking one
+/// stays in SYN_SENT.
+pub fn full_listener() -> (i32, Vec<u8>) {
     // SAFETY: socket(2), bind(2) of a live local sockaddr_in, listen(2), getsockname(2) into it: no other memory.
     let (listener, full) = unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
@@ -212,11 +215,15 @@ fn stall(addr: &[u8]) -> i64 {
         full.extend([0; 8]);
         (fd, full)
     };
-    // The accept queue holds backlog + 1 connections: fill it.
     for _ in 0..3 {
         connect_to(&full, libc::SOCK_NONBLOCK);
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
+    (listener, full)
+}
+
+fn stall(addr: &[u8]) -> i64 {
+    let (listener, full) = full_listener();
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     std::thread::spawn(move || {

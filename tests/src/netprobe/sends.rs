@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::{connect_to, report, sockaddr, usage, UNMAPPED};
+use super::{full_listener, report, sockaddr, usage, UNMAPPED};
 
 /// A kernel-space address: outside every process's user range.
 const KERNEL: usize = 0xffff_8000_0000_0000;
@@ -468,28 +468,7 @@ fn small_buffers(fd: i32) {
 /// A non-blocking TCP connect to a listener of its own whose accept queue is full (backlog 0, never accepting), so
 /// that it stays in SYN_SENT; then send() on it.
 fn send_connecting() -> i64 {
-    // SAFETY: socket(2), bind(2) of a live local sockaddr_in, listen(2), getsockname(2) into it: no other memory.
-    let (listener, full) = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let mut sin: libc::sockaddr_in = std::mem::zeroed();
-        sin.sin_family = libc::AF_INET as u16;
-        sin.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        let mut len = std::mem::size_of::<libc::sockaddr_in>() as u32;
-        if libc::bind(fd, (&raw const sin).cast(), len) < 0 || libc::listen(fd, 0) < 0 {
-            report(-1);
-        }
-        libc::getsockname(fd, (&raw mut sin).cast(), &raw mut len);
-        let mut full = Vec::new();
-        full.extend((libc::AF_INET as u16).to_ne_bytes());
-        full.extend(u16::from_be(sin.sin_port).to_be_bytes());
-        full.extend([127, 0, 0, 1]);
-        full.extend([0; 8]);
-        (fd, full)
-    };
-    for _ in 0..3 {
-        connect_to(&full, libc::SOCK_NONBLOCK);
-    }
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (listener, full) = full_listener();
     // SAFETY: socket(2) takes no pointers; connect(2) reads a live sockaddr.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
     // SAFETY: as above.
