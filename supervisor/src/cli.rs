@@ -424,7 +424,8 @@ macro_rules! control_sockets {
         "\
 Control sockets: each running supervise (`supervise -- PROGRAM`, `supervise serve`) listens on PID.sock, mode 0600,
   in a directory of mode 0700: $SUPERVISE_RUNTIME_DIR if set, else /run/supervise for root, else
-  $XDG_RUNTIME_DIR/supervise, else /tmp/supervise-UID. Only supervise's own user and root may connect (checked
+  $XDG_RUNTIME_DIR/supervise; when that cannot be used (or XDG_RUNTIME_DIR is unset), $TMPDIR/supervise-UID
+  (/tmp/supervise-UID). ps and watch look in both. Only supervise's own user and root may connect (checked
   with SO_PEERCRED); others get one error line. The socket is removed when supervise exits; one left by a killed
   supervise is removed by the next supervise and by `ps`. The protocol (JSON lines) is in docs/protocol.md."
     };

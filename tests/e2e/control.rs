@@ -541,3 +541,37 @@ fn ps_under_serve_shows_each_container_with_its_kubernetes_names() {
     assert_eq!(crate::support::wait_until(&mut agent, TIMEOUT).and_then(|s| s.code()), Some(0));
     assert!(!control.exists(), "the control socket is removed");
 }
+
+#[test]
+fn without_a_usable_xdg_runtime_dir_a_user_falls_back_to_the_temporary_directory() {
+    if !needs_root("a run as uid 65534") {
+        return;
+    }
+    let tmp = crate::support::temp_dir();
+    let policy = tmp.path().join("policy.json");
+    std::fs::write(&policy, POLICY).unwrap();
+    let nobody = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]);
+        // /proc/supervise cannot be created: the fallback, $TMPDIR/supervise-65534, is used.
+        cmd.arg(supervise()).args(args).env("XDG_RUNTIME_DIR", "/proc").env("TMPDIR", tmp.path());
+        cmd.env_remove("SUPERVISE_RUNTIME_DIR").env("XDG_CACHE_HOME", tmp.path().join("cache"));
+        cmd
+    };
+    let stop = tmp.path().join("stop");
+    let script = format!("while [ ! -e {} ]; do sleep 0.02; done", stop.display());
+    let policy = policy.to_str().unwrap();
+    let mut run = nobody(&["--policy", policy, "--", "sh", "-c", &script]);
+    let mut sup = run.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("supervise");
+    let dir = tmp.path().join(format!("supervise-{NOBODY}"));
+    let socket = dir.join(format!("{}.sock", sup.id()));
+    eventually("the socket appears in the fallback directory", || socket.exists());
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.uid()), (0o700, NOBODY));
+    let out = run_with(nobody(&["ps"]), b"", TIMEOUT);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(&format!("supervise {} (run, up ", sup.id())), "{out:?}");
+    std::fs::write(&stop, "").unwrap();
+    assert_eq!(crate::support::wait_until(&mut sup, TIMEOUT).and_then(|s| s.code()), Some(0));
+    assert!(!socket.exists());
+}

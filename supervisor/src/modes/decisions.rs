@@ -9,7 +9,7 @@ use std::io::Write;
 
 use crate::modes::control::client::{error_chain, running, ClientError, Session};
 use crate::modes::control::counters::DECISIONS;
-use crate::modes::control::dir::runtime_dir;
+use crate::modes::control::dir::runtime_dirs;
 use crate::modes::control::protocol::{line, Filter, Format, Reply};
 use crate::modes::exit::{Failure, EXIT_FAILURE};
 
@@ -31,8 +31,9 @@ pub fn watch(options: &WatchOptions) -> Result<i32, Failure> {
     if let Some(bad) = options.filter.decisions.iter().find(|d| !DECISIONS.contains(&d.as_str())) {
         return Err(fail(format!("--decision {bad:?}: expected one of {}", DECISIONS.join(", "))));
     }
-    let dir = runtime_dir();
-    let mut found = running(&dir);
+    let dirs = runtime_dirs();
+    let dir = &dirs[0];
+    let mut found = running(&dirs);
     let chosen = match options.supervisor {
         Some(pid) => found.into_iter().find(|r| r.pid == pid).ok_or_else(|| {
             fail(format!("no supervise with pid {pid} is running (control sockets: {})", dir.display()))

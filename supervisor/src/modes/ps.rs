@@ -10,7 +10,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::modes::control::client::{error_chain, running, Session};
-use crate::modes::control::dir::runtime_dir;
+use crate::modes::control::dir::runtime_dirs;
 use crate::modes::control::procs::seccomp_mode;
 use crate::modes::control::protocol::{Format, Status, TargetStatus};
 use crate::modes::exit::{Failure, EXIT_FAILURE};
@@ -35,17 +35,20 @@ pub struct Unreachable {
 /// # Errors
 /// A [`Failure`] if stdout cannot be written.
 pub fn ps(format: Format) -> Result<i32, Failure> {
-    let dir = runtime_dir();
-    if let Err(e) = std::fs::read_dir(&dir) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            return Err(Failure::new(
-                EXIT_FAILURE,
-                format!("cannot read the control sockets' directory {}: {e}", dir.display()),
-            ));
+    let dirs = runtime_dirs();
+    for dir in &dirs {
+        if let Err(e) = std::fs::read_dir(dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(Failure::new(
+                    EXIT_FAILURE,
+                    format!("cannot read the control sockets' directory {}: {e}", dir.display()),
+                ));
+            }
         }
     }
+    let dir = &dirs[0];
     let mut listing = Listing { supervisors: Vec::new(), errors: Vec::new() };
-    for found in running(&dir) {
+    for found in running(&dirs) {
         let pid = found.pid;
         match Session::open(found).and_then(|mut session| session.status()) {
             Ok(status) => listing.supervisors.push(status),

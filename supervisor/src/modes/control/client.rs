@@ -4,7 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::modes::control::dir::{self, Liveness};
@@ -42,12 +42,14 @@ pub struct Running {
     pub stream: Option<UnixStream>,
 }
 
-/// The supervisors whose sockets are in `dir`, by pid. Stale sockets (their pid is gone, or nobody listens) are
-/// removed on the way; a socket that cannot be judged (permissions) is listed without a connection.
-pub fn running(dir: &Path) -> Vec<Running> {
+/// The supervisors whose sockets are in `dirs` (see [`dir::runtime_dirs`]), by pid; a directory that is not
+/// [`dir::trusted`] is skipped. Stale sockets (their pid is gone, or nobody listens) are removed on the way; a socket
+/// that cannot be judged (permissions) is listed without a connection.
+pub fn running(dirs: &[PathBuf]) -> Vec<Running> {
     let own = std::process::id();
     let mut found = Vec::new();
-    for (pid, path) in dir::sockets(dir) {
+    let sockets = dirs.iter().filter(|d| dir::trusted(d)).flat_map(|d| dir::sockets(d));
+    for (pid, path) in sockets {
         if pid == own {
             continue;
         }

@@ -2,10 +2,11 @@
 //! supervise named by its pid (`PID.sock`), made private ([`bind`]), removed when supervise ends ([`Bound`]'s drop)
 //! and, when a supervise was killed, found stale and removed by the next one and by `ps` ([`clean_stale`]).
 //!
-//! The directory, in order: `$SUPERVISE_RUNTIME_DIR` as given (tests, or to look at another user's directory as
-//! root); for root `/run/supervise`; for other users `$XDG_RUNTIME_DIR/supervise`, else `/tmp/supervise-UID`. It is
-//! created with mode 0700 and used only if it is a directory (not a symbolic link) owned by supervise's effective
-//! uid; a wider mode is narrowed to 0700.
+//! The directory ([`runtime_dirs`]): `$SUPERVISE_RUNTIME_DIR` as given (tests, or to look at another directory as
+//! root); else for root `/run/supervise`, for other users `$XDG_RUNTIME_DIR/supervise`, and when that cannot be
+//! used (or `XDG_RUNTIME_DIR` is not set) `/tmp/supervise-UID`. It is created with mode 0700 and used only if it is
+//! a directory (not a symbolic link) owned by supervise's effective uid; a wider mode is narrowed to 0700. `ps`
+//! and `watch` look in each of them.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
@@ -38,18 +39,35 @@ pub enum DirError {
 
 /// The directory of the control sockets for this user (see the module's documentation); not created.
 pub fn runtime_dir() -> PathBuf {
+    runtime_dirs().swap_remove(0)
+}
+
+/// The directories of the control sockets, in order of preference: [`DIR_ENV`] alone when it is set; else the
+/// usual one (`/run/supervise` for root, `$XDG_RUNTIME_DIR/supervise`) and then the fallback in the temporary
+/// directory (`/tmp/supervise-UID`), used when the first cannot be.
+pub fn runtime_dirs() -> Vec<PathBuf> {
     let env = |name: &str| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
     if let Some(dir) = env(DIR_ENV) {
-        return dir;
+        return vec![dir];
     }
     let uid = nix::unistd::geteuid().as_raw();
-    if uid == 0 {
-        return PathBuf::from("/run/supervise");
+    let fallback = std::env::temp_dir().join(format!("supervise-{uid}"));
+    let usual = if uid == 0 {
+        Some(PathBuf::from("/run/supervise"))
+    } else {
+        env("XDG_RUNTIME_DIR").map(|d| d.join("supervise"))
+    };
+    match usual {
+        Some(usual) if usual != fallback => vec![usual, fallback],
+        _ => vec![fallback],
     }
-    match env("XDG_RUNTIME_DIR") {
-        Some(dir) => dir.join("supervise"),
-        None => std::env::temp_dir().join(format!("supervise-{uid}")),
-    }
+}
+
+/// True if `dir` can be trusted to hold only real control sockets: a directory (not a symbolic link) owned by the
+/// effective uid or by root. A directory that another user made (in /tmp) is not listed from.
+pub fn trusted(dir: &Path) -> bool {
+    let uid = nix::unistd::geteuid().as_raw();
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && (m.uid() == uid || m.uid() == 0))
 }
 
 /// Creates `dir` (mode 0700) if needed and checks that it is ours and private.
@@ -207,6 +225,17 @@ mod tests {
     }
 
     #[test]
+    fn the_override_is_alone_and_the_temporary_fallback_comes_last() {
+        let dirs = runtime_dirs();
+        let fallback = std::env::temp_dir().join(format!("supervise-{}", nix::unistd::geteuid().as_raw()));
+        match std::env::var_os(DIR_ENV) {
+            Some(dir) if Path::new(&dir).is_absolute() => assert_eq!(dirs, vec![PathBuf::from(dir)]),
+            _ => assert_eq!(dirs.last(), Some(&fallback)),
+        }
+        assert_eq!(runtime_dir(), dirs[0]);
+    }
+
+    #[test]
     fn a_symlink_or_a_file_is_not_used_as_the_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("elsewhere");
@@ -214,6 +243,7 @@ mod tests {
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(matches!(prepare(&link), Err(DirError::NotOurs { .. })));
+        assert!(!trusted(&link) && trusted(&target));
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
         assert!(prepare(&file).is_err());

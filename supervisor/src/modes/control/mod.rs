@@ -225,21 +225,22 @@ pub struct Control {
 /// Binds this supervise's control socket (see [`dir`]). `None`, after a warning, when it cannot: supervise then
 /// runs without one.
 pub fn start() -> Option<Control> {
-    let dir = dir::runtime_dir();
-    let bound = dir::prepare(&dir).map_err(|e| e.to_string()).and_then(|()| {
-        dir::bind(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir::socket_path(&dir, std::process::id()).display()))
-    });
-    match bound {
-        Ok((listener, bound)) => {
-            debug!(socket = %bound.path.display(), "control socket");
-            Some(Control { listener: Some(listener), bound, dir })
-        }
-        Err(e) => {
-            warn!("no control socket (supervise ps and watch will not see this run): {e}");
-            None
+    let mut failures = Vec::new();
+    for dir in dir::runtime_dirs() {
+        let bound = dir::prepare(&dir).map_err(|e| e.to_string()).and_then(|()| {
+            dir::bind(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir::socket_path(&dir, std::process::id()).display()))
+        });
+        match bound {
+            Ok((listener, bound)) => {
+                debug!(socket = %bound.path.display(), unusable = %failures.join("; "), "control socket");
+                return Some(Control { listener: Some(listener), bound, dir });
+            }
+            Err(e) => failures.push(e),
         }
     }
+    warn!("no control socket (supervise ps and watch will not see this run): {}", failures.join("; "));
+    None
 }
 
 impl Control {
