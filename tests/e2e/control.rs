@@ -428,7 +428,9 @@ fn hostile_clients_of_the_control_socket_never_delay_a_notification() {
         hostile = hostile.min(per_call(&w, 1, true));
     }
     eprintln!("notified getppid: {quiet} ns/call alone, {hostile} ns/call with 50 hostile clients");
-    assert!(hostile < quiet * 2, "hostile clients slowed the notify loop: {hostile} ns/call against {quiet}");
+    // Generous: the clients share the 2 CPUs of a CI machine with the program; the regression this guards (a
+    // notify thread paying for watchers that do not read) measured 3 to 6 times.
+    assert!(hostile * 2 < quiet * 5, "hostile clients slowed the notify loop: {hostile} ns/call against {quiet}");
 }
 
 /// A runc container under `supervise serve`, with Kubernetes annotations; deleted when dropped.
