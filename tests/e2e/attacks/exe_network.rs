@@ -159,6 +159,21 @@ pub fn refused(errno: &str) -> Vec<Attack> {
             errno,
         ),
         helper("io_uring connect", &["uring-connect", "{port}"], "ENOSYS"),
+        py(
+            "IPv4 source route (IP_OPTIONS)",
+            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(0, 4, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))",
+            "EPERM",
+        ),
+        py("IPv6 routing header (IPV6_RTHDR)", "socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).setsockopt(41, 57, bytes(40))", "EPERM"),
+        py("outgoing device (SO_BINDTODEVICE)", "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(1, 25, b'lo')", "EPERM"),
+        py("AF_PACKET socket", "socket.socket(17, socket.SOCK_DGRAM, 0)", "EAFNOSUPPORT"),
+        py("raw IPv4 socket", "socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 17)", "EPERM"),
+        py(
+            "source route in a control message (IP_RETOPTS)",
+            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'retopts'], [(0, 7, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))], 0, ('127.0.0.1', {udp}))",
+            // Refused by supervise for the route (EPERM), or by a rule that needed no address (the policy's errno).
+            &format!("EPERM|{errno}"),
+        ),
     ]
 }
 

@@ -27,9 +27,11 @@ use crate::kernel::{proc, Fail};
 
 /// The most payload bytes supervise copies from the target for one call (all the messages of a `sendmmsg`).
 pub const PAYLOAD_CAP: usize = 4 << 20;
-/// The most control bytes copied for one message; more fails as unreadable (the kernel's `optmem_max` refuses far
-/// less with ENOBUFS).
-const CONTROL_CAP: usize = 1 << 20;
+/// The most control bytes copied for one message; more fails as unreadable (the kernel's `optmem_max`, 20 KiB by
+/// default, refuses far less with ENOBUFS).
+const CONTROL_CAP: usize = 256 << 10;
+/// The most control bytes of one call, over all its messages: a `sendmmsg` stops before the message past it.
+const CONTROL_TOTAL_CAP: usize = 4 << 20;
 /// `UIO_MAXIOV`: the most iovecs of a message, and the most messages of a `sendmmsg`.
 const UIO_MAXIOV: u64 = 1024;
 /// `MAX_RW_COUNT`: what the kernel clamps a send's total length to.
@@ -334,6 +336,7 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
         }
         AddressArg::Mmsghdr { msgvec, vlen } => {
             let count = (n.args[vlen] as u32).min(UIO_MAXIOV as u32) as u64;
+            let mut control_total = 0;
             for i in 0..count {
                 let entry = word(n.args[msgvec]).wrapping_add(i * layout.mmsghdr() as u64);
                 let message = reader.msghdr(entry, &mut fds).and_then(|mut raw| {
@@ -346,7 +349,11 @@ pub fn gather(pending: Pending<'_>, arg: AddressArg) -> Result<Gathered, Outcome
                     Err(Fail::Errno(_)) if i > 0 => break,
                     Err(fail) => return Err(fail.into()),
                     Ok(_) if i > 0 && fds > FDS_CAP => break,
-                    Ok(m) => messages.push(m),
+                    Ok(m) if i > 0 && control_total + m.control.len() > CONTROL_TOTAL_CAP => break,
+                    Ok(m) => {
+                        control_total += m.control.len();
+                        messages.push(m);
+                    }
                 }
             }
             if messages.is_empty() {
@@ -503,6 +510,14 @@ impl Reader<'_> {
                     held.push(ours);
                     *fds += 1;
                 }
+            } else if reroutes(level, kind, &control[at + 16..at + len]) {
+                tracing::warn!(
+                    pid = self.pending.n.pid,
+                    level,
+                    kind,
+                    "control data that reroutes an address-ruled send: refused (EPERM)"
+                );
+                return Err(err(libc::EPERM));
             } else if level == libc::SOL_SOCKET && kind == SCM_CREDENTIALS && len >= 28 {
                 let pid = Layout::int(control, at + 16);
                 if Some(pid) == own_tgid(self.pending.n.pid) {
@@ -645,6 +660,29 @@ impl Reader<'_> {
             at += chunk as u64;
         }
         Ok(())
+    }
+}
+
+/// Whether a control message changes where a send goes, so that the address decided on is not where it goes: an IPv4
+/// source route (`IP_RETOPTS`), an IPv6 routing header or next hop (`IPV6_RTHDR`, `IPV6_2292RTHDR`,
+/// `IPV6_NEXTHOP`), or an outgoing interface (`IP_PKTINFO`, `IPV6_PKTINFO` with a non-zero ifindex: a loopback
+/// destination sent out on a real link). `data` is the message's data.
+fn reroutes(level: i32, kind: i32, data: &[u8]) -> bool {
+    const IP_RETOPTS: i32 = 7;
+    const IP_PKTINFO: i32 = 8;
+    const IPV6_2292PKTINFO: i32 = 2;
+    const IPV6_2292RTHDR: i32 = 5;
+    const IPV6_NEXTHOP: i32 = 9;
+    const IPV6_PKTINFO: i32 = 50;
+    const IPV6_RTHDR: i32 = 57;
+    // in_pktinfo's ipi_ifindex is its first int; in6_pktinfo's follows the 16-byte address.
+    let ifindex = |at: usize| data.get(at..at + 4).is_some_and(|b| b != [0; 4]);
+    match (level, kind) {
+        (libc::SOL_IP, IP_RETOPTS) => true,
+        (libc::SOL_IP, IP_PKTINFO) => ifindex(0),
+        (libc::SOL_IPV6, IPV6_2292RTHDR | IPV6_RTHDR | IPV6_NEXTHOP) => true,
+        (libc::SOL_IPV6, IPV6_PKTINFO | IPV6_2292PKTINFO) => ifindex(16),
+        _ => false,
     }
 }
 
