@@ -271,6 +271,9 @@ fn setup(args: &Args, tmp: PathBuf) -> Result<Ctx, String> {
         }
     }
     let repo = repo();
+    // Every supervise started from here puts its control socket in this run's directory, not /run/supervise (no
+    // thread runs yet: set_var is sound here).
+    std::env::set_var("SUPERVISE_RUNTIME_DIR", tmp.join("run"));
     let write = |name: &str, text: String| {
         std::fs::write(tmp.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
     };
