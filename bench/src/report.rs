@@ -286,8 +286,11 @@ fn miss_note(key: &str) -> &'static str {
              connect needs none of the target's credentials, so no /proc read. What is left is the hand-off: a \
              blocking connect may wait (a remote host, a full accept queue), so it runs on a worker thread, never \
              on the notify thread, and waking that worker costs about 12 µs here (the same connect made on the \
-             notify thread measured 1.13× in a side-by-side run). Close it: a leader/follower loop, where the \
-             thread that received the notification performs the call and another thread takes over RECV."
+             notify thread measured 1.13× in a side-by-side run). Tried and measured no better here: a \
+             leader/follower loop (the receiving thread makes the call and a worker takes over RECV: 56-58 µs, \
+             the wake-up moves but stays), and waking the worker through a socket for the scheduler's \
+             synchronous wake-up (58-61 µs, more syscalls). Left: knowing that a connect cannot wait (a loopback \
+             listener with room in its queue, through sock_diag) and making it on the notify thread."
         }
         "openat" => {
             "the emulated open itself is at the floor's shape (ADDFD then a plain SEND, on the notify thread, no \
