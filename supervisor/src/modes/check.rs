@@ -11,6 +11,7 @@
 pub mod exe;
 pub mod explain;
 pub mod lint;
+pub mod reroute;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -190,11 +191,15 @@ pub fn check_file(file: &std::path::Path, known: &BTreeSet<String>, bpf: bool) -
     // Compile as `supervise --policy` would, unless the lints already found why libseccomp would refuse it.
     if !findings.iter().any(|f| f.severity == Severity::Error) {
         match agent::filter::compile(&policy) {
-            Ok(_) if bpf => match agent::filter::pfc(&policy) {
-                Ok(pfc) => report.pfc = Some(pfc),
-                Err(e) => findings.push(compile_error(&e, &profile)),
-            },
-            Ok(_) => {}
+            Ok(compiled) => {
+                findings.extend(reroute::lint(&policy, compiled.bpf.insns()));
+                if bpf {
+                    match agent::filter::pfc(&policy) {
+                        Ok(pfc) => report.pfc = Some(pfc),
+                        Err(e) => findings.push(compile_error(&e, &profile)),
+                    }
+                }
+            }
             Err(e) => findings.push(compile_error(&e, &profile)),
         }
     }
