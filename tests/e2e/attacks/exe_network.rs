@@ -122,7 +122,7 @@ impl Drop for Listeners {
 /// Connects and binds that the policy must refuse with `errno` (or, from another architecture, kill the program).
 pub fn refused(errno: &str) -> Vec<Attack> {
     let or_no_ipv6 = format!("{errno}|EAFNOSUPPORT");
-    vec![
+    let mut list = vec![
         py("TCP connect", "socket.create_connection(('127.0.0.1', {port}), timeout=5)", errno),
         py(
             "TCP connect, non-blocking",
@@ -159,9 +159,21 @@ pub fn refused(errno: &str) -> Vec<Attack> {
             errno,
         ),
         helper("io_uring connect", &["uring-connect", "{port}"], "ENOSYS"),
+    ];
+    // Refused by supervise for the route (EPERM), or by a rule that needed no address (the policy's errno).
+    list.extend(rerouting("{udp}", &format!("EPERM|{errno}")));
+    list
+}
+
+/// What takes packets past address rules (docs/security.md), refused in the kernel by every shipped network
+/// policy (EPERM; EAFNOSUPPORT for AF_PACKET), and a source route in a control message to `127.0.0.1:{udp}` (the
+/// placeholder given), refused with `retopts`.
+pub fn rerouting(udp: &str, retopts: &str) -> Vec<Attack> {
+    let source_route = "bytes([0x83, 7, 4, 192, 0, 2, 1, 0])";
+    vec![
         py(
             "IPv4 source route (IP_OPTIONS)",
-            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(0, 4, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))",
+            &format!("socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(0, 4, {source_route})"),
             "EPERM",
         ),
         py("IPv6 routing header (IPV6_RTHDR)", "socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).setsockopt(41, 57, bytes(40))", "EPERM"),
@@ -170,9 +182,10 @@ pub fn refused(errno: &str) -> Vec<Attack> {
         py("raw IPv4 socket", "socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 17)", "EPERM"),
         py(
             "source route in a control message (IP_RETOPTS)",
-            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'retopts'], [(0, 7, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))], 0, ('127.0.0.1', {udp}))",
-            // Refused by supervise for the route (EPERM), or by a rule that needed no address (the policy's errno).
-            &format!("EPERM|{errno}"),
+            &format!(
+                "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'retopts'], [(0, 7, {source_route})], 0, ('127.0.0.1', {udp}))"
+            ),
+            retopts,
         ),
     ]
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::exe_network::Listeners;
+use super::exe_network::{rerouting, Listeners};
 use super::{assert_all_held, cmd, helper, py, temp, under_policy, Attack, Table, KILLED};
 use crate::support::{needs_root, policy_file, run};
 
@@ -95,6 +95,11 @@ fn to_the_outside(send: &str, bind: &str) -> Vec<Attack> {
             "EPERM",
         ),
         py(
+            "outgoing interface in a control message (IP_PKTINFO with an ifindex)",
+            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'pktinfo'], [(0, 8, struct.pack('=i4s4s', 1, bytes(4), bytes(4)))], 0, ('127.0.0.1', {lo_udp}))",
+            "EPERM",
+        ),
+        py(
             "IPv4 source route (IP_OPTIONS)",
             "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(0, 4, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))",
             "EPERM",
@@ -111,6 +116,7 @@ fn to_the_outside(send: &str, bind: &str) -> Vec<Attack> {
         helper("int 0x80 socketcall(SYS_CONNECT)", &["int80", "102", "3", "z:12"], KILLED),
         helper("x32 sendto", &["x32", "44", "3", "z:8", "8", "0", "z:16", "16"], KILLED),
     ];
+    list.extend(rerouting("{lo_udp}", "EPERM"));
     let tfo =
         std::fs::read_to_string("/proc/sys/net/ipv4/tcp_fastopen").ok().and_then(|v| v.trim().parse::<u32>().ok());
     if tfo.is_some_and(|v| v & 1 != 0) {
