@@ -114,21 +114,39 @@ fn main() {
     report(result)
 }
 
-fn race_sendto(good: &[u8], bad: &[u8], n: u32) -> i64 {
-    let buffer: Arc<Vec<AtomicU8>> = Arc::new(good.iter().map(|&b| AtomicU8::new(b)).collect());
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipper = {
-        let (buffer, stop, good, bad) = (buffer.clone(), stop.clone(), good.to_vec(), bad.to_vec());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+/// A `sockaddr` that a thread rewrites between `good` and `bad` without pause, until [`Flipper::stop`].
+struct Flipper {
+    buffer: Arc<Vec<AtomicU8>>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Flipper {
+    fn start(good: &[u8], bad: &[u8]) -> Flipper {
+        let buffer: Arc<Vec<AtomicU8>> = Arc::new(good.iter().map(|&b| AtomicU8::new(b)).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (cells, stopped, good, bad) = (buffer.clone(), stop.clone(), good.to_vec(), bad.to_vec());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
                 for src in [&bad, &good] {
-                    for (cell, &b) in buffer.iter().zip(src.iter()) {
+                    for (cell, &b) in cells.iter().zip(src.iter()) {
                         cell.store(b, Ordering::Relaxed);
                     }
                 }
             }
-        })
-    };
+        });
+        Flipper { buffer, stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+fn race_sendto(good: &[u8], bad: &[u8], n: u32) -> i64 {
+    let flipper = Flipper::start(good, bad);
+    let buffer = &flipper.buffer;
     // SAFETY: socket(2) takes no pointers.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
     let (mut sent, mut refused) = (0, 0);
@@ -142,8 +160,7 @@ fn race_sendto(good: &[u8], bad: &[u8], n: u32) -> i64 {
             refused += 1;
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    let _ = flipper.join();
+    flipper.stop();
     println!("sent {sent} refused {refused}");
     0
 }
@@ -241,20 +258,8 @@ fn stall(addr: &[u8]) -> i64 {
 
 fn race(good: &[u8], bad: &[u8], n: u32) -> i64 {
     assert_eq!(good.len(), bad.len(), "same length");
-    let buffer: Arc<Vec<AtomicU8>> = Arc::new(good.iter().map(|&b| AtomicU8::new(b)).collect());
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipper = {
-        let (buffer, stop, good, bad) = (buffer.clone(), stop.clone(), good.to_vec(), bad.to_vec());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                for src in [&bad, &good] {
-                    for (cell, &b) in buffer.iter().zip(src.iter()) {
-                        cell.store(b, Ordering::Relaxed);
-                    }
-                }
-            }
-        })
-    };
+    let flipper = Flipper::start(good, bad);
+    let buffer = &flipper.buffer;
     let (mut connected, mut refused) = (0, 0);
     for _ in 0..n {
         let fd = socket_for(good, 0);
@@ -269,8 +274,7 @@ fn race(good: &[u8], bad: &[u8], n: u32) -> i64 {
         // SAFETY: closes the socket made above.
         unsafe { libc::close(fd) };
     }
-    stop.store(true, Ordering::Relaxed);
-    let _ = flipper.join();
+    flipper.stop();
     println!("connected {connected} refused {refused}");
     0
 }
