@@ -94,25 +94,6 @@ fn to_the_outside(send: &str, bind: &str) -> Vec<Attack> {
             "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'pktinfo'], [(0, 8, struct.pack('=i4s4s', 1, bytes(4), bytes(4)))], 0, ('127.0.0.1', {lo_udp}))",
             "EPERM",
         ),
-        py(
-            "outgoing interface in a control message (IP_PKTINFO with an ifindex)",
-            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'pktinfo'], [(0, 8, struct.pack('=i4s4s', 1, bytes(4), bytes(4)))], 0, ('127.0.0.1', {lo_udp}))",
-            "EPERM",
-        ),
-        py(
-            "IPv4 source route (IP_OPTIONS)",
-            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(0, 4, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))",
-            "EPERM",
-        ),
-        py("IPv6 routing header (IPV6_RTHDR)", "socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).setsockopt(41, 57, bytes(40))", "EPERM"),
-        py("outgoing device (SO_BINDTODEVICE)", "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).setsockopt(1, 25, b'lo')", "EPERM"),
-        py("AF_PACKET socket", "socket.socket(17, socket.SOCK_DGRAM, 0)", "EAFNOSUPPORT"),
-        py("raw IPv4 socket", "socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 17)", "EPERM"),
-        py(
-            "source route in a control message (IP_RETOPTS)",
-            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendmsg([b'retopts'], [(0, 7, bytes([0x83, 7, 4, 192, 0, 2, 1, 0]))], 0, ('127.0.0.1', {lo_udp}))",
-            "EPERM",
-        ),
         helper("int 0x80 socketcall(SYS_CONNECT)", &["int80", "102", "3", "z:12"], KILLED),
         helper("x32 sendto", &["x32", "44", "3", "z:8", "8", "0", "z:16", "16"], KILLED),
     ];
