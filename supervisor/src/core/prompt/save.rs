@@ -16,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
+use proto::paths::glob_literal;
 use serde_json::{json, Value};
 
 use super::scope::Scope;
@@ -130,17 +131,6 @@ pub fn globs(scope: &Scope) -> Result<(Option<Vec<String>>, String), String> {
         }
         Scope::Any => (None, "on any path".to_string()),
         Scope::Address(_) | Scope::Host(_) => return Err(format!("no paths glob names {}", scope.describe())),
-    })
-}
-
-/// Escapes glob metacharacters so that a path matches only itself.
-fn glob_literal(path: &str) -> String {
-    path.chars().fold(String::new(), |mut out, c| {
-        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-        out
     })
 }
 
